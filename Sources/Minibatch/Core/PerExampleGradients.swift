@@ -1,0 +1,163 @@
+/// The per-example gradients of one mini-batch, stacked as a k×n matrix `J`.
+///
+/// Row `i` holds `∇_w L_i`, the gradient of example `i`'s loss with respect to all `n` weights:
+///
+/// ```
+/// J[i, j] = ∂L_i / ∂w_j        0 ≤ i < k (examples),  0 ≤ j < n (weights)
+/// ```
+///
+/// Storage is one contiguous **row-major** buffer of `k·n` scalars (row `i` starts at `i·n`),
+/// copy-on-write like `Array`. Models write rows in place through
+/// ``withUnsafeMutableRow(_:_:)`` or ``withUnsafeMutableElements(_:)``; the reductions in
+/// `PerExampleGradients+Reductions.swift` read it with one GEMV each.
+///
+/// Construction validates the shape once (`k ≥ 1`, `n ≥ 1`, both within BLAS's 32-bit range), so
+/// reductions that need nothing but the matrix, such as ``mean(parallelism:)``, cannot fail.
+public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
+  /// Number of examples `k` (rows).
+  public let k: Int
+  /// Number of weights `n` (columns), the length of every gradient.
+  public let n: Int
+  @usableFromInline var storage: [Scalar]
+
+  /// A k×n matrix of zeros.
+  ///
+  /// - Throws: ``MinibatchError/emptyBatch`` if `k == 0`, ``MinibatchError/noParameters`` if
+  ///   `n == 0`, ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for negative or too large
+  ///   dimensions.
+  public init(k: Int, n: Int) throws(MinibatchError) {
+    try Self.validateShape(k: k, n: n)
+    self.k = k
+    self.n = n
+    storage = Array(repeating: 0, count: k * n)
+  }
+
+  /// A k×n matrix from a flat row-major buffer of `k·n` scalars (row `i` is
+  /// `elements[i·n ..< (i+1)·n]`).
+  ///
+  /// - Throws: the shape errors of ``init(k:n:)``, and
+  ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` if `elements.count != k·n`.
+  public init(k: Int, n: Int, elements: [Scalar]) throws(MinibatchError) {
+    try Self.validateShape(k: k, n: n)
+    try validateCount(elements.count, expected: k * n, of: "elements (k·n)")
+    self.k = k
+    self.n = n
+    storage = elements
+  }
+
+  /// A matrix whose rows are `rows` (k = `rows.count`, n = `rows[0].count`).
+  ///
+  /// - Throws: ``MinibatchError/emptyBatch`` for no rows, ``MinibatchError/noParameters`` for empty
+  ///   rows, ``MinibatchError/shapeMismatch(expected:got:of:)`` naming the first ragged row.
+  public init(rows: [[Scalar]]) throws(MinibatchError) {
+    guard let first = rows.first else { throw .emptyBatch }
+    try Self.validateShape(k: rows.count, n: first.count)
+    for (index, row) in rows.enumerated() {
+      try validateCount(row.count, expected: first.count, of: "row \(index)")
+    }
+    k = rows.count
+    n = first.count
+    storage = []
+    storage.reserveCapacity(k * n)
+    for row in rows { storage.append(contentsOf: row) }
+  }
+
+  /// A k×n matrix whose rows are written in place by `writeRow(i, row)`, called once for each
+  /// `i` in `0..<k` in order, with `row` a zero-filled buffer of `n` scalars.
+  ///
+  /// - Throws: the shape errors of ``init(k:n:)`` (before `writeRow` is called), or whatever
+  ///   `writeRow` throws.
+  public init(
+    k: Int, n: Int, writeRow: (Int, UnsafeMutableBufferPointer<Scalar>) throws -> Void
+  ) throws {
+    try self.init(k: k, n: n)
+    for i in 0..<k {
+      try withUnsafeMutableRow(i) { row in try writeRow(i, row) }
+    }
+  }
+
+  /// The largest k or n accepted: BLAS addresses rows and leading dimensions with 32-bit integers.
+  public static var maximumDimension: Int { Int(Int32.max) }
+
+  @usableFromInline
+  static func validateShape(k: Int, n: Int) throws(MinibatchError) {
+    guard k != 0 else { throw .emptyBatch }
+    guard n != 0 else { throw .noParameters }
+    guard k > 0, k <= maximumDimension else {
+      throw .dimensionOutOfRange(value: k, limit: maximumDimension, of: "k (examples)")
+    }
+    guard n > 0, n <= maximumDimension else {
+      throw .dimensionOutOfRange(value: n, limit: maximumDimension, of: "n (parameters)")
+    }
+    // k·n scalars must be addressable in bytes.
+    let limit = Int.max / MemoryLayout<Scalar>.stride / n
+    guard k <= limit else {
+      throw .dimensionOutOfRange(value: k, limit: limit, of: "k (examples) for this n")
+    }
+  }
+
+  // MARK: - Element access
+
+  /// All `k·n` entries, row-major.
+  @inlinable public var elements: [Scalar] { storage }
+
+  /// Row `i`, the gradient of example `i` (a slice of the storage, no copy).
+  /// - Precondition: `0 ≤ i < k`.
+  @inlinable
+  public func row(_ i: Int) -> ArraySlice<Scalar> {
+    precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
+    return storage[(i * n)..<((i + 1) * n)]
+  }
+
+  /// Entry `J[i, j] = ∂L_i/∂w_j`.
+  /// - Precondition: `0 ≤ i < k`, `0 ≤ j < n`.
+  @inlinable
+  public subscript(i: Int, j: Int) -> Scalar {
+    get {
+      precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
+      return storage[i * n + j]
+    }
+    set {
+      precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
+      storage[i * n + j] = newValue
+    }
+  }
+
+  /// Calls `body` with row `i` as a mutable buffer of `n` scalars, writing in place (the storage is
+  /// copied first only if it is shared, as with `Array`).
+  /// - Precondition: `0 ≤ i < k`.
+  @inlinable
+  public mutating func withUnsafeMutableRow<R, E: Error>(
+    _ i: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
+  ) throws(E) -> R {
+    precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
+    let n = n
+    let result: Result<R, E> = storage.withUnsafeMutableBufferPointer { buffer in
+      let row = UnsafeMutableBufferPointer(rebasing: buffer[(i * n)..<((i + 1) * n)])
+      do throws(E) { return .success(try body(row)) } catch { return .failure(error) }
+    }
+    return try result.get()
+  }
+
+  /// Calls `body` with all `k·n` entries, row-major, as one mutable buffer (row `i` at `i·n`).
+  @inlinable
+  public mutating func withUnsafeMutableElements<R, E: Error>(
+    _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
+  ) throws(E) -> R {
+    let result: Result<R, E> = storage.withUnsafeMutableBufferPointer { buffer in
+      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
+    }
+    return try result.get()
+  }
+
+  /// Calls `body` with all `k·n` entries, row-major, read-only.
+  @inlinable
+  public func withUnsafeElements<R, E: Error>(
+    _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
+  ) throws(E) -> R {
+    let result: Result<R, E> = storage.withUnsafeBufferPointer { buffer in
+      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
+    }
+    return try result.get()
+  }
+}

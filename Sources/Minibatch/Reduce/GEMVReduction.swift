@@ -1,0 +1,54 @@
+/// Which implementation computes `y ← alpha·Jᵀ·v + beta·y`.
+@usableFromInline
+enum ReductionPath: Sendable, CaseIterable {
+  /// One `cblas_?gemv` call (row-major, transposed).
+  case blas
+  /// ``RowCombinationKernel`` on Minibatch's own threads.
+  case streamingKernel
+
+  /// Matrices up to this size (bytes of J) stay on the BLAS path.
+  ///
+  /// Measured with `make bench`: while J fits in the last-level cache, OpenBLAS's AVX kernels beat
+  /// the Swift kernel (compiled for baseline x86-64); beyond it both are bound by memory and the
+  /// Swift kernel, which reads J as few long streams and splits columns across threads, is faster.
+  @usableFromInline static let blasMaximumBytes = 16 * 1024 * 1024
+
+  /// The path for a k×n matrix of `Scalar`.
+  @usableFromInline
+  static func choose<Scalar>(k: Int, n: Int, scalar: Scalar.Type) -> ReductionPath {
+    k * n * MemoryLayout<Scalar>.stride <= blasMaximumBytes ? .blas : .streamingKernel
+  }
+}
+
+/// The one operation behind every reduction of ``PerExampleGradients``:
+///
+/// ```
+/// y ← alpha·Jᵀ·v + beta·y        J: k×n,  v: k entries,  y: n entries
+/// ```
+///
+/// `y[j] = beta·y[j] + alpha·Σ_i v[i]·J[i, j]`. With `beta == 0`, `y` is only written.
+/// Inputs are validated by the public callers; this function trusts them.
+@usableFromInline
+func gemvReduce<Scalar: BLASScalar>(
+  _ gradients: PerExampleGradients<Scalar>, vector v: UnsafeBufferPointer<Scalar>, alpha: Scalar,
+  beta: Scalar, into y: UnsafeMutableBufferPointer<Scalar>, parallelism: Parallelism,
+  path: ReductionPath? = nil
+) {
+  let (k, n) = (gradients.k, gradients.n)
+  assert(v.count == k && y.count == n)
+  gradients.withUnsafeElements { matrix in
+    switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
+    case .blas:
+      Scalar.gemv(
+        transpose: true, m: k, n: n, alpha: alpha, a: matrix.baseAddress!, lda: n,
+        x: v.baseAddress!, incx: 1, beta: beta, y: y.baseAddress!, incy: 1)
+    case .streamingKernel:
+      withUnsafeTemporaryAllocation(of: Scalar.self, capacity: k) { coefficients in
+        for i in 0..<k { coefficients[i] = alpha * v[i] }
+        RowCombinationKernel.combine(
+          a: matrix.baseAddress!, k: k, n: n, coefficients: UnsafePointer(coefficients.baseAddress!),
+          beta: beta, y: y.baseAddress!, threads: parallelism.threadCount)
+      }
+    }
+  }
+}

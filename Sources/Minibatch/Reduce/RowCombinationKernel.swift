@@ -1,0 +1,209 @@
+import Dispatch
+
+/// Minibatch's own kernel for `y ← beta·y + Aᵀ·c` over a matrix too large for the caches:
+///
+/// ```
+/// y[j] ← beta·y[j] + Σ_{i<k} c[i]·A[i, j]        0 ≤ j < n
+/// ```
+///
+/// `A` is k×n, row-major and contiguous. This is the GEMV that `?gemv_t` computes, organised so
+/// that `A` is read once at close to streaming speed. Two schemes, chosen by the row length
+/// alone (measured on the benchmark machine; see README):
+///
+/// - **Long rows** (a row of at least ``longRowBytes``): rows are consumed **eight at a time**,
+///   `y += ((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇))`, so `y` is loaded
+///   and stored once per eight rows; the last `k mod 8` rows are added one at a time. Threads take
+///   contiguous column ranges.
+/// - **Short rows**: eight short rows read side by side defeat the hardware prefetchers, so rows are
+///   added **one at a time** in memory order (`y += cᵢrᵢ`, `y` stays in L1), which reads `A` as
+///   one sequential stream. Threads take fixed chunks of ``chunkRows`` rows, each summed into its
+///   own partial vector; the partials are then added in chunk order.
+///
+/// Every column sees the same sequence of floating-point operations for any thread count and any
+/// split point, so the result is **bit-identical whatever the thread count**. It is tested against
+/// the BLAS GEMV path and a naive loop.
+@usableFromInline
+enum RowCombinationKernel {
+  /// Rows at least this long (in bytes) use the eight-row scheme.
+  @usableFromInline static let longRowBytes = 24 * 1024
+  /// Rows per chunk in the short-row scheme (the unit of work of one thread).
+  @usableFromInline static let chunkRows = 2048
+  /// The shortest run of a row one thread reads in the long-row scheme.
+  @usableFromInline static let minimumSegmentBytes = 8 * 1024
+
+  /// `y ← beta·y + Aᵀ·c` for a k×n row-major contiguous `A`, on up to `threads` threads.
+  /// With `beta == 0`, `y` is not read.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  @usableFromInline
+  static func combine<Scalar: BLASScalar>(
+    a: UnsafePointer<Scalar>, k: Int, n: Int, coefficients c: UnsafePointer<Scalar>,
+    beta: Scalar, y: UnsafeMutablePointer<Scalar>, threads: Int
+  ) {
+    if n * MemoryLayout<Scalar>.stride >= longRowBytes || k <= chunkRows {
+      combineByColumns(a: a, k: k, n: n, coefficients: c, beta: beta, y: y, threads: threads)
+    } else {
+      combineByRowChunks(a: a, k: k, n: n, coefficients: c, beta: beta, y: y, threads: threads)
+    }
+  }
+
+  /// Threads take contiguous column ranges (whole cache lines); each runs ``addRows``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func combineByColumns<Scalar: BLASScalar>(
+    a: UnsafePointer<Scalar>, k: Int, n: Int, coefficients c: UnsafePointer<Scalar>,
+    beta: Scalar, y: UnsafeMutablePointer<Scalar>, threads: Int
+  ) {
+    let longRows = n * MemoryLayout<Scalar>.stride >= longRowBytes
+    let lane = Scalar.CacheLineVector.scalarCount
+    let lines = (n + lane - 1) / lane
+    // Each thread reads runs of at least `minimumSegmentBytes` of every row.
+    let parts =
+      longRows ? max(1, min(threads, n * MemoryLayout<Scalar>.stride / minimumSegmentBytes)) : 1
+    if parts == 1 {
+      scale(y, 0..<n, by: beta)
+      addRows(a: a, lda: n, rows: 0..<k, columns: 0..<n, coefficients: c, y: y, eightAtATime: longRows)
+      return
+    }
+    let linesPerPart = (lines + parts - 1) / parts
+    let shared = SharedPointers(a: a, c: c, y: y)
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+      let start = min(n, part * linesPerPart * lane)
+      let end = min(n, start + linesPerPart * lane)
+      guard start < end else { return }
+      scale(shared.y, start..<end, by: beta)
+      addRows(
+        a: shared.a, lda: n, rows: 0..<k, columns: start..<end, coefficients: shared.c,
+        y: shared.y, eightAtATime: true)
+    }
+  }
+
+  /// Short rows: fixed chunks of ``chunkRows`` rows, each summed one row at a time into its own
+  /// partial vector (in parallel), then `y ← beta·y + Σ_chunks partial` in chunk order.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func combineByRowChunks<Scalar: BLASScalar>(
+    a: UnsafePointer<Scalar>, k: Int, n: Int, coefficients c: UnsafePointer<Scalar>,
+    beta: Scalar, y: UnsafeMutablePointer<Scalar>, threads: Int
+  ) {
+    let chunks = (k + chunkRows - 1) / chunkRows
+    let partials = UnsafeMutablePointer<Scalar>.allocate(capacity: chunks * n)
+    defer { partials.deallocate() }
+    let shared = SharedPointers(a: a, c: c, y: partials)
+    let workers = max(1, min(threads, chunks))
+    let chunksPerWorker = (chunks + workers - 1) / workers
+    let work: @Sendable (Int) -> Void = { worker in
+      let first = worker * chunksPerWorker
+      for chunk in first..<min(chunks, first + chunksPerWorker) {
+        let partial = shared.y + chunk * n
+        partial.initialize(repeating: 0, count: n)
+        addRows(
+          a: shared.a, lda: n, rows: (chunk * chunkRows)..<min(k, (chunk + 1) * chunkRows),
+          columns: 0..<n, coefficients: shared.c, y: partial, eightAtATime: false)
+      }
+    }
+    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+    scale(y, 0..<n, by: beta)
+    var ones = [Scalar](repeating: 1, count: chunks)
+    ones.withUnsafeMutableBufferPointer { one in
+      addRows(
+        a: partials, lda: n, rows: 0..<chunks, columns: 0..<n, coefficients: one.baseAddress!,
+        y: y, eightAtATime: false)
+    }
+  }
+
+  /// Pointers handed to worker threads, which write disjoint parts of `y`.
+  struct SharedPointers<Scalar>: @unchecked Sendable {
+    let a: UnsafePointer<Scalar>
+    let c: UnsafePointer<Scalar>
+    let y: UnsafeMutablePointer<Scalar>
+  }
+
+  /// `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]`, eight rows at a time or one at a time.
+  @inline(__always)
+  static func addRows<Scalar: BLASScalar>(
+    a: UnsafePointer<Scalar>, lda: Int, rows: Range<Int>, columns: Range<Int>,
+    coefficients c: UnsafePointer<Scalar>, y: UnsafeMutablePointer<Scalar>, eightAtATime: Bool
+  ) {
+    var i = rows.lowerBound
+    if eightAtATime {
+      while i &+ 8 <= rows.upperBound {
+        addEightRows(a + i &* lda, lda, c + i, y, columns)
+        i &+= 8
+      }
+    }
+    while i < rows.upperBound {
+      addRow(a + i &* lda, c[i], y, columns)
+      i &+= 1
+    }
+  }
+
+  @inline(__always)
+  static func load<Scalar: BLASScalar>(_ p: UnsafePointer<Scalar>) -> Scalar.CacheLineVector {
+    UnsafeRawPointer(p).loadUnaligned(as: Scalar.CacheLineVector.self)
+  }
+
+  @inline(__always)
+  static func store<Scalar: BLASScalar>(
+    _ value: Scalar.CacheLineVector, _ p: UnsafeMutablePointer<Scalar>
+  ) {
+    UnsafeMutableRawPointer(p).storeBytes(of: value, as: Scalar.CacheLineVector.self)
+  }
+
+  /// `y[columns] ← beta·y[columns]`; with `beta == 0`, `y` is overwritten with zeros, not read.
+  @inline(__always)
+  static func scale<Scalar: BLASScalar>(
+    _ y: UnsafeMutablePointer<Scalar>, _ columns: Range<Int>, by beta: Scalar
+  ) {
+    if beta == 1 { return }
+    if beta == 0 {
+      (y + columns.lowerBound).update(repeating: 0, count: columns.count)
+      return
+    }
+    for j in columns { y[j] = beta * y[j] }
+  }
+
+  /// `y[j] ← y[j] + (((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇)))[j]`
+  /// for the eight rows starting at `r` (leading dimension `lda`) and coefficients `c[0..<8]`.
+  @inline(__always)
+  static func addEightRows<Scalar: BLASScalar>(
+    _ r: UnsafePointer<Scalar>, _ lda: Int, _ c: UnsafePointer<Scalar>,
+    _ y: UnsafeMutablePointer<Scalar>, _ columns: Range<Int>
+  ) {
+    let (r0, r1, r2, r3) = (r, r + lda, r + 2 &* lda, r + 3 &* lda)
+    let (r4, r5, r6, r7) = (r + 4 &* lda, r + 5 &* lda, r + 6 &* lda, r + 7 &* lda)
+    let (c0, c1, c2, c3, c4, c5, c6, c7) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+    let lane = Scalar.CacheLineVector.scalarCount
+    var j = columns.lowerBound
+    while j &+ lane <= columns.upperBound {
+      let low = (load(r0 + j) * c0 + load(r1 + j) * c1) + (load(r2 + j) * c2 + load(r3 + j) * c3)
+      let high = (load(r4 + j) * c4 + load(r5 + j) * c5) + (load(r6 + j) * c6 + load(r7 + j) * c7)
+      store(load(y + j) + (low + high), y + j)
+      j &+= lane
+    }
+    while j < columns.upperBound {
+      let low = (r0[j] * c0 + r1[j] * c1) + (r2[j] * c2 + r3[j] * c3)
+      let high = (r4[j] * c4 + r5[j] * c5) + (r6[j] * c6 + r7[j] * c7)
+      y[j] = y[j] + (low + high)
+      j &+= 1
+    }
+  }
+
+  /// `y[j] ← y[j] + c·r[j]` over `columns`.
+  @inline(__always)
+  static func addRow<Scalar: BLASScalar>(
+    _ r: UnsafePointer<Scalar>, _ c: Scalar, _ y: UnsafeMutablePointer<Scalar>,
+    _ columns: Range<Int>
+  ) {
+    let lane = Scalar.CacheLineVector.scalarCount
+    var j = columns.lowerBound
+    while j &+ lane <= columns.upperBound {
+      store(load(y + j) + load(r + j) * c, y + j)
+      j &+= lane
+    }
+    while j < columns.upperBound {
+      y[j] = y[j] + r[j] * c
+      j &+= 1
+    }
+  }
+}

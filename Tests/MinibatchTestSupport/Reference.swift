@@ -1,0 +1,65 @@
+import Minibatch
+
+// Plain, obviously correct references. They index arrays directly, accumulate in Double for both
+// scalar types, and are deliberately unoptimised: they are what the BLAS and kernel paths must match.
+
+/// The scalar types every generic test runs for.
+public let allScalarTypes: [any BLASScalar.Type] = [Float.self, Double.self]
+
+/// `alpha·Σ_i v[i]·J[i, j] + beta·y[j]` in Double, with the magnitude `Σ_i |alpha·v[i]·J[i, j]| +
+/// |beta·y[j]|` that rounding errors are proportional to.
+public func referenceReduction<Scalar: BLASScalar>(
+  elements: [Scalar], k: Int, n: Int, vector v: [Scalar], alpha: Scalar = 1, beta: Scalar = 0,
+  y: [Scalar]? = nil
+) -> (value: [Double], magnitude: [Double]) {
+  var value = [Double](repeating: 0, count: n)
+  var magnitude = [Double](repeating: 0, count: n)
+  for j in 0..<n {
+    var sum = 0.0
+    var size = 0.0
+    for i in 0..<k {
+      let term = Double(v[i]) * Double(elements[i * n + j])
+      sum += term
+      size += abs(term)
+    }
+    value[j] = Double(alpha) * sum
+    magnitude[j] = abs(Double(alpha)) * size
+    if beta != 0, let y {
+      value[j] += Double(beta) * Double(y[j])
+      magnitude[j] += abs(Double(beta) * Double(y[j]))
+    }
+  }
+  return (value, magnitude)
+}
+
+/// Whether `got` matches `expected` entry by entry within the forward-error bound of a sum of
+/// `terms` products, `|got − expected| ≤ (terms + 4)·ε·magnitude` (plus a few ulps of the
+/// smallest normal, so that exact zeros compare).
+public func withinSummationBound<Scalar: BLASScalar>(
+  _ got: [Scalar], _ expected: [Double], magnitude: [Double], terms: Int
+) -> Bool {
+  guard got.count == expected.count else { return false }
+  let factor = Double(terms + 4) * Double(Scalar.ulpOfOne)
+  for j in got.indices {
+    let bound = factor * magnitude[j] + 4 * Double(Scalar.leastNormalMagnitude)
+    if !(abs(Double(got[j]) - expected[j]) <= bound) { return false }
+  }
+  return true
+}
+
+/// Norm-wise relative error `max_j |a_j − b_j| / max(max_j |b_j|, tiny)`.
+public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B]) -> Double {
+  precondition(a.count == b.count, "relativeError of vectors of different lengths")
+  var difference = 0.0
+  var scale = 0.0
+  for j in a.indices {
+    difference = max(difference, abs(Double(a[j]) - Double(b[j])))
+    scale = max(scale, abs(Double(b[j])))
+  }
+  return difference / max(scale, Double.leastNormalMagnitude)
+}
+
+/// The relative tolerance the identity tests hold each type to: 1e-12 for Double, 1e-5 for Float.
+public func identityTolerance<Scalar: BLASScalar>(_: Scalar.Type) -> Double {
+  Scalar.self == Float.self ? 1e-5 : 1e-12
+}
