@@ -48,7 +48,9 @@ public func withinSummationBound<Scalar: BLASScalar>(
 }
 
 /// Norm-wise relative error `max_j |a_j − b_j| / max(max_j |b_j|, tiny)`.
-public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B]) -> Double {
+public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B])
+  -> Double
+{
   precondition(a.count == b.count, "relativeError of vectors of different lengths")
   var difference = 0.0
   var scale = 0.0

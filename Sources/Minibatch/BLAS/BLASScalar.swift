@@ -7,7 +7,8 @@
 ///
 /// The requirements are thin forwarders; their documentation states the operation in BLAS's own
 /// notation. Callers above this layer are generic over `Scalar: BLASScalar`.
-public protocol BLASScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, CustomStringConvertible
+public protocol BLASScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable,
+  CustomStringConvertible
 where RawSignificand: FixedWidthInteger {
   /// Short BLAS prefix of the type, `"s"` or `"d"` (used in reports).
   static var blasPrefix: String { get }
@@ -58,6 +59,7 @@ where RawSignificand: FixedWidthInteger {
 /// `Int32.max`), so a value that does not fit here is a bug inside the library.
 @inlinable @inline(__always)
 func blasInt(_ value: Int) -> Int32 {
-  precondition(value >= Int(Int32.min) && value <= Int(Int32.max), "BLAS argument \(value) overflows Int32")
+  precondition(
+    value >= Int(Int32.min) && value <= Int(Int32.max), "BLAS argument \(value) overflows Int32")
   return Int32(truncatingIfNeeded: value)
 }

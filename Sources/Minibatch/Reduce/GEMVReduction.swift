@@ -6,12 +6,13 @@ enum ReductionPath: Sendable, CaseIterable {
   /// ``RowCombinationKernel`` on Minibatch's own threads.
   case streamingKernel
 
-  /// Matrices up to this size (bytes of J) stay on the BLAS path.
+  /// Matrices up to this size (bytes of J, the last-level cache of the benchmark machine) stay on
+  /// the BLAS path.
   ///
   /// Measured with `make bench`: while J fits in the last-level cache, OpenBLAS's AVX kernels beat
   /// the Swift kernel (compiled for baseline x86-64); beyond it both are bound by memory and the
   /// Swift kernel, which reads J as few long streams and splits columns across threads, is faster.
-  @usableFromInline static let blasMaximumBytes = 16 * 1024 * 1024
+  @usableFromInline static let blasMaximumBytes = 32 * 1024 * 1024
 
   /// The path for a k×n matrix of `Scalar`.
   @usableFromInline
@@ -28,6 +29,8 @@ enum ReductionPath: Sendable, CaseIterable {
 ///
 /// `y[j] = beta·y[j] + alpha·Σ_i v[i]·J[i, j]`. With `beta == 0`, `y` is only written.
 /// Inputs are validated by the public callers; this function trusts them.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 @usableFromInline
 func gemvReduce<Scalar: BLASScalar>(
   _ gradients: PerExampleGradients<Scalar>, vector v: UnsafeBufferPointer<Scalar>, alpha: Scalar,
@@ -46,9 +49,23 @@ func gemvReduce<Scalar: BLASScalar>(
       withUnsafeTemporaryAllocation(of: Scalar.self, capacity: k) { coefficients in
         for i in 0..<k { coefficients[i] = alpha * v[i] }
         RowCombinationKernel.combine(
-          a: matrix.baseAddress!, k: k, n: n, coefficients: UnsafePointer(coefficients.baseAddress!),
+          a: matrix.baseAddress!, k: k, n: n,
+          coefficients: UnsafePointer(coefficients.baseAddress!),
           beta: beta, y: y.baseAddress!, threads: parallelism.threadCount)
       }
+    }
+  }
+}
+
+extension PerExampleGradients {
+  /// Which implementation this matrix's reductions use: `"blas-gemv"` (one `cblas_?gemv` call,
+  /// for matrices up to 32 MiB, using OpenBLAS's own threads) or `"streaming-kernel"` (Minibatch's
+  /// kernel on the threads given by ``Parallelism``). Both compute the same GEMV; reported by the
+  /// benchmark.
+  public var reductionImplementation: String {
+    switch ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
+    case .blas: return "blas-gemv"
+    case .streamingKernel: return "streaming-kernel"
     }
   }
 }

@@ -15,6 +15,8 @@ extension PerExampleGradients {
   /// rows (1.5, −2.0, 1.1, 0.4, −0.9) and (1.2, 2.3, −1.1, −0.8, −0.7)
   /// mean → (1.35, 0.15, 0, −0.2, −0.8)
   /// ```
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
     let v = [Scalar](repeating: 1 / Scalar(k), count: k)
     return reduced(with: v, alpha: 1, parallelism: parallelism)
@@ -22,6 +24,8 @@ extension PerExampleGradients {
 
   /// The summed gradient `Σ_i J[i, ·]` — the gradient of the **summed** loss, `k` times
   /// ``mean(parallelism:)``. One GEMV with `v_i = 1`. Returns `n` entries.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
     let v = [Scalar](repeating: 1, count: k)
     return reduced(with: v, alpha: 1, parallelism: parallelism)
@@ -38,6 +42,8 @@ extension PerExampleGradients {
   ///   ``MinibatchError/nonFiniteValue(index:of:)``, ``MinibatchError/negativeValue(index:value:of:)``,
   ///   ``MinibatchError/zeroTotalWeight(total:)`` if the weights sum to zero (or do not sum to a
   ///   finite value).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func weightedMean(
     weights: [Scalar], parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
@@ -52,6 +58,8 @@ extension PerExampleGradients {
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `v.count != k`,
   ///   ``MinibatchError/nonFiniteValue(index:of:)`` for a non-finite entry of `v` or for a
   ///   non-finite `alpha`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func reduce(
     with v: [Scalar], alpha: Scalar = 1, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
@@ -66,6 +74,8 @@ extension PerExampleGradients {
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `v.count != k` or
   ///   `y.count != n`, ``MinibatchError/nonFiniteValue(index:of:)`` for a non-finite entry of `v`,
   ///   `alpha` or `beta`. On error `y` is unchanged.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func reduce(
     with v: [Scalar], alpha: Scalar = 1, beta: Scalar, into y: inout [Scalar],
     parallelism: Parallelism = .automatic
@@ -85,6 +95,8 @@ extension PerExampleGradients {
   ///   - learningRate: `η`, finite and `≥ 0`, applied to the **mean** gradient (not the sum).
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `weights.count != n`,
   ///   ``MinibatchError/invalidLearningRate(_:)``. On error `weights` is unchanged.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func applyMeanStep(
     to weights: inout [Scalar], learningRate: Scalar, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
@@ -101,6 +113,8 @@ extension PerExampleGradients {
   ///
   /// - Throws: the errors of ``weightedMean(weights:parallelism:)`` (for `exampleWeights`) and of
   ///   ``applyMeanStep(to:learningRate:parallelism:)``. On error `weights` is unchanged.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func applyWeightedMeanStep(
     to weights: inout [Scalar], learningRate: Scalar, exampleWeights: [Scalar],
     parallelism: Parallelism = .automatic
@@ -115,6 +129,8 @@ extension PerExampleGradients {
 
   /// The Euclidean norm of every row, `‖J[i, ·]‖₂` for `i` in `0..<k` (one `?nrm2` per row,
   /// safe from overflow). Returns `k` entries.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func rowNorms() -> [Scalar] {
     withUnsafeElements { matrix in
       (0..<k).map { i in Scalar.nrm2(n: n, x: matrix.baseAddress! + i * n, incx: 1) }
@@ -123,12 +139,16 @@ extension PerExampleGradients {
 
   // MARK: - Implementation
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func reduced(with v: [Scalar], alpha: Scalar, parallelism: Parallelism) -> [Scalar] {
     var result = [Scalar](repeating: 0, count: n)
     accumulate(vector: v, alpha: alpha, beta: 0, into: &result, parallelism: parallelism)
     return result
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func accumulate(
     vector v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar],
     parallelism: Parallelism
@@ -140,6 +160,8 @@ extension PerExampleGradients {
     }
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func validateReductionVector(_ v: [Scalar]) throws(MinibatchError) {
     try validateCount(v.count, expected: k, of: "reduction vector (length k)")
     for (index, value) in v.enumerated() where !value.isFinite {
@@ -152,12 +174,16 @@ extension PerExampleGradients {
   }
 
   /// Checks example weights (count k, finite, ≥ 0) and returns their positive, finite sum.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func validatedTotal(of weights: [Scalar]) throws(MinibatchError) -> Scalar {
     try validateCount(weights.count, expected: k, of: "example weights (length k)")
     var total: Scalar = 0
     for (index, w) in weights.enumerated() {
       guard w.isFinite else { throw .nonFiniteValue(index: index, of: "example weights") }
-      guard w >= 0 else { throw .negativeValue(index: index, value: Double(w), of: "example weights") }
+      guard w >= 0 else {
+        throw .negativeValue(index: index, value: Double(w), of: "example weights")
+      }
       total += w
     }
     guard total > 0, total.isFinite else { throw .zeroTotalWeight(total: Double(total)) }

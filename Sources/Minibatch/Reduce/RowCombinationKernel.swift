@@ -62,7 +62,8 @@ enum RowCombinationKernel {
       longRows ? max(1, min(threads, n * MemoryLayout<Scalar>.stride / minimumSegmentBytes)) : 1
     if parts == 1 {
       scale(y, 0..<n, by: beta)
-      addRows(a: a, lda: n, rows: 0..<k, columns: 0..<n, coefficients: c, y: y, eightAtATime: longRows)
+      addRows(
+        a: a, lda: n, rows: 0..<k, columns: 0..<n, coefficients: c, y: y, eightAtATime: longRows)
       return
     }
     let linesPerPart = (lines + parts - 1) / parts
@@ -102,7 +103,11 @@ enum RowCombinationKernel {
           columns: 0..<n, coefficients: shared.c, y: partial, eightAtATime: false)
       }
     }
-    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+    if workers == 1 {
+      work(0)
+    } else {
+      DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+    }
     scale(y, 0..<n, by: beta)
     var ones = [Scalar](repeating: 1, count: chunks)
     ones.withUnsafeMutableBufferPointer { one in

@@ -16,7 +16,9 @@ import Testing
       try randomGradients(Scalar.self, k: 64, n: 515, seed: 1),
       try randomGradients(Scalar.self, k: 1100, n: 4099, seed: 2),
     ]
-    func compute(_ gradients: PerExampleGradients<Scalar>, parallelism: Parallelism) throws -> [[Scalar]] {
+    func compute(_ gradients: PerExampleGradients<Scalar>, parallelism: Parallelism) throws
+      -> [[Scalar]]
+    {
       let weights = (0..<gradients.k).map { Scalar($0 % 5) + 0.5 }
       var w = [Scalar](repeating: 1, count: gradients.n)
       try gradients.applyMeanStep(to: &w, learningRate: 0.05, parallelism: parallelism)

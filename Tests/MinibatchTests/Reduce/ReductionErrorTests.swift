@@ -43,7 +43,9 @@ import Testing
     }
     expectError(.zeroTotalWeight(total: 0)) { try gradients.weightedMean(weights: [0, 0, 0, 0]) }
     expectError(.zeroTotalWeight(total: .infinity)) {
-      try gradients.weightedMean(weights: [.greatestFiniteMagnitude, .greatestFiniteMagnitude, 0, 0])
+      try gradients.weightedMean(weights: [
+        .greatestFiniteMagnitude, .greatestFiniteMagnitude, 0, 0,
+      ])
     }
 
     // The general reduction.

@@ -1,6 +1,7 @@
-@testable import Minibatch
 import MinibatchTestSupport
 import Testing
+
+@testable import Minibatch
 
 /// Every reduction against the naive Double reference, over random shapes from k = n = 1 to
 /// matrices beyond the last-level cache, on both paths (BLAS GEMV and the streaming kernel).
@@ -141,7 +142,8 @@ import Testing
       let weightedMean = try gradients.weightedMean(weights: exampleWeights)
       let weightedSeparate = zip(start, weightedMean).map { $0 - rate * $1 }
       #expect(
-        relativeError(weightedFused, weightedSeparate) <= Double(k + 8) * Double(Scalar.ulpOfOne) * 4,
+        relativeError(weightedFused, weightedSeparate) <= Double(k + 8) * Double(Scalar.ulpOfOne)
+          * 4,
         "weighted fused step, k=\(k) n=\(n)")
 
       var unchanged = start

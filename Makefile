@@ -1,0 +1,59 @@
+# Minibatch — the two commands a user needs are `make test` and `make bench`.
+# Both first install the system libraries the package links (OpenBLAS, LAPACKE, pkg-config)
+# when pkg-config cannot find them.
+
+SWIFT        ?= swift
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
+BENCH_ARGS   ?=
+
+.PHONY: all deps build test bench bench-quick test-thread-sanitizer test-address-sanitizer format lint clean
+
+all: build
+
+## deps: install OpenBLAS, LAPACKE and pkg-config through apt when pkg-config cannot find them
+deps:
+	@if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas lapacke; then \
+	  echo "deps: openblas and lapacke found by pkg-config"; \
+	else \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "deps: missing $(APT_PACKAGES); run 'apt-get install -y $(APT_PACKAGES)' as root" >&2; exit 1; fi; \
+	  echo "deps: installing $(APT_PACKAGES)"; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(APT_PACKAGES); \
+	  pkg-config --exists openblas lapacke || { echo "deps: pkg-config still cannot find openblas and lapacke" >&2; exit 1; }; \
+	fi
+
+## build: debug build of everything
+build: deps
+	$(SWIFT) build
+
+## test: the whole test suite
+test: deps
+	$(SWIFT) test
+
+## bench: release build and the full benchmark table (BENCH_ARGS=--json for JSON lines)
+bench: deps
+	$(SWIFT) run -c release minibatch-bench $(BENCH_ARGS)
+
+## bench-quick: the small grid CI runs as a smoke test
+bench-quick: deps
+	$(SWIFT) run -c release minibatch-bench --quick
+
+## test-thread-sanitizer / test-address-sanitizer: the suite under TSan / ASan (+ LeakSanitizer)
+test-thread-sanitizer: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+# XCTest's async test support leaks a few bytes on exit; .lsan-suppressions names only that.
+test-address-sanitizer: deps
+	LSAN_OPTIONS=suppressions=$(CURDIR)/.lsan-suppressions:print_suppressions=0 \
+	  $(SWIFT) test --sanitize=address --scratch-path .build-asan
+
+## format / lint: the toolchain's swift format with the repository's .swift-format
+format:
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Benchmarks
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Benchmarks
+
+clean:
+	rm -rf .build .build-tsan .build-asan
