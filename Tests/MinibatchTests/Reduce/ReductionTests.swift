@@ -66,14 +66,9 @@ import Testing
         let reference = referenceReduction(
           elements: gradients.elements, k: k, n: n, vector: v, alpha: alpha, beta: beta, y: y0)
         for path in ReductionPath.allCases {
-          var y = beta == 0 ? [Scalar](repeating: .nan, count: n) : y0  // beta = 0 must not read y
-          v.withUnsafeBufferPointer { v in
-            y.withUnsafeMutableBufferPointer { y in
-              gemvReduce(
-                gradients, vector: v, alpha: alpha, beta: beta, into: y,
-                parallelism: .threads(2), path: path)
-            }
-          }
+          let start = beta == 0 ? [Scalar](repeating: .nan, count: n) : y0  // must not be read
+          let y = reduceOnPath(
+            path, gradients, v, alpha: alpha, beta: beta, start: start, threads: 2)
           #expect(
             withinSummationBound(y, reference.value, magnitude: reference.magnitude, terms: k + 1),
             "\(path) k=\(k) n=\(n) alpha=\(alpha) beta=\(beta)")
@@ -95,14 +90,9 @@ import Testing
       let v: [Scalar] = rng.signedArray(count: k)
       var results: [[Scalar]] = []
       for threads in [1, 2, 3, 8] {
-        var y = [Scalar](repeating: 0, count: n)
-        v.withUnsafeBufferPointer { v in
-          y.withUnsafeMutableBufferPointer { y in
-            gemvReduce(
-              gradients, vector: v, alpha: 1, beta: 0, into: y, parallelism: .threads(threads),
-              path: .streamingKernel)
-          }
-        }
+        let y = reduceOnPath(
+          .streamingKernel, gradients, v, alpha: 1, beta: 0,
+          start: [Scalar](repeating: 0, count: n), threads: threads)
         results.append(y)
       }
       #expect(results.allSatisfy { $0 == results[0] }, "k=\(k) n=\(n)")
@@ -166,5 +156,21 @@ import Testing
     var y = gradients.sum()
     try gradients.reduce(with: ones, alpha: -1, beta: 1, into: &y)
     #expect(y.allSatisfy { abs($0) <= 64 * Scalar.ulpOfOne }, "Σ − Σ is zero to rounding")
+  }
+
+  /// `alpha·Jᵀ·v + beta·start` computed on one given path and thread count.
+  func reduceOnPath<Scalar: BLASScalar>(
+    _ path: ReductionPath, _ gradients: PerExampleGradients<Scalar>, _ v: [Scalar],
+    alpha: Scalar, beta: Scalar, start: [Scalar], threads: Int
+  ) -> [Scalar] {
+    var y = start
+    v.withUnsafeBufferPointer { v in
+      y.withUnsafeMutableBufferPointer { y in
+        gemvReduce(
+          gradients, vector: v, alpha: alpha, beta: beta, into: y,
+          parallelism: .threads(threads), path: path)
+      }
+    }
+    return y
   }
 }
