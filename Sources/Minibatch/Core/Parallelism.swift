@@ -1,8 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// How many threads Minibatch's own kernels may use for one call.
 ///
