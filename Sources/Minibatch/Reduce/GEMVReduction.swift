@@ -10,8 +10,11 @@ enum ReductionPath: Sendable, CaseIterable {
   /// the BLAS path.
   ///
   /// Measured with `make bench`: while J fits in the last-level cache, OpenBLAS's AVX kernels beat
-  /// the Swift kernel (compiled for baseline x86-64); beyond it both are bound by memory and the
-  /// Swift kernel, which reads J as few long streams and splits columns across threads, is faster.
+  /// the Swift kernel (compiled for baseline x86-64). Beyond it both are bound by memory; the Swift
+  /// kernel runs on the threads ``Parallelism`` grants (one OpenBLAS call always uses OpenBLAS's
+  /// process-wide thread count), gives the same bits for any thread count, and on one thread reads
+  /// faster than a single-threaded `?gemv` (28–33 vs 24–26 GB/s for Double on the benchmark
+  /// machine). With two threads each side wins some shapes (see README).
   @usableFromInline static let blasMaximumBytes = 32 * 1024 * 1024
 
   /// The path for a k×n matrix of `Scalar`.
