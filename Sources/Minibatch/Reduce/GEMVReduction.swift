@@ -12,9 +12,10 @@ enum ReductionPath: Sendable, CaseIterable {
   /// Measured with `make bench`: while J fits in the last-level cache, OpenBLAS's AVX kernels beat
   /// the Swift kernel (compiled for baseline x86-64). Beyond it both are bound by memory; the Swift
   /// kernel runs on the threads ``Parallelism`` grants (one OpenBLAS call always uses OpenBLAS's
-  /// process-wide thread count), gives the same bits for any thread count, and on one thread reads
-  /// faster than a single-threaded `?gemv` (28–33 vs 24–26 GB/s for Double on the benchmark
-  /// machine). With two threads each side wins some shapes (see README).
+  /// process-wide thread count) and gives the same bits for any thread count. On one thread it
+  /// read 28–33 GB/s where a single-threaded `dgemv` (`OPENBLAS_NUM_THREADS=1`, an exploratory run
+  /// on the benchmark machine) read 24–31 GB/s. With two threads each side wins some shapes (see
+  /// README).
   @usableFromInline static let blasMaximumBytes = 32 * 1024 * 1024
 
   /// The path for a k×n matrix of `Scalar`.
