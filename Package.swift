@@ -8,6 +8,9 @@ let package = Package(
     .library(name: "Minibatch", targets: ["Minibatch"]),
     .executable(name: "minibatch-bench", targets: ["minibatch-bench"]),
   ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1")
+  ],
   targets: [
     // MARK: - Implementation details: the system libraries, found through pkg-config
     .systemLibrary(
@@ -22,7 +25,16 @@ let package = Package(
     ),
 
     // MARK: - The library
-    .target(name: "Minibatch", dependencies: ["CBLAS", "CLAPACKE"]),
+    .target(
+      name: "Minibatch",
+      dependencies: [
+        "CBLAS", "CLAPACKE", .product(name: "RealModule", package: "swift-numerics"),
+      ],
+      exclude: ["Data/Resources/README.md"],
+      resources: [
+        .copy("Data/Resources/digits-train.csv"), .copy("Data/Resources/digits-test.csv"),
+      ]
+    ),
 
     // MARK: - Benchmarks and tests
     .executableTarget(

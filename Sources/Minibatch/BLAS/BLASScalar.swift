@@ -1,3 +1,5 @@
+import RealModule
+
 /// A floating-point type that the system BLAS and LAPACK implement: `Float` (the `s` routines) and
 /// `Double` (the `d` routines).
 ///
@@ -6,8 +8,9 @@
 /// every count is a Swift `Int`, converted once, with a check, by ``blasInt(_:)``.
 ///
 /// The requirements are thin forwarders; their documentation states the operation in BLAS's own
-/// notation. Callers above this layer are generic over `Scalar: BLASScalar`.
-public protocol BLASScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable,
+/// notation. Callers above this layer are generic over `Scalar: BLASScalar`. The elementary
+/// functions the models need (`exp`, `log(onePlus:)`, `tanh`, …) come from swift-numerics' `Real`.
+public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Codable,
   CustomStringConvertible
 where RawSignificand: FixedWidthInteger {
   /// Short BLAS prefix of the type, `"s"` or `"d"` (used in reports).
@@ -51,6 +54,18 @@ where RawSignificand: FixedWidthInteger {
 
   /// Euclidean norm `‖x‖₂` (`?nrm2`) over `n` entries, computed without overflow.
   static func nrm2(n: Int, x: UnsafePointer<Self>, incx: Int) -> Self
+
+  /// Minimum-norm least squares `min ‖A·x − b‖₂` by the SVD (LAPACK `?gelsd`), row-major.
+  ///
+  /// `A` is `m × n` (overwritten); `b` is `max(m, n) × nrhs` with leading dimension `ldb` and
+  /// holds the solution `x` (`n × nrhs`) in its first `n` rows on return. `s` receives the
+  /// `min(m, n)` singular values in decreasing order; singular values below `rcond·s[0]` count as
+  /// zero (`rcond < 0`: machine precision). Returns LAPACK's `info` (0: success; > 0: the SVD did
+  /// not converge) and the effective rank.
+  static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+    b: UnsafeMutablePointer<Self>, ldb: Int, s: UnsafeMutablePointer<Self>, rcond: Self
+  ) -> (info: Int, rank: Int)
 }
 
 /// Converts a count or stride to BLAS's 32-bit integer.

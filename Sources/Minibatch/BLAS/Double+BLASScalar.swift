@@ -1,4 +1,6 @@
 import CBLAS
+import CLAPACKE
+import RealModule
 
 extension Double: BLASScalar {
   public static var blasPrefix: String { "d" }
@@ -59,5 +61,17 @@ extension Double: BLASScalar {
   @inlinable @inline(__always)
   public static func nrm2(n: Int, x: UnsafePointer<Double>, incx: Int) -> Double {
     cblas_dnrm2(blasInt(n), x, blasInt(incx))
+  }
+
+  @inlinable @inline(__always)
+  public static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+    b: UnsafeMutablePointer<Double>, ldb: Int, s: UnsafeMutablePointer<Double>, rcond: Double
+  ) -> (info: Int, rank: Int) {
+    var rank: Int32 = 0
+    let info = LAPACKE_dgelsd(
+      LAPACK_ROW_MAJOR, blasInt(m), blasInt(n), blasInt(nrhs), a, blasInt(lda), b, blasInt(ldb), s,
+      rcond, &rank)
+    return (Int(info), Int(rank))
   }
 }

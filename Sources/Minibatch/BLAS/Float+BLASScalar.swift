@@ -1,4 +1,6 @@
 import CBLAS
+import CLAPACKE
+import RealModule
 
 extension Float: BLASScalar {
   public static var blasPrefix: String { "s" }
@@ -59,5 +61,17 @@ extension Float: BLASScalar {
   @inlinable @inline(__always)
   public static func nrm2(n: Int, x: UnsafePointer<Float>, incx: Int) -> Float {
     cblas_snrm2(blasInt(n), x, blasInt(incx))
+  }
+
+  @inlinable @inline(__always)
+  public static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+    b: UnsafeMutablePointer<Float>, ldb: Int, s: UnsafeMutablePointer<Float>, rcond: Float
+  ) -> (info: Int, rank: Int) {
+    var rank: Int32 = 0
+    let info = LAPACKE_sgelsd(
+      LAPACK_ROW_MAJOR, blasInt(m), blasInt(n), blasInt(nrhs), a, blasInt(lda), b, blasInt(ldb), s,
+      rcond, &rank)
+    return (Int(info), Int(rank))
   }
 }

@@ -21,6 +21,29 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   case zeroTotalWeight(total: Double)
   /// A learning rate that is NaN, infinite or negative.
   case invalidLearningRate(Double)
+  /// A configuration value outside its range, e.g.
+  /// `invalidArgument(name: "momentum", value: "1.5", expected: "0 ≤ momentum < 1")`.
+  case invalidArgument(name: String, value: String, expected: String)
+  /// A batch's targets are of the wrong kind for the model (class labels vs real values).
+  case wrongTargetKind(expected: String, got: String)
+  /// Class label `label` of example `index` is outside `0..<classCount`.
+  case labelOutOfRange(index: Int, label: Int, classCount: Int)
+  /// Training stopped: the mean loss of batch `batch` (0-based) in epoch `epoch` (0-based) was NaN
+  /// or infinite, or the step it produced was. The weights are those after the last good step.
+  case nonFiniteLoss(epoch: Int, batch: Int, loss: Double)
+  /// A LAPACK routine reported failure (`info > 0`, e.g. an SVD that did not converge).
+  case lapackFailure(routine: String, info: Int)
+  /// A data file could not be read (missing, unreadable, not UTF-8).
+  case fileUnreadable(path: String, reason: String)
+  /// A data file has no data rows.
+  case emptyFile(path: String)
+  /// Line `line` (1-based) of a data file has `got` cells where `expected` were expected.
+  case raggedRow(line: Int, expected: Int, got: Int)
+  /// The cell at line `line`, column `column` (both 1-based) is not a finite number.
+  case nonNumericCell(line: Int, column: Int, text: String)
+  /// The label at line `line`, column `column` (both 1-based) is not an integer in
+  /// `0..<classCount`.
+  case labelCellOutOfRange(line: Int, column: Int, text: String, classCount: Int)
 
   public var description: String {
     switch self {
@@ -40,6 +63,28 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
       return "example weights sum to \(total); a weighted mean needs a positive total"
     case .invalidLearningRate(let value):
       return "learning rate is \(value); it must be finite and ≥ 0"
+    case .invalidArgument(let name, let value, let expected):
+      return "\(name) is \(value); expected \(expected)"
+    case .wrongTargetKind(let expected, let got):
+      return "wrong kind of targets: the model needs \(expected), the batch has \(got)"
+    case .labelOutOfRange(let index, let label, let classCount):
+      return "label of example \(index) is \(label); expected 0..<\(classCount)"
+    case .nonFiniteLoss(let epoch, let batch, let loss):
+      return "training stopped: non-finite loss \(loss) in epoch \(epoch), batch \(batch); "
+        + "the weights are those of the last good step"
+    case .lapackFailure(let routine, let info):
+      return "LAPACK \(routine) failed with info = \(info)"
+    case .fileUnreadable(let path, let reason):
+      return "cannot read \(path): \(reason)"
+    case .emptyFile(let path):
+      return "\(path) has no data rows"
+    case .raggedRow(let line, let expected, let got):
+      return "line \(line): expected \(expected) cells, got \(got)"
+    case .nonNumericCell(let line, let column, let text):
+      return "line \(line), column \(column): \"\(text)\" is not a finite number"
+    case .labelCellOutOfRange(let line, let column, let text, let classCount):
+      return
+        "line \(line), column \(column): label \"\(text)\" is not an integer in 0..<\(classCount)"
     }
   }
 }

@@ -1,6 +1,5 @@
 import Foundation
 
-
 /// How many threads Minibatch's own kernels may use for one call.
 ///
 /// The large reductions split the **columns** of the k×n matrix into contiguous panels, one per
@@ -25,4 +24,23 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
   }
 
   public var description: String { "\(threadCount) thread" + (threadCount == 1 ? "" : "s") }
+}
+
+extension Parallelism {
+  /// Splits `0..<count` into at most `threadCount` contiguous ranges of at least `minimumChunk`
+  /// items and runs `body` on each, in parallel when there is more than one.
+  func forEachRange(
+    of count: Int, minimumChunk: Int = 1, _ body: @Sendable (Range<Int>) -> Void
+  ) {
+    let parts = max(1, min(threadCount, count / max(1, minimumChunk)))
+    guard parts > 1 else {
+      body(0..<count)
+      return
+    }
+    let perPart = (count + parts - 1) / parts
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+      let range = min(count, part * perPart)..<min(count, (part + 1) * perPart)
+      if !range.isEmpty { body(range) }
+    }
+  }
 }

@@ -164,9 +164,7 @@ extension PerExampleGradients {
   @_specialize(where Scalar == Double)
   func validateReductionVector(_ v: [Scalar]) throws(MinibatchError) {
     try validateCount(v.count, expected: k, of: "reduction vector (length k)")
-    for (index, value) in v.enumerated() where !value.isFinite {
-      throw .nonFiniteValue(index: index, of: "reduction vector")
-    }
+    try validateFinite(v, of: "reduction vector")
   }
 
   func validateCoefficient(_ value: Scalar, of what: String) throws(MinibatchError) {

@@ -13,21 +13,6 @@ import Testing
     let gradients = try randomGradients(Scalar.self, k: 4, n: 3, seed: 1)
     let weights: [Scalar] = [0.5, -0.25, 2]
 
-    func expectError<R>(
-      _ expected: MinibatchError, _ body: () throws -> R,
-      sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-      do {
-        _ = try body()
-        Issue.record("expected \(expected), got no error", sourceLocation: sourceLocation)
-      } catch let error as MinibatchError {
-        // Descriptions carry every payload and also compare NaN payloads, which `==` does not.
-        #expect("\(error)" == "\(expected)", sourceLocation: sourceLocation)
-      } catch {
-        Issue.record("expected \(expected), got \(error)", sourceLocation: sourceLocation)
-      }
-    }
-
     // Example weights for weighted means.
     expectError(.shapeMismatch(expected: 4, got: 3, of: "example weights (length k)")) {
       try gradients.weightedMean(weights: [1, 1, 1])

@@ -1,0 +1,47 @@
+/// The minimum-norm solution of a linear least-squares problem, from LAPACK's `?gelsd`.
+public struct LeastSquaresSolution<Scalar: BLASScalar>: Sendable, Equatable {
+  /// The minimiser `x` of `‖A·x − b‖₂` with the smallest `‖x‖₂` (length = columns of `A`).
+  public var solution: [Scalar]
+  /// Effective rank of `A`: the number of singular values above `rcond·σ_max`.
+  public var rank: Int
+  /// Singular values of `A`, in decreasing order (`min(rows, columns)` of them).
+  public var singularValues: [Scalar]
+}
+
+/// Solves `min_x ‖A·x − b‖₂` exactly (up to rounding) through the SVD (`LAPACKE_?gelsd`).
+///
+/// `A` is `m × n` (any shape; rank-deficient is fine: the minimum-norm minimiser is returned), `b`
+/// has `m` entries. Cost `O(m·n·min(m, n))`; `A` and `b` are copied, not modified.
+///
+/// - Parameter rcond: singular values below `rcond·σ_max` are treated as zero; a negative value
+///   (the default) means machine precision.
+/// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `b.count != m`,
+///   ``MinibatchError/nonFiniteValue(index:of:)`` for NaN or infinite entries,
+///   ``MinibatchError/lapackFailure(routine:info:)`` if the SVD does not converge.
+public func solveLeastSquares<Scalar: BLASScalar>(
+  _ a: Matrix<Scalar>, _ b: [Scalar], rcond: Scalar = -1
+) throws(MinibatchError) -> LeastSquaresSolution<Scalar> {
+  let m = a.rows
+  let n = a.columns
+  try validateCount(b.count, expected: m, of: "right-hand side b (rows of A)")
+  try validateFinite(a.elements, of: "A")
+  try validateFinite(b, of: "b")
+  var aCopy = a.elements
+  // gelsd returns x in the first n entries of b, so b needs max(m, n) rows.
+  var rhs = b + Array(repeating: 0, count: max(0, n - m))
+  var singularValues = [Scalar](repeating: 0, count: min(m, n))
+  let (info, rank) = aCopy.withUnsafeMutableBufferPointer { aPointer in
+    rhs.withUnsafeMutableBufferPointer { bPointer in
+      singularValues.withUnsafeMutableBufferPointer { sPointer in
+        Scalar.gelsd(
+          m: m, n: n, nrhs: 1, a: aPointer.baseAddress!, lda: n, b: bPointer.baseAddress!, ldb: 1,
+          s: sPointer.baseAddress!, rcond: rcond)
+      }
+    }
+  }
+  // info < 0 would be an illegal argument: a bug here, not bad input.
+  precondition(info >= 0, "gelsd rejected argument \(-info)")
+  guard info == 0 else { throw .lapackFailure(routine: "\(Scalar.blasPrefix)gelsd", info: info) }
+  return LeastSquaresSolution(
+    solution: Array(rhs.prefix(n)), rank: rank, singularValues: singularValues)
+}

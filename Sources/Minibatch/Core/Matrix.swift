@@ -1,0 +1,91 @@
+/// A dense `rows × columns` matrix, **row-major and contiguous** (entry `(i, j)` at
+/// `i·columns + j`): the inputs of a batch (`k × d`, one example per row), layer activations, and
+/// the left-hand side of a least-squares problem.
+///
+/// Construction validates the shape once (`rows ≥ 1`, `columns ≥ 1`, the element count matches),
+/// so code that takes a `Matrix` can rely on it.
+public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
+  /// Number of rows (examples, for a batch's inputs).
+  public let rows: Int
+  /// Number of columns (features, for a batch's inputs).
+  public let columns: Int
+  /// All `rows·columns` entries, row-major.
+  public private(set) var elements: [Scalar]
+
+  /// A matrix from a flat row-major buffer of `rows·columns` scalars.
+  ///
+  /// - Throws: ``MinibatchError/emptyBatch`` for zero rows,
+  ///   ``MinibatchError/noParameters`` for zero columns,
+  ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for negative or too large
+  ///   dimensions, ``MinibatchError/shapeMismatch(expected:got:of:)`` if the count differs.
+  public init(rows: Int, columns: Int, elements: [Scalar]) throws(MinibatchError) {
+    try PerExampleGradients<Scalar>.validateShape(k: rows, n: columns)
+    try validateCount(
+      elements.count, expected: rows * columns, of: "matrix elements (rows·columns)")
+    self.rows = rows
+    self.columns = columns
+    self.elements = elements
+  }
+
+  /// A matrix whose rows are `rows`; every row must have the same, non-zero length.
+  ///
+  /// - Throws: as ``init(rows:columns:elements:)``, naming the first ragged row.
+  public init(rows: [[Scalar]]) throws(MinibatchError) {
+    guard let first = rows.first else { throw .emptyBatch }
+    for (index, row) in rows.enumerated() {
+      try validateCount(row.count, expected: first.count, of: "matrix row \(index)")
+    }
+    try self.init(rows: rows.count, columns: first.count, elements: Array(rows.joined()))
+  }
+
+  /// A `rows × columns` matrix filled with `value` (used for scratch space; shapes come from
+  /// already-validated objects).
+  init(rows: Int, columns: Int, repeating value: Scalar = 0) {
+    self.rows = rows
+    self.columns = columns
+    elements = Array(repeating: value, count: rows * columns)
+  }
+
+  /// Entry `(i, j)`.
+  /// - Precondition: `0 ≤ i < rows`, `0 ≤ j < columns`.
+  public subscript(i: Int, j: Int) -> Scalar {
+    get {
+      precondition(i >= 0 && i < rows && j >= 0 && j < columns, "index (\(i), \(j)) out of range")
+      return elements[i * columns + j]
+    }
+    set {
+      precondition(i >= 0 && i < rows && j >= 0 && j < columns, "index (\(i), \(j)) out of range")
+      elements[i * columns + j] = newValue
+    }
+  }
+
+  /// Row `i` (a slice of the storage, no copy).
+  public func row(_ i: Int) -> ArraySlice<Scalar> {
+    precondition(i >= 0 && i < rows, "row \(i) out of range 0..<\(rows)")
+    return elements[(i * columns)..<((i + 1) * columns)]
+  }
+
+  /// The matrix of the rows at `indices`, in that order (a gather; indices may repeat).
+  /// - Precondition: every index is in `0..<rows`, and there is at least one.
+  public func gatheringRows<C: Collection<Int>>(_ indices: C) -> Matrix {
+    precondition(!indices.isEmpty, "gathering no rows")
+    var result = [Scalar]()
+    result.reserveCapacity(indices.count * columns)
+    for i in indices { result.append(contentsOf: row(i)) }
+    return Matrix(rows: indices.count, columns: columns, storage: result)
+  }
+
+  init(rows: Int, columns: Int, storage: [Scalar]) {
+    assert(storage.count == rows * columns)
+    self.rows = rows
+    self.columns = columns
+    elements = storage
+  }
+
+  /// Calls `body` with the entries as a mutable row-major buffer.
+  mutating func withUnsafeMutableElements<R>(
+    _ body: (UnsafeMutableBufferPointer<Scalar>) -> R
+  ) -> R {
+    elements.withUnsafeMutableBufferPointer { body($0) }
+  }
+}

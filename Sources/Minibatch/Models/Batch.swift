@@ -1,0 +1,64 @@
+/// What a model is trained to predict for each example of a batch.
+public enum Targets<Scalar: BLASScalar>: Sendable, Equatable {
+  /// Real-valued targets, `k × m` (one row per example), for squared-error models.
+  case values(Matrix<Scalar>)
+  /// One class label per example, in `0..<classCount`, for cross-entropy models. Binary
+  /// (logistic) models use `0` for the negative and `1` for the positive class.
+  case labels([Int])
+
+  /// Number of examples the targets describe.
+  public var count: Int {
+    switch self {
+    case .values(let matrix): return matrix.rows
+    case .labels(let labels): return labels.count
+    }
+  }
+
+  var kindDescription: String {
+    switch self {
+    case .values(let matrix): return "real values (\(matrix.columns) per example)"
+    case .labels: return "class labels"
+    }
+  }
+
+  /// The targets of the examples at `indices`, in that order.
+  public func gathering<C: Collection<Int>>(_ indices: C) -> Targets {
+    switch self {
+    case .values(let matrix): return .values(matrix.gatheringRows(indices))
+    case .labels(let labels): return .labels(indices.map { labels[$0] })
+    }
+  }
+}
+
+/// A batch of `k` examples: inputs `k × d` (one example per row) and their targets.
+///
+/// A whole data set is a batch too; ``gathering(_:)`` takes the mini-batches out of it.
+public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
+  /// The inputs, `k × d`, row `i` is example `i`.
+  public let inputs: Matrix<Scalar>
+  /// The targets, one per example.
+  public let targets: Targets<Scalar>
+
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if the number of targets is not
+  ///   the number of input rows.
+  public init(inputs: Matrix<Scalar>, targets: Targets<Scalar>) throws(MinibatchError) {
+    try validateCount(targets.count, expected: inputs.rows, of: "targets (one per input row)")
+    self.inputs = inputs
+    self.targets = targets
+  }
+
+  /// Number of examples `k`.
+  public var count: Int { inputs.rows }
+
+  /// The examples at `indices`, in that order (a copy).
+  /// - Precondition: at least one index, each in `0..<count`.
+  public func gathering<C: Collection<Int>>(_ indices: C) -> Batch {
+    Batch(checkedInputs: inputs.gatheringRows(indices), targets: targets.gathering(indices))
+  }
+
+  init(checkedInputs inputs: Matrix<Scalar>, targets: Targets<Scalar>) {
+    assert(inputs.rows == targets.count)
+    self.inputs = inputs
+    self.targets = targets
+  }
+}

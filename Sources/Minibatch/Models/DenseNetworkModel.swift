@@ -1,0 +1,45 @@
+/// A model that is a particular ``MultilayerPerceptron``: linear, logistic and softmax regression
+/// are single dense layers with a fixed output loss. Every requirement of
+/// ``PerExampleGradientModel`` forwards to ``network``, so all of them share one tested engine and
+/// one parameter layout (`W` row-major, then `b`).
+public protocol DenseNetworkModel: PerExampleGradientModel {
+  /// The network that computes everything.
+  var network: MultilayerPerceptron<Scalar> { get }
+}
+
+extension DenseNetworkModel {
+  public var parameterCount: Int { network.parameterCount }
+  public var inputCount: Int { network.inputCount }
+  public var outputCount: Int { network.outputCount }
+  /// `λ` in the per-example penalty `(λ/2)·‖W‖²` (the bias is not penalised).
+  public var l2Penalty: Scalar { network.l2Penalty }
+
+  public func initialParameters(seed: UInt64) -> [Scalar] {
+    network.initialParameters(seed: seed)
+  }
+
+  public func outputs(
+    parameters: [Scalar], inputs: Matrix<Scalar>
+  ) throws(MinibatchError) -> Matrix<Scalar> {
+    try network.outputs(parameters: parameters, inputs: inputs)
+  }
+
+  public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
+  {
+    try network.losses(parameters: parameters, batch: batch)
+  }
+
+  public func writePerExampleGradients(
+    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> [Scalar] {
+    try network.writePerExampleGradients(
+      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+  }
+
+  public func meanLossAndGradient(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar]) {
+    try network.meanLossAndGradient(parameters: parameters, batch: batch)
+  }
+}

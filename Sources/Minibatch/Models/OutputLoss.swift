@@ -1,0 +1,144 @@
+import RealModule
+
+/// The loss on a model's last layer, per example, with its targets and its gradient `δ = ∂ℓ/∂z`
+/// with respect to the outputs `z`. All forms are numerically stable for any finite `z`.
+public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+  /// `ℓ = ½·‖z − y‖²` against real targets `y` (``Targets/values(_:)``); `δ = z − y`.
+  /// The ½ makes the gradient the residual; the mean over a batch is half the mean squared error.
+  case squaredError
+  /// Binary cross-entropy on one logit `z` with label `y ∈ {0, 1}` (``Targets/labels(_:)``;
+  /// 1 is the positive class, `P(y = 1) = σ(z)`):
+  /// `ℓ = softplus(z) − y·z = max(z, 0) − y·z + log1p(exp(−|z|))`; `δ = σ(z) − y`.
+  case binaryCrossEntropy
+  /// Multiclass cross-entropy on `c` logits with label `y ∈ 0..<c`:
+  /// `ℓ = logsumexp(z) − z_y` (computed around `max z`); `δ = softmax(z) − onehot(y)`.
+  case softmaxCrossEntropy
+
+  public var description: String { rawValue }
+
+  /// The outputs this loss accepts: `1` exactly for binary cross-entropy, `≥ 2` for softmax.
+  func validateOutputCount(_ count: Int) throws(MinibatchError) {
+    switch self {
+    case .squaredError:
+      break
+    case .binaryCrossEntropy:
+      try validateArgument(
+        count, named: "outputs of a binary cross-entropy model", expected: "1", count == 1)
+    case .softmaxCrossEntropy:
+      try validateArgument(
+        count, named: "outputs of a softmax cross-entropy model", expected: "≥ 2 classes",
+        count >= 2)
+    }
+  }
+
+  /// Checks that `targets` suit this loss and `outputs` outputs per example.
+  func validate<Scalar: BLASScalar>(
+    _ targets: Targets<Scalar>, outputs: Int
+  ) throws(MinibatchError) {
+    switch (self, targets) {
+    case (.squaredError, .values(let values)):
+      try validateCount(values.columns, expected: outputs, of: "target values per example")
+    case (.binaryCrossEntropy, .labels(let labels)), (.softmaxCrossEntropy, .labels(let labels)):
+      let classes = self == .binaryCrossEntropy ? 2 : outputs
+      if let index = labels.firstIndex(where: { $0 < 0 || $0 >= classes }) {
+        throw .labelOutOfRange(index: index, label: labels[index], classCount: classes)
+      }
+    case (.squaredError, .labels):
+      throw .wrongTargetKind(expected: "real values", got: targets.kindDescription)
+    case (.binaryCrossEntropy, .values), (.softmaxCrossEntropy, .values):
+      throw .wrongTargetKind(expected: "class labels", got: targets.kindDescription)
+    }
+  }
+
+  /// Per-example losses of the `k × m` outputs `z` (row-major); when `delta` is given, also
+  /// writes `δ = ∂ℓ_i/∂z_i` (`k × m`, not divided by `k`) into it. Targets are already validated.
+  func evaluate<Scalar: BLASScalar>(
+    _ z: UnsafePointer<Scalar>, k: Int, m: Int, targets: Targets<Scalar>,
+    delta: UnsafeMutablePointer<Scalar>?
+  ) -> [Scalar] {
+    (0..<k).map { i in
+      let zi = z + i * m
+      let di = delta.map { $0 + i * m }
+      switch targets {
+      case .values(let y):
+        return Self.squaredError(zi, y.row(i), m: m, delta: di)
+      case .labels(let labels) where m == 1:
+        return Self.binaryCrossEntropy(zi.pointee, label: labels[i], delta: di)
+      case .labels(let labels):
+        return Self.softmaxCrossEntropy(zi, label: labels[i], m: m, delta: di)
+      }
+    }
+  }
+
+  static func squaredError<Scalar: BLASScalar>(
+    _ z: UnsafePointer<Scalar>, _ y: ArraySlice<Scalar>, m: Int,
+    delta: UnsafeMutablePointer<Scalar>?
+  ) -> Scalar {
+    var loss: Scalar = 0
+    for (j, target) in zip(0..<m, y) {
+      let residual = z[j] - target
+      loss += residual * residual
+      delta?[j] = residual
+    }
+    return loss / 2
+  }
+
+  static func binaryCrossEntropy<Scalar: BLASScalar>(
+    _ z: Scalar, label: Int, delta: UnsafeMutablePointer<Scalar>?
+  ) -> Scalar {
+    let y = Scalar(label)
+    let e = Scalar.exp(-abs(z))  // in (0, 1]: never overflows
+    if let delta {
+      let sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e)
+      delta.pointee = sigmoid - y
+    }
+    return max(z, 0) - y * z + Scalar.log(onePlus: e)
+  }
+
+  static func softmaxCrossEntropy<Scalar: BLASScalar>(
+    _ z: UnsafePointer<Scalar>, label: Int, m: Int, delta: UnsafeMutablePointer<Scalar>?
+  ) -> Scalar {
+    var largest = z[0]
+    for j in 1..<m { largest = max(largest, z[j]) }
+    var total: Scalar = 0
+    for j in 0..<m { total += Scalar.exp(z[j] - largest) }
+    let logSumExp = largest + Scalar.log(total)
+    if let delta {
+      for j in 0..<m { delta[j] = Scalar.exp(z[j] - logSumExp) }
+      delta[label] -= 1
+    }
+    return logSumExp - z[label]
+  }
+}
+
+/// The nonlinearity after each hidden dense layer.
+public enum Activation: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+  /// `f(z) = z`.
+  case identity
+  /// `f(z) = max(z, 0)`; `f′(z) = 1` for `z > 0`, else 0 (0 at the kink).
+  case relu
+  /// `f(z) = tanh(z)`; `f′ = 1 − f²`.
+  case tanh
+
+  public var description: String { rawValue }
+
+  /// `a ← f(a)` over `count` entries, in place.
+  func apply<Scalar: BLASScalar>(_ values: UnsafeMutablePointer<Scalar>, count: Int) {
+    switch self {
+    case .identity: break
+    case .relu: for i in 0..<count { values[i] = max(values[i], 0) }
+    case .tanh: for i in 0..<count { values[i] = Scalar.tanh(values[i]) }
+    }
+  }
+
+  /// `δ ← δ ⊙ f′(z)` over `count` entries, written in terms of the activation `a = f(z)`.
+  func multiplyDerivative<Scalar: BLASScalar>(
+    _ delta: UnsafeMutablePointer<Scalar>, activations a: UnsafePointer<Scalar>, count: Int
+  ) {
+    switch self {
+    case .identity: break
+    case .relu: for i in 0..<count where a[i] <= 0 { delta[i] = 0 }
+    case .tanh: for i in 0..<count { delta[i] *= 1 - a[i] * a[i] }
+    }
+  }
+}

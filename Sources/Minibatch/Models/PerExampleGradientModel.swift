@@ -1,0 +1,94 @@
+/// A differentiable model that can write the exact gradient of every example's loss.
+///
+/// The parameters are one flat vector `w` of ``parameterCount`` (`n`) scalars whose layout each
+/// model documents. For a batch of `k` examples with losses `ℓ_i(w)` there are two ways to get
+/// gradients, and they agree (the tests prove it to 1e-10 relative in Double):
+///
+/// ```
+/// per-example:   J[i, :] = ∇ℓ_i(w)                    (k × n, written in place, no 1/k)
+/// mean loss:     L(w) = (1/k) Σ_i ℓ_i(w),  ∇L(w) = (1/k) Σ_i J[i, :] = J.mean()
+/// ```
+///
+/// Optional L2 regularisation `(λ/2)·‖W‖²` (weights only, not biases) is part of **every**
+/// example's loss, so it appears once in `L` and as `λ·W` in every row of `J`.
+public protocol PerExampleGradientModel<Scalar>: Sendable {
+  associatedtype Scalar: BLASScalar
+
+  /// Number of parameters `n` (the length of `w` and of every gradient row).
+  var parameterCount: Int { get }
+  /// Number of input features `d` (columns of a batch's inputs).
+  var inputCount: Int { get }
+  /// Number of outputs per example (1 for linear and logistic regression, the class count for
+  /// softmax models).
+  var outputCount: Int { get }
+
+  /// Reproducible starting parameters: the same seed gives the same vector on every machine.
+  func initialParameters(seed: UInt64) -> [Scalar]
+
+  /// The model's outputs for each row of `inputs`, `k × outputCount`: predictions for
+  /// squared-error models, logits (before the sigmoid or softmax) for classifiers.
+  func outputs(parameters: [Scalar], inputs: Matrix<Scalar>) throws(MinibatchError) -> Matrix<
+    Scalar
+  >
+
+  /// The per-example losses `ℓ_i(w)` (length `k`; each includes the L2 term).
+  func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
+
+  /// Writes `J[i, :] = ∇ℓ_i(w)` into the rows of `gradients` (which must be `k × n`) and returns
+  /// the per-example losses. Rows are **not** divided by `k`: reduce them with ``PerExampleGradients/mean(parallelism:)``
+  /// or a fused step.
+  ///
+  /// Nothing is written if validation fails.
+  func writePerExampleGradients(
+    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
+    parallelism: Parallelism
+  ) throws(MinibatchError) -> [Scalar]
+
+  /// The mean loss `L = (1/k) Σ ℓ_i` and its gradient `∇L` (length `n`), by the usual backward
+  /// pass, without materialising per-example rows.
+  func meanLossAndGradient(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar])
+}
+
+extension PerExampleGradientModel {
+  /// A new `k × n` matrix of per-example gradients and the per-example losses.
+  public func perExampleGradients(
+    parameters: [Scalar], batch: Batch<Scalar>, parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> (gradients: PerExampleGradients<Scalar>, losses: [Scalar]) {
+    var gradients = try PerExampleGradients<Scalar>(k: batch.count, n: parameterCount)
+    let losses = try writePerExampleGradients(
+      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+    return (gradients, losses)
+  }
+
+  /// The mean loss `(1/k) Σ ℓ_i(w)` over the batch.
+  public func meanLoss(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> Scalar
+  {
+    let losses = try losses(parameters: parameters, batch: batch)
+    return losses.reduce(0, +) / Scalar(losses.count)
+  }
+
+  /// Fraction of examples whose predicted class equals the label, in `[0, 1]`.
+  ///
+  /// The prediction is the largest logit for several outputs, and `logit > 0` (probability above
+  /// ½) for one output.
+  /// - Throws: ``MinibatchError/wrongTargetKind(expected:got:)`` if the batch has real-valued
+  ///   targets, and the errors of ``outputs(parameters:inputs:)``.
+  public func accuracy(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> Double
+  {
+    guard case .labels(let labels) = batch.targets else {
+      throw .wrongTargetKind(expected: "class labels", got: batch.targets.kindDescription)
+    }
+    let logits = try outputs(parameters: parameters, inputs: batch.inputs)
+    let correct = labels.indices.count { i in predictedClass(logits.row(i)) == labels[i] }
+    return Double(correct) / Double(labels.count)
+  }
+}
+
+func predictedClass<Scalar: BLASScalar>(_ logits: ArraySlice<Scalar>) -> Int {
+  if logits.count == 1 { return logits[logits.startIndex] > 0 ? 1 : 0 }
+  var best = logits.startIndex
+  for j in logits.indices where logits[j] > logits[best] { best = j }
+  return best - logits.startIndex
+}
