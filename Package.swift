@@ -7,9 +7,11 @@ let package = Package(
     // MARK: - Public products
     .library(name: "Minibatch", targets: ["Minibatch"]),
     .executable(name: "minibatch-bench", targets: ["minibatch-bench"]),
+    .executable(name: "minibatch-train", targets: ["minibatch-train"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1")
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
   ],
   targets: [
     // MARK: - Implementation details: the system libraries, found through pkg-config
@@ -36,6 +38,14 @@ let package = Package(
       ]
     ),
 
+    // MARK: - Example program
+    .executableTarget(
+      name: "minibatch-train",
+      dependencies: [
+        "Minibatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
     // MARK: - Benchmarks and tests
     .executableTarget(
       name: "minibatch-bench",
@@ -49,7 +59,7 @@ let package = Package(
     ),
     .testTarget(
       name: "MinibatchTests",
-      dependencies: ["Minibatch", "MinibatchTestSupport"]
+      dependencies: ["Minibatch", "MinibatchTestSupport", "minibatch-train"]
     ),
   ]
 )

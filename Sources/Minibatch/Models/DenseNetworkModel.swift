@@ -14,6 +14,10 @@ extension DenseNetworkModel {
   /// `λ` in the per-example penalty `(λ/2)·‖W‖²` (the bias is not penalised).
   public var l2Penalty: Scalar { network.l2Penalty }
 
+  public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
+    try network.validate(parameters: parameters, batch: batch)
+  }
+
   public func initialParameters(seed: UInt64) -> [Scalar] {
     network.initialParameters(seed: seed)
   }

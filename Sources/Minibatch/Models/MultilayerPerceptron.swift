@@ -224,7 +224,7 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     try validateCount(inputs.columns, expected: inputCount, of: "input features per example (d)")
   }
 
-  func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
+  public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
     try validate(parameters: parameters, inputs: batch.inputs)
     try outputLoss.validate(batch.targets, outputs: outputCount)
   }

@@ -22,6 +22,11 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
   /// softmax models).
   var outputCount: Int { get }
 
+  /// Checks, without computing anything, that `parameters` and `batch` suit the model: the
+  /// parameter count and finiteness, the input width, the kind and range of the targets. Every
+  /// other entry point runs the same checks first.
+  func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError)
+
   /// Reproducible starting parameters: the same seed gives the same vector on every machine.
   func initialParameters(seed: UInt64) -> [Scalar]
 

@@ -1,0 +1,52 @@
+/// Feature standardisation `x'_j = (x_j − μ_j) / σ_j`, with `μ` and `σ` fitted on one data set
+/// (the training set) and applied unchanged to others (the test set).
+///
+/// `σ_j` is the population standard deviation (divide by the count). A constant column
+/// (`σ_j = 0`, such as the always-blank corner pixels of the digits) is only centred: its `σ_j`
+/// is taken as 1, so no division by zero happens.
+public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
+  /// Per-feature means `μ_j`.
+  public let means: [Scalar]
+  /// Per-feature scales `σ_j` (1 for constant features).
+  public let scales: [Scalar]
+
+  /// Fits means and scales on the rows of `inputs` (accumulated in Double).
+  public init(fitting inputs: Matrix<Scalar>) {
+    let d = inputs.columns
+    var sum = [Double](repeating: 0, count: d)
+    var sumSquares = [Double](repeating: 0, count: d)
+    for i in 0..<inputs.rows {
+      for (j, x) in inputs.row(i).enumerated() {
+        sum[j] += Double(x)
+        sumSquares[j] += Double(x) * Double(x)
+      }
+    }
+    let count = Double(inputs.rows)
+    let mean = sum.map { $0 / count }
+    means = mean.map { Scalar($0) }
+    scales = zip(sumSquares, mean).map { squares, mu in
+      let deviation = max(0, squares / count - mu * mu).squareRoot()
+      return deviation > 1e-12 ? Scalar(deviation) : 1
+    }
+  }
+
+  /// `inputs` standardised column by column.
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if the column count differs
+  ///   from the fitted one.
+  public func transform(_ inputs: Matrix<Scalar>) throws(MinibatchError) -> Matrix<Scalar> {
+    try validateCount(inputs.columns, expected: means.count, of: "features to standardise")
+    var result = inputs
+    let d = means.count
+    result.withUnsafeMutableElements { x in
+      for i in 0..<inputs.rows {
+        for j in 0..<d { x[i * d + j] = (x[i * d + j] - means[j]) / scales[j] }
+      }
+    }
+    return result
+  }
+
+  /// `batch` with standardised inputs and the same targets.
+  public func transform(_ batch: Batch<Scalar>) throws(MinibatchError) -> Batch<Scalar> {
+    Batch(checkedInputs: try transform(batch.inputs), targets: batch.targets)
+  }
+}

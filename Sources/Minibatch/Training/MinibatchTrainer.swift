@@ -1,0 +1,142 @@
+import Foundation
+
+/// What one epoch of training did, handed to the trainer's callback.
+public struct EpochReport: Sendable, Hashable {
+  /// The epoch, 0-based.
+  public var epoch: Int
+  /// Mean over the epoch's examples of their loss `ℓ_i`, each taken at the parameters of the step
+  /// that used it (the usual running training loss; weighted by example weights if given).
+  public var meanLoss: Double
+  /// Steps (batches) taken.
+  public var steps: Int
+  /// Examples used (all of them, or fewer when the partial batch is dropped).
+  public var examples: Int
+  /// The learning rate of this epoch.
+  public var learningRate: Double
+  /// Wall-clock seconds of the epoch's steps (not of the callback).
+  public var seconds: Double
+
+  /// Training throughput, examples per second.
+  public var examplesPerSecond: Double { Double(examples) / seconds }
+}
+
+/// Mini-batch training: per epoch, the sampler's batches; per batch, the model writes the
+/// per-example gradient rows `J` (`k × n`) and the optimiser reduces them with one GEMV
+/// (`1/k`, or `w_i/Σw` with example weights) and updates the parameters.
+///
+/// ```swift
+/// var trainer = MinibatchTrainer(
+///   model: model, optimizer: StochasticGradientDescent(), sampler: sampler,
+///   schedule: .constant(0.1))
+/// try trainer.train(parameters: &w, data: train, epochs: 10) { report, _ in print(report.meanLoss) }
+/// ```
+///
+/// The optimiser's state lives in ``optimizer`` and carries over between calls to
+/// ``train(parameters:data:epochs:exampleWeights:firstEpoch:onEpoch:)``.
+public struct MinibatchTrainer<Model: PerExampleGradientModel, Opt: Optimizer>: Sendable
+where Opt.Scalar == Model.Scalar {
+  public typealias Scalar = Model.Scalar
+
+  public let model: Model
+  public var optimizer: Opt
+  public let sampler: BatchSampler
+  public let schedule: LearningRateSchedule
+  /// Threads for writing the per-example rows and for the reductions.
+  public let parallelism: Parallelism
+
+  public init(
+    model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
+    parallelism: Parallelism = .automatic
+  ) {
+    self.model = model
+    self.optimizer = optimizer
+    self.sampler = sampler
+    self.schedule = schedule
+    self.parallelism = parallelism
+  }
+
+  /// Trains for `epochs` epochs, numbered from `firstEpoch` (which selects the shuffles and the
+  /// learning rates, so training can resume), calling `onEpoch` after each with the report and
+  /// the parameters at the end of the epoch (e.g. to measure accuracy).
+  ///
+  /// Everything is validated before the first step: the data against the model and the sampler,
+  /// the example weights (length = examples, finite, ≥ 0), the schedule, `epochs ≥ 0`. A batch
+  /// whose example weights are all 0 is skipped.
+  ///
+  /// - Throws: those validation errors (nothing changed), or
+  ///   ``MinibatchError/nonFiniteLoss(epoch:batch:loss:)`` when a batch's loss, or the parameters
+  ///   its step produced, are NaN or infinite: `parameters` are then those after the last good
+  ///   step. Errors thrown by `onEpoch` are passed on.
+  public mutating func train(
+    parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int, exampleWeights: [Scalar]? = nil,
+    firstEpoch: Int = 0, onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
+  ) throws {
+    try model.validate(parameters: parameters, batch: data)
+    try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
+    try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
+    try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
+    try schedule.validate()
+    if let exampleWeights {
+      try validateCount(
+        exampleWeights.count, expected: data.count, of: "example weights (one per example)")
+      try validateFinite(exampleWeights, of: "example weights")
+      if let index = exampleWeights.firstIndex(where: { $0 < 0 }) {
+        throw MinibatchError.negativeValue(
+          index: index, value: Double(exampleWeights[index]), of: "example weights")
+      }
+    }
+    var buffers: [Int: PerExampleGradients<Scalar>] = [:]
+    for epoch in firstEpoch..<(firstEpoch + epochs) {
+      let learningRate = Scalar(schedule.rate(epoch: epoch))
+      let start = DispatchTime.now().uptimeNanoseconds
+      var lossSum = 0.0
+      var weightSum = 0.0
+      var examples = 0
+      let batches = sampler.batches(epoch: epoch)
+      for (index, indices) in batches.enumerated() {
+        let batch = data.gathering(indices)
+        let weights = exampleWeights.map { w in indices.map { w[$0] } }
+        if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
+        // Taken out of the cache while written, so the write does not copy it.
+        var gradients =
+          try buffers.removeValue(forKey: batch.count)
+          ?? PerExampleGradients(k: batch.count, n: model.parameterCount)
+        let losses = try model.writePerExampleGradients(
+          parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+        let (batchLoss, batchWeight) = Self.weightedLoss(losses, weights: weights)
+        guard batchLoss.isFinite else {
+          throw MinibatchError.nonFiniteLoss(
+            epoch: epoch, batch: index, loss: batchLoss / batchWeight)
+        }
+        let lastGood = parameters
+        try optimizer.step(
+          parameters: &parameters, gradients: gradients, exampleWeights: weights,
+          learningRate: learningRate)
+        guard parameters.allSatisfy({ $0.isFinite }) else {
+          parameters = lastGood
+          throw MinibatchError.nonFiniteLoss(
+            epoch: epoch, batch: index, loss: batchLoss / batchWeight)
+        }
+        buffers[batch.count] = gradients
+        lossSum += batchLoss
+        weightSum += batchWeight
+        examples += batch.count
+      }
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      try onEpoch(
+        EpochReport(
+          epoch: epoch, meanLoss: lossSum / weightSum, steps: batches.count, examples: examples,
+          learningRate: Double(learningRate), seconds: seconds), parameters)
+    }
+  }
+
+  /// `(Σ w_i·ℓ_i, Σ w_i)` in Double (weights 1 without example weights).
+  static func weightedLoss(_ losses: [Scalar], weights: [Scalar]?) -> (Double, Double) {
+    guard let weights else { return (losses.reduce(0) { $0 + Double($1) }, Double(losses.count)) }
+    var sum = 0.0
+    for (loss, weight) in zip(losses, weights) where weight != 0 {
+      sum += Double(weight) * Double(loss)
+    }
+    return (sum, weights.reduce(0) { $0 + Double($1) })
+  }
+}

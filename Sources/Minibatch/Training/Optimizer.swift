@@ -1,0 +1,167 @@
+/// Turns a batch's gradients into a parameter update. Optimiser state (velocities, moments, step
+/// count) lives in the value itself, so copying an optimiser copies its state.
+///
+/// Two entry points:
+/// - ``step(parameters:gradients:exampleWeights:learningRate:)`` takes the per-example rows `J`
+///   (`k × n`) and averages them with one GEMV: `1/k` each, or `w_i/Σw` with example weights.
+/// - ``step(parameters:gradient:learningRate:)`` takes an already averaged gradient (length `n`).
+///
+/// Both validate everything first; a call that throws leaves parameters and state unchanged.
+public protocol Optimizer<Scalar>: Sendable {
+  associatedtype Scalar: BLASScalar
+
+  /// One update from the averaged gradient `g` (length `n`).
+  mutating func step(
+    parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
+  ) throws(MinibatchError)
+
+  /// One update from per-example gradients: `g = Jᵀv` with `v = 1/k` (or `w_i/Σw`), then the
+  /// same update as ``step(parameters:gradient:learningRate:)``.
+  mutating func step(
+    parameters: inout [Scalar], gradients: PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar
+  ) throws(MinibatchError)
+}
+
+extension Optimizer {
+  public mutating func step(
+    parameters: inout [Scalar], gradients: PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar
+  ) throws(MinibatchError) {
+    try validateCount(parameters.count, expected: gradients.n, of: "parameters (n)")
+    let gradient =
+      try exampleWeights.map { weights throws(MinibatchError) in
+        try gradients.weightedMean(weights: weights)
+      } ?? gradients.mean()
+    try step(parameters: &parameters, gradient: gradient, learningRate: learningRate)
+  }
+}
+
+/// Checks shared by the optimisers' gradient step.
+func validateStep<Scalar: BLASScalar>(
+  parameters: [Scalar], gradient: [Scalar], learningRate: Scalar, state: [Scalar]
+) throws(MinibatchError) {
+  try validateLearningRate(learningRate)
+  try validateCount(gradient.count, expected: parameters.count, of: "gradient (length n)")
+  try validateFinite(gradient, of: "gradient")
+  if !state.isEmpty {
+    try validateCount(
+      parameters.count, expected: state.count, of: "parameters (optimiser state has n)")
+  }
+}
+
+/// Plain stochastic gradient descent: `w ← w − η·g`.
+///
+/// From per-example rows this is **one fused GEMV** onto the weights,
+/// `w ← −(η/k)·Jᵀ·1 + 1·w` (``PerExampleGradients/applyMeanStep(to:learningRate:parallelism:)``),
+/// with no averaged gradient materialised.
+public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
+  public init() {}
+
+  public mutating func step(
+    parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
+  ) throws(MinibatchError) {
+    try validateStep(
+      parameters: parameters, gradient: gradient, learningRate: learningRate, state: [])
+    for j in parameters.indices { parameters[j] -= learningRate * gradient[j] }
+  }
+
+  public mutating func step(
+    parameters: inout [Scalar], gradients: PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar
+  ) throws(MinibatchError) {
+    if let exampleWeights {
+      try gradients.applyWeightedMeanStep(
+        to: &parameters, learningRate: learningRate, exampleWeights: exampleWeights)
+    } else {
+      try gradients.applyMeanStep(to: &parameters, learningRate: learningRate)
+    }
+  }
+}
+
+/// SGD with heavy-ball or Nesterov momentum `μ` (PyTorch's convention, no dampening):
+///
+/// ```
+/// v ← μ·v + g
+/// w ← w − η·v                 (heavy ball)
+/// w ← w − η·(g + μ·v)         (Nesterov)
+/// ```
+/// `v` starts at 0 and is sized on the first step.
+public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
+  public let momentum: Scalar
+  public let nesterov: Bool
+  /// The velocity `v` (empty before the first step).
+  public private(set) var velocity: [Scalar] = []
+
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 ≤ μ < 1`.
+  public init(momentum: Scalar = 0.9, nesterov: Bool = false) throws(MinibatchError) {
+    try validateArgument(
+      momentum, named: "momentum", expected: "0 ≤ momentum < 1", momentum >= 0 && momentum < 1)
+    self.momentum = momentum
+    self.nesterov = nesterov
+  }
+
+  public mutating func step(
+    parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
+  ) throws(MinibatchError) {
+    try validateStep(
+      parameters: parameters, gradient: gradient, learningRate: learningRate, state: velocity)
+    if velocity.isEmpty { velocity = Array(repeating: 0, count: parameters.count) }
+    for j in parameters.indices {
+      velocity[j] = momentum * velocity[j] + gradient[j]
+      parameters[j] -=
+        learningRate * (nesterov ? gradient[j] + momentum * velocity[j] : velocity[j])
+    }
+  }
+}
+
+/// Adam (Kingma & Ba, 2015) with bias correction:
+///
+/// ```
+/// t ← t + 1;  m ← β₁·m + (1 − β₁)·g;  s ← β₂·s + (1 − β₂)·g²
+/// w ← w − η · (m / (1 − β₁ᵗ)) / (√(s / (1 − β₂ᵗ)) + ε)
+/// ```
+public struct Adam<Scalar: BLASScalar>: Optimizer {
+  public let beta1: Scalar
+  public let beta2: Scalar
+  public let epsilon: Scalar
+  /// First and second moment estimates (empty before the first step) and the step count `t`.
+  public private(set) var firstMoment: [Scalar] = []
+  public private(set) var secondMoment: [Scalar] = []
+  public private(set) var stepCount = 0
+
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 ≤ β₁, β₂ < 1`
+  ///   and `ε > 0` (finite).
+  public init(beta1: Scalar = 0.9, beta2: Scalar = 0.999, epsilon: Scalar = 1e-8)
+    throws(MinibatchError)
+  {
+    try validateArgument(beta1, named: "beta1", expected: "0 ≤ beta1 < 1", beta1 >= 0 && beta1 < 1)
+    try validateArgument(beta2, named: "beta2", expected: "0 ≤ beta2 < 1", beta2 >= 0 && beta2 < 1)
+    try validateArgument(
+      epsilon, named: "epsilon", expected: "finite and > 0", epsilon.isFinite && epsilon > 0)
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+  }
+
+  public mutating func step(
+    parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
+  ) throws(MinibatchError) {
+    try validateStep(
+      parameters: parameters, gradient: gradient, learningRate: learningRate, state: firstMoment)
+    if firstMoment.isEmpty {
+      firstMoment = Array(repeating: 0, count: parameters.count)
+      secondMoment = firstMoment
+    }
+    stepCount += 1
+    let correction1 = 1 - Scalar.pow(beta1, stepCount)
+    let correction2 = 1 - Scalar.pow(beta2, stepCount)
+    for j in parameters.indices {
+      let g = gradient[j]
+      firstMoment[j] = beta1 * firstMoment[j] + (1 - beta1) * g
+      secondMoment[j] = beta2 * secondMoment[j] + (1 - beta2) * g * g
+      let denominator = (secondMoment[j] / correction2).squareRoot() + epsilon
+      parameters[j] -= learningRate * (firstMoment[j] / correction1) / denominator
+    }
+  }
+}
