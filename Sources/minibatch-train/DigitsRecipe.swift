@@ -35,7 +35,7 @@ struct DigitsRecipe: Sendable {
   var defaultEpochs: Int { model == .softmax ? 20 : 30 }
   var defaultLearningRate: Double {
     switch optimizer {
-    case .adam: return 1e-3
+    case .adam: return 3e-3
     case .sgd: return model == .softmax ? 0.2 : 0.1
     case .momentum, .nesterov: return model == .softmax ? 0.05 : 0.02
     }

@@ -55,11 +55,10 @@ public struct CSVLoader: Sendable, Hashable {
     var labels: [Int] = []
     var width: Int?
     var labelIndex = 0
-    for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    // Swift reads "\r\n" as one Character, which `isNewline` matches.
+    let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    for (offset, line) in lines.enumerated() {
       let lineNumber = offset + 1
-      let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
       if line.allSatisfy(\.isWhitespace) || (hasHeader && offset == 0) { continue }
       let cells = line.split(separator: ",", omittingEmptySubsequences: false)
       if let width {
