@@ -1,0 +1,125 @@
+import Foundation
+import Minibatch
+
+/// One model row: a training step's gradient computed two ways.
+///
+/// - materialised: the model writes the k per-example rows into `J` (reused between steps), then
+///   `J.mean()` (one GEMV with 1/k);
+/// - plain: `meanLossAndGradient`, the usual backward pass with no `J`.
+///
+/// The roofline of the materialised path is the memory traffic it cannot avoid (X read, J written,
+/// J read) over the probe's read bandwidth at the same thread count.
+struct ModelCase {
+  var model: String
+  var scalar: String
+  var threads: Int
+  var k: Int
+  var n: Int
+  var inputBytes: Double
+  var gradientBytes: Double
+  var bandwidthGBps: Double
+  var materialised: Timing
+  var writeRows: Timing
+  var plain: Timing
+
+  var rooflineSeconds: Double { (inputBytes + 2 * gradientBytes) / (bandwidthGBps * 1e9) }
+  var ratioToRoofline: Double { materialised.minimum / rooflineSeconds }
+
+  var json: [String] {
+    [
+      jsonObject([
+        ("kernel", "\"\(model)-materialised\""), ("scalar", "\"\(scalar)\""),
+        ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
+        ("seconds_min", "\(materialised.minimum)"), ("seconds_median", "\(materialised.median)"),
+        ("roofline_seconds", "\(rooflineSeconds)"), ("ratio_to_roofline", "\(ratioToRoofline)"),
+        ("write_rows_seconds_min", "\(writeRows.minimum)"),
+        ("write_rows_seconds_median", "\(writeRows.median)"),
+        ("bandwidth_gbps", "\(bandwidthGBps)"),
+      ]),
+      jsonObject([
+        ("kernel", "\"\(model)-plain\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
+        ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(plain.minimum)"),
+        ("seconds_median", "\(plain.median)"),
+      ]),
+    ]
+  }
+}
+
+func jsonObject(_ fields: [(String, String)]) -> String {
+  "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+}
+
+/// Times both paths for `model` on a random batch of `k` examples.
+func benchmarkModel<Model: PerExampleGradientModel>(
+  _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int, bandwidth: Double,
+  budget: Double
+) throws -> ModelCase {
+  typealias Scalar = Model.Scalar
+  var rng = SeededGenerator(seed: 1)
+  let d = model.inputCount
+  let inputs = try Matrix<Scalar>(
+    rows: k, columns: d,
+    elements: (0..<(k * d)).map { _ in Scalar(Double(rng.next() >> 11) * 0x1p-53) })
+  let targets: Targets<Scalar> =
+    loss == .binaryCrossEntropy
+    ? .labels((0..<k).map { $0 % 2 }) : .labels((0..<k).map { $0 % model.outputCount })
+  let batch = try Batch(inputs: inputs, targets: targets)
+  let parameters = model.initialParameters(seed: 2)
+  let parallelism = Parallelism.threads(threads)
+  var gradients = try PerExampleGradients<Scalar>(k: k, n: model.parameterCount)
+  let materialised = try measureThrowing(budget: budget) {
+    _ = try model.writePerExampleGradients(
+      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+    sink.consume(gradients.mean(parallelism: parallelism)[0])
+  }
+  let writeRows = try measureThrowing(budget: budget) {
+    let losses = try model.writePerExampleGradients(
+      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+    sink.consume(losses[0])
+  }
+  let plain = try measureThrowing(budget: budget) {
+    sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
+  }
+  let size = Double(MemoryLayout<Scalar>.stride)
+  return ModelCase(
+    model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
+    inputBytes: Double(k * d) * size, gradientBytes: Double(k * model.parameterCount) * size,
+    bandwidthGBps: bandwidth, materialised: materialised, writeRows: writeRows, plain: plain)
+}
+
+func measureThrowing(budget: Double, _ work: () throws -> Void) throws -> Timing {
+  var failure: Error?
+  let timing = measure(budget: budget, minimumRuns: 7) {
+    do { try work() } catch { failure = error }
+  }
+  if let failure { throw failure }
+  return timing
+}
+
+/// Training throughput on the bundled digits: one epoch of `MinibatchTrainer` (batch 32, SGD
+/// with momentum), examples per second.
+func benchmarkDigitsTraining<Scalar: BLASScalar>(
+  _: Scalar.Type, threads: Int, budget: Double
+) throws -> [(model: String, timing: Timing, examples: Int, n: Int)] {
+  let (train, _) = try Digits.loadStandardized(Scalar.self)
+  let softmax = try SoftmaxRegression<Scalar>(inputCount: 64, classCount: 10, l2Penalty: 1e-4)
+  let mlp = try MultilayerPerceptron<Scalar>(layerSizes: [64, 64, 10], l2Penalty: 1e-4)
+  func epochs<Model: PerExampleGradientModel<Scalar>>(_ model: Model) throws -> Timing {
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try MomentumSGD<Scalar>(momentum: 0.9),
+      sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
+      schedule: .constant(0.01), parallelism: .threads(threads))
+    var parameters = model.initialParameters(seed: 0)
+    var epoch = 0
+    let timing = try measureThrowing(budget: budget) {
+      try trainer.train(parameters: &parameters, data: train, epochs: 1, firstEpoch: epoch)
+      epoch += 1
+    }
+    sink.consume(parameters[0])
+    return timing
+  }
+  return [
+    ("softmax-digits-train", try epochs(softmax), train.count, softmax.parameterCount),
+    ("mlp-digits-train", try epochs(mlp), train.count, mlp.parameterCount),
+  ]
+}
