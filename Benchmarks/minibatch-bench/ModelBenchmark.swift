@@ -1,10 +1,12 @@
 import Foundation
 import Minibatch
 
-/// One model row: a training step's gradient computed two ways.
+/// One model row: a training step's gradient computed three ways.
 ///
 /// - materialised: the model writes the k per-example rows into `J` (reused between steps), then
 ///   `J.mean()` (one GEMV with 1/k);
+/// - fused: the same `J`, written and reduced block by block while each block is in cache
+///   (`writeReturningMean`);
 /// - plain: `meanLossAndGradient`, the usual backward pass with no `J`.
 ///
 /// The roofline of the materialised path is the memory traffic it cannot avoid (X read, J written,
@@ -20,10 +22,12 @@ struct ModelCase {
   var bandwidthGBps: Double
   var materialised: Timing
   var writeRows: Timing
+  var fused: Timing
   var plain: Timing
 
   var rooflineSeconds: Double { (inputBytes + 2 * gradientBytes) / (bandwidthGBps * 1e9) }
   var ratioToRoofline: Double { materialised.minimum / rooflineSeconds }
+  var fusedRatioToRoofline: Double { fused.minimum / rooflineSeconds }
 
   var json: [String] {
     [
@@ -35,6 +39,13 @@ struct ModelCase {
         ("write_rows_seconds_min", "\(writeRows.minimum)"),
         ("write_rows_seconds_median", "\(writeRows.median)"),
         ("bandwidth_gbps", "\(bandwidthGBps)"),
+      ]),
+      jsonObject([
+        ("kernel", "\"\(model)-materialised-fused\""), ("scalar", "\"\(scalar)\""),
+        ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
+        ("seconds_min", "\(fused.minimum)"), ("seconds_median", "\(fused.median)"),
+        ("roofline_seconds", "\(rooflineSeconds)"),
+        ("ratio_to_roofline", "\(fusedRatioToRoofline)"),
       ]),
       jsonObject([
         ("kernel", "\"\(model)-plain\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
@@ -77,6 +88,10 @@ func benchmarkModel<Model: PerExampleGradientModel>(
       parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
     sink.consume(losses[0])
   }
+  let fused = try measureThrowing(budget: budget) {
+    let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+    sink.consume(try gradients.writeReturningMean(writer, parallelism: parallelism)[0])
+  }
   let plain = try measureThrowing(budget: budget) {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
   }
@@ -84,7 +99,8 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
     inputBytes: Double(k * d) * size, gradientBytes: Double(k * model.parameterCount) * size,
-    bandwidthGBps: bandwidth, materialised: materialised, writeRows: writeRows, plain: plain)
+    bandwidthGBps: bandwidth, materialised: materialised, writeRows: writeRows, fused: fused,
+    plain: plain)
 }
 
 func measureThrowing(budget: Double, _ work: () throws -> Void) throws -> Timing {

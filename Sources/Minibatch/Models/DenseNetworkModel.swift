@@ -33,12 +33,10 @@ extension DenseNetworkModel {
     try network.losses(parameters: parameters, batch: batch)
   }
 
-  public func writePerExampleGradients(
-    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
-    parallelism: Parallelism = .automatic
-  ) throws(MinibatchError) -> [Scalar] {
-    try network.writePerExampleGradients(
-      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+  public func perExampleRowWriter(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
+    try network.perExampleRowWriter(parameters: parameters, batch: batch)
   }
 
   public func meanLossAndGradient(

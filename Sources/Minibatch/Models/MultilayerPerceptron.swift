@@ -111,6 +111,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
 
   // MARK: - Public entry points
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func outputs(
     parameters: [Scalar], inputs: Matrix<Scalar>
   ) throws(MinibatchError) -> Matrix<Scalar> {
@@ -123,6 +125,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
       storage: Array(UnsafeBufferPointer(start: z, count: inputs.rows * outputCount)))
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
   {
     try validate(parameters: parameters, batch: batch)
@@ -133,33 +137,27 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
 
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  public func writePerExampleGradients(
-    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
-    parallelism: Parallelism = .automatic
-  ) throws(MinibatchError) -> [Scalar] {
+  public func perExampleRowWriter(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
     try validate(parameters: parameters, batch: batch)
-    try validateCount(gradients.k, expected: batch.count, of: "rows of the gradient matrix (k)")
-    try validateCount(
-      gradients.n, expected: parameterCount, of: "columns of the gradient matrix (n)")
-    let k = batch.count
-    let workspace = Workspace(layers: layers, k: k)
+    let workspace = Workspace(layers: layers, k: batch.count)
     forward(parameters: parameters, inputs: batch.inputs, workspace: workspace)
     let losses = outputLosses(
       parameters: parameters, batch: batch, workspace: workspace, delta: true)
     backward(parameters: parameters, workspace: workspace)
-    parameters.withUnsafeBufferPointer { w in
-      batch.inputs.elements.withUnsafeBufferPointer { x in
-        gradients.withUnsafeMutableElements { j in
-          let shared = SharedBuffers(
-            w: w.baseAddress!, x: x.baseAddress!, j: j.baseAddress!, workspace: workspace)
-          let minimumRows = max(1, (1 << 16) / parameterCount)
-          parallelism.forEachRange(of: k, minimumChunk: minimumRows) { rows in
-            writeRows(rows, shared)
-          }
+    let inputs = batch.inputs
+    let writer = PerExampleRowWriter<Scalar>(k: batch.count, n: parameterCount) {
+      rows, columns, matrix in
+      parameters.withUnsafeBufferPointer { w in
+        inputs.elements.withUnsafeBufferPointer { x in
+          writeBlock(
+            rows: rows, columns: columns, matrix: matrix, weights: w.baseAddress!,
+            inputs: x.baseAddress!, workspace: workspace)
         }
       }
     }
-    return losses
+    return (losses, writer)
   }
 
   @_specialize(where Scalar == Float)
@@ -250,6 +248,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   }
 
   /// `Z_l = A_{l−1}·W_lᵀ + 1·b_lᵀ`, then the activation for hidden layers.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func forward(parameters: [Scalar], inputs: Matrix<Scalar>, workspace: Workspace) {
     let k = workspace.k
     parameters.withUnsafeBufferPointer { w in
@@ -277,6 +277,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   }
 
   /// Per-example losses (with the L2 term); with `delta`, also the last layer's `δ`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func outputLosses(
     parameters: [Scalar], batch: Batch<Scalar>, workspace: Workspace, delta: Bool
   ) -> [Scalar] {
@@ -303,6 +305,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   }
 
   /// `δ_{l−1} = (δ_l·W_l) ⊙ f′(Z_{l−1})` for every layer below the last.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func backward(parameters: [Scalar], workspace: Workspace) {
     let k = workspace.k
     parameters.withUnsafeBufferPointer { w in
@@ -321,37 +325,45 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
 
   // MARK: - Per-example rows
 
-  /// Pointers shared by the threads that write disjoint rows of `J`.
-  struct SharedBuffers: @unchecked Sendable {
-    let w: UnsafePointer<Scalar>
-    let x: UnsafePointer<Scalar>
-    let j: UnsafeMutablePointer<Scalar>
-    let workspace: Workspace
-  }
-
-  /// Row `i` of `J`: for each layer, `δ_l[i]·a_{l−1}[i]ᵀ + λ·W_l` then `δ_l[i]`.
+  /// The block `rows × columns` of `J`. Row `i` is, for each layer in parameter order, the
+  /// outer product `δ_l[i]·a_{l−1}[i]ᵀ` (+ `λ·W_l`) in the `W_l` entries and `δ_l[i]` in the
+  /// `b_l` entries; a column range may start and end anywhere in that layout.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  func writeRows(_ rows: Range<Int>, _ shared: SharedBuffers) {
+  func writeBlock(
+    rows: Range<Int>, columns: Range<Int>, matrix: UnsafeMutablePointer<Scalar>,
+    weights w: UnsafePointer<Scalar>, inputs x: UnsafePointer<Scalar>, workspace: Workspace
+  ) {
     let lambda = l2Penalty
     for i in rows {
-      let row = shared.j + i * parameterCount
+      let row = matrix + i * parameterCount
       for (l, layer) in layers.enumerated() {
-        let input = l == 0 ? shared.x : UnsafePointer(shared.workspace.activations[l - 1])
+        let input = l == 0 ? x : UnsafePointer(workspace.activations[l - 1])
         let a = input + i * layer.inputs
-        let delta = shared.workspace.deltas[l] + i * layer.outputs
-        let count = layer.inputs
-        for o in 0..<layer.outputs {
-          let destination = row + layer.weightOffset + o * count
+        let delta = workspace.deltas[l] + i * layer.outputs
+        // Weight entries e = o·in + j of this layer that fall in `columns`.
+        var e = max(columns.lowerBound, layer.weightOffset) - layer.weightOffset
+        let end = min(columns.upperBound, layer.biasOffset) - layer.weightOffset
+        while e < end {
+          let (o, first) = e.quotientAndRemainder(dividingBy: layer.inputs)
+          let last = min(layer.inputs, first + (end - e))
+          let destination = row + layer.weightOffset + o * layer.inputs
           let scale = delta[o]
           if lambda == 0 {
-            for j in 0..<count { destination[j] = scale * a[j] }
+            for j in first..<last { destination[j] = scale * a[j] }
           } else {
-            let weights = shared.w + layer.weightOffset + o * count
-            for j in 0..<count { destination[j] = scale * a[j] + lambda * weights[j] }
+            let weights = w + layer.weightOffset + o * layer.inputs
+            for j in first..<last { destination[j] = scale * a[j] + lambda * weights[j] }
           }
+          e += last - first
         }
-        (row + layer.biasOffset).update(from: delta, count: layer.outputs)
+        let biasEnd = layer.biasOffset + layer.outputs
+        for c in max(
+          columns.lowerBound, layer.biasOffset)..<max(
+            max(columns.lowerBound, layer.biasOffset), min(columns.upperBound, biasEnd))
+        {
+          row[c] = delta[c - layer.biasOffset]
+        }
       }
     }
   }

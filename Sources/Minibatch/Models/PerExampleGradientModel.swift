@@ -39,15 +39,14 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
   /// The per-example losses `ℓ_i(w)` (length `k`; each includes the L2 term).
   func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
 
-  /// Writes `J[i, :] = ∇ℓ_i(w)` into the rows of `gradients` (which must be `k × n`) and returns
-  /// the per-example losses. Rows are **not** divided by `k`: reduce them with ``PerExampleGradients/mean(parallelism:)``
-  /// or a fused step.
-  ///
-  /// Nothing is written if validation fails.
-  func writePerExampleGradients(
-    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
-    parallelism: Parallelism
-  ) throws(MinibatchError) -> [Scalar]
+  /// Runs the batch's forward and backward passes and returns the per-example losses and a
+  /// writer for `J[i, :] = ∇ℓ_i(w)` (`k × n`; rows are **not** divided by `k`). The writer fills
+  /// any block of rows and columns from the passes' results; hand it to
+  /// ``PerExampleGradients/write(_:parallelism:)`` or to a reduction that consumes blocks as they
+  /// are written.
+  func perExampleRowWriter(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>)
 
   /// The mean loss `L = (1/k) Σ ℓ_i` and its gradient `∇L` (length `n`), by the usual backward
   /// pass, without materialising per-example rows.
@@ -57,6 +56,20 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
 }
 
 extension PerExampleGradientModel {
+  /// Writes `J[i, :] = ∇ℓ_i(w)` into the rows of `gradients` (which must be `k × n`) and returns
+  /// the per-example losses. Rows are **not** divided by `k`: reduce them with
+  /// ``PerExampleGradients/mean(parallelism:)`` or a fused step. Nothing is written if
+  /// validation fails.
+  public func writePerExampleGradients(
+    parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> [Scalar] {
+    try gradients.validateShape(examples: batch.count, parameters: parameterCount)
+    let (losses, writer) = try perExampleRowWriter(parameters: parameters, batch: batch)
+    try gradients.write(writer, parallelism: parallelism)
+    return losses
+  }
+
   /// A new `k × n` matrix of per-example gradients and the per-example losses.
   public func perExampleGradients(
     parameters: [Scalar], batch: Batch<Scalar>, parallelism: Parallelism = .automatic

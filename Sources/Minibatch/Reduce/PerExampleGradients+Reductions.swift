@@ -47,9 +47,7 @@ extension PerExampleGradients {
   public func weightedMean(
     weights: [Scalar], parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
-    let total = try validatedTotal(of: weights)
-    let v = weights.map { $0 / total }
-    return reduced(with: v, alpha: 1, parallelism: parallelism)
+    reduced(with: try reductionVector(exampleWeights: weights), alpha: 1, parallelism: parallelism)
   }
 
   /// The general reduction `alpha·Jᵀ·v = alpha·Σ_i v_i·J[i, ·]` for a caller's own vector `v`
@@ -186,5 +184,13 @@ extension PerExampleGradients {
     }
     guard total > 0, total.isFinite else { throw .zeroTotalWeight(total: Double(total)) }
     return total
+  }
+
+  /// The reduction vector of a (weighted) mean: `1/k` each, or `w_i/Σw` for example weights
+  /// (validated: length k, finite, ≥ 0, positive sum).
+  public func reductionVector(exampleWeights: [Scalar]?) throws(MinibatchError) -> [Scalar] {
+    guard let exampleWeights else { return Array(repeating: 1 / Scalar(k), count: k) }
+    let total = try validatedTotal(of: exampleWeights)
+    return exampleWeights.map { $0 / total }
   }
 }

@@ -20,9 +20,10 @@ public struct EpochReport: Sendable, Hashable {
   public var examplesPerSecond: Double { Double(examples) / seconds }
 }
 
-/// Mini-batch training: per epoch, the sampler's batches; per batch, the model writes the
-/// per-example gradient rows `J` (`k × n`) and the optimiser reduces them with one GEMV
-/// (`1/k`, or `w_i/Σw` with example weights) and updates the parameters.
+/// Mini-batch training: per epoch, the sampler's batches; per batch, the model's forward and
+/// backward passes, then the per-example gradient rows `J` (`k × n`) are written and reduced
+/// (`1/k`, or `w_i/Σw` with example weights) in one sweep, block by block while in cache, and the
+/// optimiser updates the parameters (SGD: straight onto the weights, `alpha = −η`, `beta = 1`).
 ///
 /// ```swift
 /// var trainer = MinibatchTrainer(
@@ -101,8 +102,7 @@ where Opt.Scalar == Model.Scalar {
         var gradients =
           try buffers.removeValue(forKey: batch.count)
           ?? PerExampleGradients(k: batch.count, n: model.parameterCount)
-        let losses = try model.writePerExampleGradients(
-          parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+        let (losses, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
         let (batchLoss, batchWeight) = Self.weightedLoss(losses, weights: weights)
         guard batchLoss.isFinite else {
           throw MinibatchError.nonFiniteLoss(
@@ -110,8 +110,8 @@ where Opt.Scalar == Model.Scalar {
         }
         let lastGood = parameters
         try optimizer.step(
-          parameters: &parameters, gradients: gradients, exampleWeights: weights,
-          learningRate: learningRate)
+          parameters: &parameters, writing: writer, into: &gradients, exampleWeights: weights,
+          learningRate: learningRate, parallelism: parallelism)
         guard parameters.allSatisfy({ $0.isFinite }) else {
           parameters = lastGood
           throw MinibatchError.nonFiniteLoss(

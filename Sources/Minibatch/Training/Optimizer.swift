@@ -6,13 +6,23 @@
 ///   (`k × n`) and averages them with one GEMV: `1/k` each, or `w_i/Σw` with example weights.
 /// - ``step(parameters:gradient:learningRate:)`` takes an already averaged gradient (length `n`).
 ///
-/// Both validate everything first; a call that throws leaves parameters and state unchanged.
+/// - ``step(parameters:writing:into:exampleWeights:learningRate:)`` takes a model's row writer,
+///   fills `J` and reduces it block by block while it is in cache (what the trainer uses).
+///
+/// All validate everything first; a call that throws leaves parameters and state unchanged.
 public protocol Optimizer<Scalar>: Sendable {
   associatedtype Scalar: BLASScalar
 
   /// One update from the averaged gradient `g` (length `n`).
   mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
+  ) throws(MinibatchError)
+
+  /// One update from a model's row writer (see the extension's documentation).
+  mutating func step(
+    parameters: inout [Scalar], writing writer: PerExampleRowWriter<Scalar>,
+    into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar, parallelism: Parallelism
   ) throws(MinibatchError)
 
   /// One update from per-example gradients: `g = Jᵀv` with `v = 1/k` (or `w_i/Σw`), then the
@@ -24,6 +34,22 @@ public protocol Optimizer<Scalar>: Sendable {
 }
 
 extension Optimizer {
+  /// Fills `gradients` with `writer` and updates the parameters from the averaged rows, computing
+  /// the average while each block of rows is still in cache
+  /// (``PerExampleGradients/write(_:reducingWith:alpha:beta:into:parallelism:)``), then the same
+  /// update as ``step(parameters:gradient:learningRate:)``. `gradients` holds `J` afterwards.
+  public mutating func step(
+    parameters: inout [Scalar], writing writer: PerExampleRowWriter<Scalar>,
+    into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar, parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) {
+    try validateCount(parameters.count, expected: gradients.n, of: "parameters (n)")
+    let v = try gradients.reductionVector(exampleWeights: exampleWeights)
+    var gradient = [Scalar](repeating: 0, count: gradients.n)
+    try gradients.write(writer, reducingWith: v, into: &gradient, parallelism: parallelism)
+    try step(parameters: &parameters, gradient: gradient, learningRate: learningRate)
+  }
+
   public mutating func step(
     parameters: inout [Scalar], gradients: PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
     learningRate: Scalar
@@ -57,6 +83,19 @@ func validateStep<Scalar: BLASScalar>(
 /// with no averaged gradient materialised.
 public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
   public init() {}
+
+  /// Writes `J` and applies `w ← −η·Jᵀv + 1·w` onto the weights in the same sweep.
+  public mutating func step(
+    parameters: inout [Scalar], writing writer: PerExampleRowWriter<Scalar>,
+    into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
+    learningRate: Scalar, parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) {
+    try validateLearningRate(learningRate)
+    let v = try gradients.reductionVector(exampleWeights: exampleWeights)
+    try gradients.write(
+      writer, reducingWith: v, alpha: -learningRate, beta: 1, into: &parameters,
+      parallelism: parallelism)
+  }
 
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar

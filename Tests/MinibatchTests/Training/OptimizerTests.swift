@@ -88,11 +88,30 @@ import Testing
         let mean = try exampleWeights.map { try rows.weightedMean(weights: $0) } ?? rows.mean()
         try second.step(parameters: &b, gradient: mean, learningRate: 0.3)
         #expect(relativeError(a, b) < tolerance, "\(O.self) weights: \(exampleWeights != nil)")
+        // The same step with J written and reduced in one sweep.
+        var c = start
+        var third = try make()
+        var written = try PerExampleGradients<Scalar>(k: 5, n: 4)
+        try third.step(
+          parameters: &c, writing: copyingWriter(rows), into: &written,
+          exampleWeights: exampleWeights, learningRate: 0.3)
+        #expect(written == rows)
+        #expect(
+          relativeError(c, b) < tolerance, "\(O.self) writer, weights: \(exampleWeights != nil)")
       }
     }
     try compare { StochasticGradientDescent<Scalar>() }
     try compare { try MomentumSGD<Scalar>(momentum: 0.5, nesterov: true) }
     try compare { try Adam<Scalar>() }
+  }
+
+  /// A row writer that copies the blocks of an existing matrix.
+  func copyingWriter<Scalar: BLASScalar>(
+    _ rows: PerExampleGradients<Scalar>
+  ) -> PerExampleRowWriter<Scalar> {
+    PerExampleRowWriter(k: rows.k, n: rows.n) { block, columns, matrix in
+      for i in block { for j in columns { matrix[i * rows.n + j] = rows[i, j] } }
+    }
   }
 
   @Test func badArgumentsAreRefusedAndChangeNothing() throws {
@@ -130,6 +149,25 @@ import Testing
     expectError(.shapeMismatch(expected: 3, got: 2, of: "parameters (n)")) {
       try momentum.step(parameters: &w, gradients: rows, exampleWeights: nil, learningRate: 0.1)
     }
+    var sgd = StochasticGradientDescent<Double>()
+    var target = try PerExampleGradients<Double>(k: 1, n: 3)
+    var three: [Double] = [1, 2, 3]
+    expectError(.invalidLearningRate(.nan)) {
+      try sgd.step(
+        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
+        learningRate: .nan)
+    }
+    expectError(.zeroTotalWeight(total: 0)) {
+      try momentum.step(
+        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: [0],
+        learningRate: 0.1)
+    }
+    expectError(.shapeMismatch(expected: 3, got: 2, of: "parameters (n)")) {
+      try momentum.step(
+        parameters: &w, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
+        learningRate: 0.1)
+    }
+    #expect(three == [1, 2, 3] && target.elements == [0, 0, 0])
     #expect(w == savedW)
     #expect(longer == [1, 2, 3])
     #expect(adam.stepCount == savedAdam.stepCount)

@@ -1,0 +1,99 @@
+import Minibatch
+import MinibatchTestSupport
+import Testing
+
+/// Writing J and reducing it block by block gives the same J as writing it whole, and the GEMV
+/// of the separate reduction up to rounding; bit-identical for any thread count.
+@Suite struct FusedWriteTests {
+  static let networks: [(layers: [Int], k: Int)] = [
+    ([1, 1], 1), ([3, 2], 5), ([40, 100, 10], 1), ([40, 100, 10], 33), ([7, 300, 300, 4], 9),
+    // J of 40 × 203,530 Double is 65 MB: beyond the last-level cache.
+    ([784, 256, 10], 40),
+  ]
+
+  @Test(arguments: allScalarTypes)
+  func fusedWriteMatchesWriteThenReduce(_ type: any BLASScalar.Type) throws { try check(type) }
+
+  func check<Scalar: BLASScalar>(_: Scalar.Type) throws {
+    for (index, network) in Self.networks.enumerated() {
+      let model = try MultilayerPerceptron<Scalar>(
+        layerSizes: network.layers, hiddenActivation: .tanh,
+        outputLoss: network.layers.last! == 1 ? .squaredError : .softmaxCrossEntropy,
+        l2Penalty: index % 2 == 0 ? 0 : 0.1)
+      let batch = try randomBatch(
+        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
+        loss: model.outputLoss, seed: UInt64(index))
+      let parameters = model.initialParameters(seed: 3)
+      let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+      var whole = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
+      try whole.write(writer)
+
+      var rng = SeededGenerator(seed: 9)
+      let v: [Scalar] = rng.signedArray(count: network.k)
+      let start: [Scalar] = rng.signedArray(count: model.parameterCount)
+      var results: [[Scalar]] = []
+      for threads in [1, 2, 3] {
+        var fused = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
+        var y = start
+        try fused.write(
+          writer, reducingWith: v, alpha: -0.5, beta: 2, into: &y, parallelism: .threads(threads))
+        #expect(fused == whole, "\(network) threads \(threads)")
+        results.append(y)
+      }
+      #expect(results.allSatisfy { $0 == results[0] }, "thread counts disagree for \(network)")
+      var separate = start
+      try whole.reduce(with: v, alpha: -0.5, beta: 2, into: &separate)
+      let reference = referenceReduction(
+        elements: whole.elements, k: network.k, n: model.parameterCount, vector: v, alpha: -0.5,
+        beta: 2, y: start)
+      for got in [results[0], separate] {
+        #expect(
+          withinSummationBound(
+            got, reference.value, magnitude: reference.magnitude, terms: network.k + 1),
+          "\(network)")
+      }
+
+      var meanMatrix = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
+      let mean = try meanMatrix.writeReturningMean(writer)
+      #expect(relativeError(mean, whole.mean()) < (Scalar.self == Double.self ? 1e-12 : 1e-4))
+    }
+  }
+
+  @Test func badFusedWritesAreRefusedAndWriteNothing() throws {
+    let model = try SoftmaxRegression<Double>(inputCount: 2, classCount: 3)
+    let batch = try randomBatch(
+      Double.self, k: 4, d: 2, outputs: 3, loss: .softmaxCrossEntropy, seed: 1)
+    let (_, writer) = try model.perExampleRowWriter(
+      parameters: model.initialParameters(seed: 0), batch: batch)
+    var gradients = try PerExampleGradients<Double>(
+      k: 4, n: 9, elements: Array(repeating: 7, count: 36))
+    var y = [Double](repeating: 1, count: 9)
+    var short = try PerExampleGradients<Double>(k: 3, n: 9)
+    expectError(.shapeMismatch(expected: 4, got: 3, of: "rows of the gradient matrix (k)")) {
+      try short.write(writer)
+    }
+    var narrow = try PerExampleGradients<Double>(k: 4, n: 8)
+    expectError(.shapeMismatch(expected: 9, got: 8, of: "columns of the gradient matrix (n)")) {
+      try narrow.write(writer, reducingWith: [1, 1, 1, 1], into: &y)
+    }
+    expectError(.shapeMismatch(expected: 4, got: 3, of: "reduction vector (length k)")) {
+      try gradients.write(writer, reducingWith: [1, 1, 1], into: &y)
+    }
+    expectError(.nonFiniteValue(index: 2, of: "reduction vector")) {
+      try gradients.write(writer, reducingWith: [1, 1, .nan, 1], into: &y)
+    }
+    expectError(.nonFiniteValue(index: 0, of: "alpha")) {
+      try gradients.write(writer, reducingWith: [1, 1, 1, 1], alpha: .infinity, into: &y)
+    }
+    expectError(.nonFiniteValue(index: 0, of: "beta")) {
+      try gradients.write(writer, reducingWith: [1, 1, 1, 1], beta: .nan, into: &y)
+    }
+    var longY = [Double](repeating: 1, count: 10)
+    expectError(.shapeMismatch(expected: 9, got: 10, of: "y (length n)")) {
+      try gradients.write(writer, reducingWith: [1, 1, 1, 1], into: &longY)
+    }
+    #expect(gradients.elements.allSatisfy { $0 == 7 })
+    #expect(y.allSatisfy { $0 == 1 } && longY.allSatisfy { $0 == 1 })
+    #expect(short.elements.allSatisfy { $0 == 0 } && narrow.elements.allSatisfy { $0 == 0 })
+  }
+}
