@@ -193,7 +193,7 @@ report("checksum \(sink.checksum)")
       let c = scalar == "Float" ? try run(Float.self) : try run(Double.self)
       worstRatio = max(worstRatio, c.ratioToRoofline)
       worstFusedRatio = max(worstFusedRatio, c.fusedRatioToRoofline)
-      if json { c.json.forEach { print($0) } }
+      if json { for line in c.json { print(line) } }
       report(
         row([
           c.model, c.scalar, "\(c.k)", "\(c.n)", String(format: "%.1f", c.gradientBytes / 1e6),
