@@ -5,8 +5,9 @@
 SWIFT        ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 BENCH_ARGS   ?=
+TRAIN_ARGS   ?=
 
-.PHONY: all deps build test bench bench-quick test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test bench bench-quick bench-jax train test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -38,6 +39,15 @@ bench: deps
 ## bench-quick: the small grid CI runs as a smoke test
 bench-quick: deps
 	$(SWIFT) run -c release minibatch-bench --quick
+
+## bench-jax: the same model cases in JAX on the CPU, for comparison (optional; pip installs jax)
+bench-jax:
+	python3 -c "import jax" 2>/dev/null || pip install "jax[cpu]"
+	python3 Benchmarks/scripts/jax_bench.py $(BENCH_ARGS)
+
+## train: the example program on the bundled digits (TRAIN_ARGS=--help for its options)
+train: deps
+	$(SWIFT) run -c release minibatch-train $(TRAIN_ARGS)
 
 ## test-thread-sanitizer / test-address-sanitizer: the suite under TSan / ASan (+ LeakSanitizer)
 test-thread-sanitizer: deps

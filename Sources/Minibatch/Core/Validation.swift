@@ -10,10 +10,34 @@ func validateLearningRate<Scalar: BinaryFloatingPoint>(_ rate: Scalar) throws(Mi
   guard rate.isFinite, rate >= 0 else { throw .invalidLearningRate(Double(rate)) }
 }
 
-func validateFinite<Scalar: BinaryFloatingPoint>(
+/// Throws ``MinibatchError/nonFiniteValue(index:of:)`` naming the first NaN or infinity.
+///
+/// Runs on every model call over all `n` parameters, so the common case is one vectorised pass:
+/// `x·0` is 0 for finite `x` and NaN otherwise, so the sum of those is NaN iff any entry is not
+/// finite. Only then is the index searched for.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func validateFinite<Scalar: BLASScalar>(
   _ values: [Scalar], of what: String
 ) throws(MinibatchError) {
-  if let index = values.firstIndex(where: { !$0.isFinite }) {
+  let allFinite = values.withUnsafeBufferPointer { buffer -> Bool in
+    typealias Vector = Scalar.CacheLineVector
+    let lanes = Vector.scalarCount
+    var probe = Vector()
+    var i = 0
+    while i + lanes <= buffer.count {
+      let v = UnsafeRawPointer(buffer.baseAddress! + i).loadUnaligned(as: Vector.self)
+      probe += v * 0
+      i += lanes
+    }
+    var tail: Scalar = 0
+    while i < buffer.count {
+      tail += buffer[i] * 0
+      i += 1
+    }
+    return (probe.sum() + tail).isFinite
+  }
+  if !allFinite, let index = values.firstIndex(where: { !$0.isFinite }) {
     throw .nonFiniteValue(index: index, of: what)
   }
 }
