@@ -8,8 +8,9 @@ Optional: the Swift benchmark does not need it. Cases and parameter layouts matc
 logistic regression (k = 256; d = 10,000 and 100,000) and the MLP 784-256-10 with ReLU and
 softmax cross-entropy (203,530 parameters; k = 64 and 256), in float32 and float64.
 
-- materialised: jit(vmap(grad(per-example loss))) returning the k x n matrix of per-example
-  gradients and its mean (both outputs, so XLA cannot skip the matrix);
+- rows: jit(vmap(grad(per-example loss))), the k x n per-example gradients alone;
+- materialised: the same, returning the matrix and its mean (both outputs, so XLA cannot skip
+  the matrix);
 - plain: jit(grad(mean loss)).
 Each is timed after a warm-up call, with block_until_ready; min and median of repeated runs.
 """
@@ -55,9 +56,10 @@ def cases(dtype):
         y = (jnp.arange(k) % 2).astype(dtype)
         w = jax.random.normal(key, (d + 1,), dtype=dtype) * 0.01
         per_example = jax.vmap(jax.grad(logistic_loss), in_axes=(None, 0, 0))
+        rows = jax.jit(per_example)
         materialised = jax.jit(lambda w, x, y: (lambda j: (j, j.mean(0)))(per_example(w, x, y)))
         plain = jax.jit(jax.grad(lambda w, x, y: jax.vmap(logistic_loss, (None, 0, 0))(w, x, y).mean()))
-        yield "logistic", k, d + 1, materialised, plain, (w, x, y)
+        yield "logistic", k, d + 1, rows, materialised, plain, (w, x, y)
     for k in (64, 256):
         x = jax.random.uniform(key, (k, 784), dtype=dtype)
         y = jnp.arange(k) % 10
@@ -66,11 +68,12 @@ def cases(dtype):
             (jax.random.normal(key, (10, 256), dtype=dtype) * 0.05, jnp.zeros(10, dtype)),
         )
         per_example = jax.vmap(jax.grad(mlp_loss), in_axes=(None, 0, 0))
+        rows = jax.jit(per_example)
         materialised = jax.jit(
             lambda p, x, y: (lambda g: (g, jax.tree_util.tree_map(lambda t: t.mean(0), g)))(
                 per_example(p, x, y)))
         plain = jax.jit(jax.grad(lambda p, x, y: jax.vmap(mlp_loss, (None, 0, 0))(p, x, y).mean()))
-        yield "mlp", k, 203_530, materialised, plain, (params, x, y)
+        yield "mlp", k, 203_530, rows, materialised, plain, (params, x, y)
 
 
 def main():
@@ -79,8 +82,8 @@ def main():
         print(f"JAX {jax.__version__} on {jax.devices()[0].platform}, {jax.device_count()} device(s)")
         print(f"{'kernel':>22} {'scalar':>7} {'k':>4} {'n':>7} {'min ms':>8} {'median ms':>10}")
     for dtype, name in ((jnp.float32, "Float"), (jnp.float64, "Double")):
-        for model, k, n, materialised, plain, args in cases(dtype):
-            for kind, fn in (("materialised", materialised), ("plain", plain)):
+        for model, k, n, rows, materialised, plain, args in cases(dtype):
+            for kind, fn in (("rows", rows), ("materialised", materialised), ("plain", plain)):
                 best, median = timed(fn, *args)
                 row = {"kernel": f"jax-{model}-{kind}", "scalar": name, "k": k, "n": n,
                        "seconds_min": best, "seconds_median": median}
