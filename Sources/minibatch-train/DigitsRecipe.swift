@@ -99,15 +99,15 @@ struct DigitsRecipe: Sendable {
       parallelism: .threads(threads))
     var parameters = model.initialParameters(seed: seed)
     var reports: [EpochReport] = []
-    try trainer.train(parameters: &parameters, data: train, epochs: epochs) { report, current in
+    try trainer.train(parameters: &parameters, data: train, epochs: epochs, evaluation: test) {
+      report, current in
       reports.append(report)
       let trainAccuracy = try model.accuracy(parameters: current, batch: train)
-      let testAccuracy = try model.accuracy(parameters: current, batch: test)
       progress(
         String(
           format: "epoch %3d  loss %.4f  train %.2f%%  test %.2f%%  lr %.4g  %.0f examples/s",
-          report.epoch + 1, report.meanLoss, 100 * trainAccuracy, 100 * testAccuracy,
-          report.learningRate, report.examplesPerSecond))
+          report.epoch + 1, report.meanLoss, 100 * trainAccuracy,
+          100 * (report.evaluationAccuracy ?? .nan), report.learningRate, report.examplesPerSecond))
     }
     return Outcome(
       reports: reports, trainAccuracy: try model.accuracy(parameters: parameters, batch: train),

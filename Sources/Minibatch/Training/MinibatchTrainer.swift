@@ -13,8 +13,13 @@ public struct EpochReport: Sendable, Hashable {
   public var examples: Int
   /// The learning rate of this epoch.
   public var learningRate: Double
-  /// Wall-clock seconds of the epoch's steps (not of the callback).
+  /// Wall-clock seconds of the epoch's steps (not of the evaluation or the callback).
   public var seconds: Double
+  /// Mean loss on the evaluation batch at the end of the epoch, if one was given.
+  public var evaluationLoss: Double?
+  /// Accuracy (fraction correct) on the evaluation batch at the end of the epoch, if one with
+  /// class labels was given.
+  public var evaluationAccuracy: Double?
 
   /// Training throughput, examples per second.
   public var examplesPerSecond: Double { Double(examples) / seconds }
@@ -33,7 +38,7 @@ public struct EpochReport: Sendable, Hashable {
 /// ```
 ///
 /// The optimiser's state lives in ``optimizer`` and carries over between calls to
-/// ``train(parameters:data:epochs:exampleWeights:firstEpoch:onEpoch:)``.
+/// ``train(parameters:data:epochs:evaluation:exampleWeights:firstEpoch:onEpoch:)``.
 public struct MinibatchTrainer<Model: PerExampleGradientModel, Opt: Optimizer>: Sendable
 where Opt.Scalar == Model.Scalar {
   public typealias Scalar = Model.Scalar
@@ -58,10 +63,12 @@ where Opt.Scalar == Model.Scalar {
 
   /// Trains for `epochs` epochs, numbered from `firstEpoch` (which selects the shuffles and the
   /// learning rates, so training can resume), calling `onEpoch` after each with the report and
-  /// the parameters at the end of the epoch (e.g. to measure accuracy).
+  /// the parameters at the end of the epoch. With an `evaluation` batch (a validation or test
+  /// set), each report also carries its mean loss and, for class labels, its accuracy.
   ///
   /// Everything is validated before the first step: the data against the model and the sampler,
-  /// the example weights (length = examples, finite, ≥ 0), the schedule, `epochs ≥ 0`. A batch
+  /// the evaluation batch, the example weights (length = examples, finite, ≥ 0), the schedule,
+  /// `epochs ≥ 0`. A batch
   /// whose example weights are all 0 is skipped.
   ///
   /// - Throws: those validation errors (nothing changed), or
@@ -69,10 +76,12 @@ where Opt.Scalar == Model.Scalar {
   ///   its step produced, are NaN or infinite: `parameters` are then those after the last good
   ///   step. Errors thrown by `onEpoch` are passed on.
   public mutating func train(
-    parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int, exampleWeights: [Scalar]? = nil,
-    firstEpoch: Int = 0, onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
+    parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int,
+    evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
+    onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
   ) throws {
     try model.validate(parameters: parameters, batch: data)
+    if let evaluation { try model.validate(parameters: parameters, batch: evaluation) }
     try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
     try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
     try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
@@ -123,10 +132,17 @@ where Opt.Scalar == Model.Scalar {
         examples += batch.count
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-      try onEpoch(
-        EpochReport(
-          epoch: epoch, meanLoss: lossSum / weightSum, steps: batches.count, examples: examples,
-          learningRate: Double(learningRate), seconds: seconds), parameters)
+      var report = EpochReport(
+        epoch: epoch, meanLoss: lossSum / weightSum, steps: batches.count, examples: examples,
+        learningRate: Double(learningRate), seconds: seconds)
+      if let evaluation {
+        report.evaluationLoss = Double(
+          try model.meanLoss(parameters: parameters, batch: evaluation))
+        if case .labels = evaluation.targets {
+          report.evaluationAccuracy = try model.accuracy(parameters: parameters, batch: evaluation)
+        }
+      }
+      try onEpoch(report, parameters)
     }
   }
 

@@ -75,6 +75,39 @@ import Testing
     #expect(relativeError(dropped, twoSteps) < tolerance)
   }
 
+  /// With an evaluation batch, each report carries its loss and accuracy at the epoch's end.
+  @Test func reportsCarryTheEvaluationLossAndAccuracy() throws {
+    let model = try SoftmaxRegression<Double>(inputCount: 3, classCount: 3)
+    let data = try randomBatch(
+      Double.self, k: 40, d: 3, outputs: 3, loss: .softmaxCrossEntropy, seed: 6)
+    let held = try randomBatch(
+      Double.self, k: 15, d: 3, outputs: 3, loss: .softmaxCrossEntropy, seed: 7)
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: StochasticGradientDescent(),
+      sampler: try BatchSampler(exampleCount: 40, batchSize: 8, seed: 0), schedule: .constant(0.5))
+    var w = model.initialParameters(seed: 0)
+    var checked = 0
+    try trainer.train(parameters: &w, data: data, epochs: 3, evaluation: held) { report, current in
+      let loss = try model.meanLoss(parameters: current, batch: held)
+      let accuracy = try model.accuracy(parameters: current, batch: held)
+      #expect(report.evaluationLoss == loss)
+      #expect(report.evaluationAccuracy == accuracy)
+      checked += 1
+    }
+    #expect(checked == 3)
+    let regression = try randomBatch(
+      Double.self, k: 5, d: 3, outputs: 1, loss: .squaredError, seed: 1)
+    let linear = try LinearRegression<Double>(inputCount: 3)
+    var linearTrainer = MinibatchTrainer(
+      model: linear, optimizer: StochasticGradientDescent(),
+      sampler: try BatchSampler(exampleCount: 5, batchSize: 2, seed: 0), schedule: .constant(0.1))
+    var v = linear.initialParameters(seed: 0)
+    try linearTrainer.train(parameters: &v, data: regression, epochs: 1, evaluation: regression) {
+      report, _ in
+      #expect(report.evaluationLoss != nil && report.evaluationAccuracy == nil)
+    }
+  }
+
   /// Example weights go through the weighted-mean GEMV: weights 2 on every example give the same
   /// weights as no weights (the weighted mean divides by Σw), and the running loss is weighted.
   @Test func exampleWeightsGiveTheWeightedMean() throws {
@@ -167,6 +200,11 @@ import Testing
     expectError(.shapeMismatch(expected: 9, got: 8, of: "parameters (n)")) {
       var short = Array(start.dropLast())
       try trainer.train(parameters: &short, data: data, epochs: 1)
+    }
+    let narrow = try randomBatch(
+      Float.self, k: 3, d: 1, outputs: 3, loss: .softmaxCrossEntropy, seed: 1)
+    expectError(.shapeMismatch(expected: 2, got: 1, of: "input features per example (d)")) {
+      try trainer.train(parameters: &w, data: data, epochs: 1, evaluation: narrow)
     }
     let badLabels = try Batch(inputs: data.inputs, targets: .labels([0, 1, 2, 0, 1, 3]))
     expectError(.labelOutOfRange(index: 5, label: 3, classCount: 3)) {
