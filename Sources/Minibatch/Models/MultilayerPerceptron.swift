@@ -140,12 +140,7 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   public func perExampleRowWriter(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
-    try validate(parameters: parameters, batch: batch)
-    let workspace = Workspace(layers: layers, k: batch.count)
-    forward(parameters: parameters, inputs: batch.inputs, workspace: workspace)
-    let losses = outputLosses(
-      parameters: parameters, batch: batch, workspace: workspace, delta: true)
-    backward(parameters: parameters, workspace: workspace)
+    let (workspace, losses) = try forwardAndBackward(parameters: parameters, batch: batch)
     let inputs = batch.inputs
     let writer = PerExampleRowWriter<Scalar>(k: batch.count, n: parameterCount) {
       rows, columns, matrix in
@@ -165,13 +160,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   public func meanLossAndGradient(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar]) {
-    try validate(parameters: parameters, batch: batch)
+    let (workspace, losses) = try forwardAndBackward(parameters: parameters, batch: batch)
     let k = batch.count
-    let workspace = Workspace(layers: layers, k: k)
-    forward(parameters: parameters, inputs: batch.inputs, workspace: workspace)
-    let losses = outputLosses(
-      parameters: parameters, batch: batch, workspace: workspace, delta: true)
-    backward(parameters: parameters, workspace: workspace)
     var gradient = [Scalar](repeating: 0, count: parameterCount)
     let ones = [Scalar](repeating: 1, count: k)
     let scale = 1 / Scalar(k)
@@ -245,6 +235,20 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     deinit {
       for pointer in activations + deltas { pointer.deallocate() }
     }
+  }
+
+  /// Validates, then runs the forward pass, the losses (with the last layer's `δ`) and the
+  /// backward pass for the whole batch: everything both gradient paths need.
+  func forwardAndBackward(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (Workspace, losses: [Scalar]) {
+    try validate(parameters: parameters, batch: batch)
+    let workspace = Workspace(layers: layers, k: batch.count)
+    forward(parameters: parameters, inputs: batch.inputs, workspace: workspace)
+    let losses = outputLosses(
+      parameters: parameters, batch: batch, workspace: workspace, delta: true)
+    backward(parameters: parameters, workspace: workspace)
+    return (workspace, losses)
   }
 
   /// `Z_l = A_{l−1}·W_lᵀ + 1·b_lᵀ`, then the activation for hidden layers.
@@ -342,8 +346,9 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
         let a = input + i * layer.inputs
         let delta = workspace.deltas[l] + i * layer.outputs
         // Weight entries e = o·in + j of this layer that fall in `columns`.
-        var e = max(columns.lowerBound, layer.weightOffset) - layer.weightOffset
-        let end = min(columns.upperBound, layer.biasOffset) - layer.weightOffset
+        let weightColumns = (layer.weightOffset..<layer.biasOffset).clamped(to: columns)
+        var e = weightColumns.lowerBound - layer.weightOffset
+        let end = weightColumns.upperBound - layer.weightOffset
         while e < end {
           let (o, first) = e.quotientAndRemainder(dividingBy: layer.inputs)
           let last = min(layer.inputs, first + (end - e))
@@ -357,11 +362,9 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
           }
           e += last - first
         }
-        let biasEnd = layer.biasOffset + layer.outputs
-        for c in max(
-          columns.lowerBound, layer.biasOffset)..<max(
-            max(columns.lowerBound, layer.biasOffset), min(columns.upperBound, biasEnd))
-        {
+        let biasColumns = (layer.biasOffset..<(layer.biasOffset + layer.outputs)).clamped(
+          to: columns)
+        for c in biasColumns {
           row[c] = delta[c - layer.biasOffset]
         }
       }
