@@ -59,7 +59,9 @@ struct ModelCase {
         ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
         ("seconds_min", "\(fused.minimum)"), ("seconds_median", "\(fused.median)"),
         ("roofline_seconds", "\(rooflineSeconds)"),
-        ("ratio_to_roofline", "\(fusedRatioToRoofline)"),
+        ("roofline_seconds_at_median_bandwidth", "\(rooflineMedianSeconds)"),
+        ("ratio_to_roofline", "\(fusedRatioToRoofline.min)"),
+        ("ratio_to_roofline_median", "\(fusedRatioToRoofline.median)"),
       ]),
       jsonObject([
         ("kernel", "\"\(model)-plain\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
