@@ -7,7 +7,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 BENCH_ARGS   ?=
 TRAIN_ARGS   ?=
 
-.PHONY: all deps build test bench bench-quick bench-jax train test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test bench bench-quick bench-jax bench-torch train test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -44,6 +44,11 @@ bench-quick: deps
 bench-jax:
 	python3 -c "import jax" 2>/dev/null || pip install "jax[cpu]"
 	python3 Benchmarks/scripts/jax_bench.py $(BENCH_ARGS)
+
+## bench-torch: the same model cases in PyTorch on the CPU (optional; pip installs torch)
+bench-torch:
+	python3 -c "import torch" 2>/dev/null || pip install torch
+	python3 Benchmarks/scripts/torch_bench.py $(BENCH_ARGS)
 
 ## train: the example program on the bundled digits (TRAIN_ARGS=--help for its options)
 train: deps
