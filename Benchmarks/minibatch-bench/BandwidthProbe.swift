@@ -18,17 +18,23 @@ struct BandwidthProbe {
 
   func release() { buffer.deallocate() }
 
-  /// Seconds for one read of the whole buffer on `threads` threads.
+  /// Seconds for one read of the whole buffer on `threads` threads, repeated within `budget`.
   func measureRead(threads: Int, budget: Double) -> Timing {
+    measure(budget: budget) { read(threads: threads) }
+  }
+
+  /// One read of the whole buffer on `threads` threads; returns its seconds.
+  @discardableResult
+  func read(threads: Int) -> Double {
     let count = bytes / MemoryLayout<Double>.stride
     let parts = max(1, threads)
     let perPart = (count / parts) & ~15
     let base = SendablePointer(pointer: buffer)
-    return measure(budget: budget) {
-      DispatchQueue.concurrentPerform(iterations: parts) { part in
-        sink.consume(Self.sum(base.pointer + part * perPart, count: perPart))
-      }
+    let start = monotonicSeconds()
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+      sink.consume(Self.sum(base.pointer + part * perPart, count: perPart))
     }
+    return monotonicSeconds() - start
   }
 
   private static func sum(_ p: UnsafeMutablePointer<Double>, count: Int) -> Double {

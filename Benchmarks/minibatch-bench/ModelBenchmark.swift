@@ -10,7 +10,11 @@ import Minibatch
 /// - plain: `meanLossAndGradient`, the usual backward pass with no `J`.
 ///
 /// The roofline of the materialised path is the memory traffic it cannot avoid (X read, J written,
-/// J read) over the probe's read bandwidth at the same thread count.
+/// J read) over the probe's read bandwidth at the same thread count. Because the bandwidth of a
+/// shared machine drifts by tens of percent within minutes, the ratios that decide the target are
+/// **paired**: rounds of (one probe read, one materialised step, one fused step), each step
+/// divided by the roofline at the bandwidth its own round's probe read; min and median over the
+/// rounds.
 struct ModelCase {
   var model: String
   var scalar: String
@@ -26,6 +30,9 @@ struct ModelCase {
   var writeRows: Timing
   var fused: Timing
   var plain: Timing
+  /// Per-round ratios step time / roofline at that round's probe bandwidth.
+  var pairedMaterialised: Timing
+  var pairedFused: Timing
 
   var rooflineBytes: Double { inputBytes + 2 * gradientBytes }
   /// At the probe's best bandwidth.
@@ -50,6 +57,8 @@ struct ModelCase {
         ("roofline_seconds_at_median_bandwidth", "\(rooflineMedianSeconds)"),
         ("ratio_to_roofline", "\(ratioToRoofline.min)"),
         ("ratio_to_roofline_median", "\(ratioToRoofline.median)"),
+        ("paired_ratio_to_roofline_min", "\(pairedMaterialised.minimum)"),
+        ("paired_ratio_to_roofline_median", "\(pairedMaterialised.median)"),
         ("write_rows_seconds_min", "\(writeRows.minimum)"),
         ("write_rows_seconds_median", "\(writeRows.median)"),
         ("bandwidth_gbps", "\(bandwidthGBps)"), ("bandwidth_median_gbps", "\(bandwidthMedianGBps)"),
@@ -62,6 +71,8 @@ struct ModelCase {
         ("roofline_seconds_at_median_bandwidth", "\(rooflineMedianSeconds)"),
         ("ratio_to_roofline", "\(fusedRatioToRoofline.min)"),
         ("ratio_to_roofline_median", "\(fusedRatioToRoofline.median)"),
+        ("paired_ratio_to_roofline_min", "\(pairedFused.minimum)"),
+        ("paired_ratio_to_roofline_median", "\(pairedFused.median)"),
       ]),
       jsonObject([
         ("kernel", "\"\(model)-plain\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
@@ -79,7 +90,7 @@ func jsonObject(_ fields: [(String, String)]) -> String {
 /// Times both paths for `model` on a random batch of `k` examples.
 func benchmarkModel<Model: PerExampleGradientModel>(
   _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int,
-  bandwidth: (best: Double, median: Double), budget: Double
+  bandwidth: (best: Double, median: Double), probe: BandwidthProbe, budget: Double
 ) throws -> ModelCase {
   typealias Scalar = Model.Scalar
   var rng = SeededGenerator(seed: 1)
@@ -112,12 +123,32 @@ func benchmarkModel<Model: PerExampleGradientModel>(
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
   }
   let size = Double(MemoryLayout<Scalar>.stride)
+  let rooflineBytes = Double(k * d) * size + 2 * Double(k * model.parameterCount) * size
+  var pairedMaterialised: [Double] = []
+  var pairedFused: [Double] = []
+  let start = monotonicSeconds()
+  while pairedMaterialised.count < 9
+    || (pairedMaterialised.count < 100 && monotonicSeconds() - start < budget)
+  {
+    let probeSeconds = probe.read(threads: threads)
+    let roofline = rooflineBytes / (Double(probe.bytes) / probeSeconds)
+    var t0 = monotonicSeconds()
+    _ = try model.writePerExampleGradients(
+      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
+    sink.consume(gradients.mean(parallelism: parallelism)[0])
+    pairedMaterialised.append((monotonicSeconds() - t0) / roofline)
+    t0 = monotonicSeconds()
+    let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+    sink.consume(try gradients.writeReturningMean(writer, parallelism: parallelism)[0])
+    pairedFused.append((monotonicSeconds() - t0) / roofline)
+  }
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
     inputBytes: Double(k * d) * size, gradientBytes: Double(k * model.parameterCount) * size,
     bandwidthGBps: bandwidth.best, bandwidthMedianGBps: bandwidth.median,
-    materialised: materialised, writeRows: writeRows, fused: fused,
-    plain: plain)
+    materialised: materialised, writeRows: writeRows, fused: fused, plain: plain,
+    pairedMaterialised: Timing(seconds: pairedMaterialised),
+    pairedFused: Timing(seconds: pairedFused))
 }
 
 func measureThrowing(budget: Double, _ work: () throws -> Void) throws -> Timing {
