@@ -59,6 +59,47 @@ import Testing
     }
   }
 
+  /// Any writer, over the reduction shapes (k = 1, n = 1, odd sizes, beyond the caches): the
+  /// fused write copies every entry and reduces within the summation bound, for 1 and 2 threads.
+  @Test(arguments: allScalarTypes)
+  func fusedWriteOfAnyMatrixMatchesTheReference(_ type: any BLASScalar.Type) throws {
+    try checkShapes(type)
+  }
+
+  func checkShapes<Scalar: BLASScalar>(_: Scalar.Type) throws {
+    for (index, shape) in reductionShapes.enumerated() {
+      let source = try randomGradients(Scalar.self, k: shape.k, n: shape.n, seed: UInt64(index))
+      let writer = PerExampleRowWriter<Scalar>(k: shape.k, n: shape.n) { rows, columns, matrix in
+        source.withUnsafeElements { a in
+          for i in rows {
+            (matrix + i * shape.n + columns.lowerBound).update(
+              from: a.baseAddress! + i * shape.n + columns.lowerBound, count: columns.count)
+          }
+        }
+      }
+      var rng = SeededGenerator(seed: 50 + UInt64(index))
+      let v: [Scalar] = rng.signedArray(count: shape.k)
+      let start: [Scalar] = rng.signedArray(count: shape.n)
+      let reference = referenceReduction(
+        elements: source.elements, k: shape.k, n: shape.n, vector: v, alpha: 0.75, beta: -1,
+        y: start)
+      var results: [[Scalar]] = []
+      for threads in [1, 2] {
+        var target = try PerExampleGradients<Scalar>(k: shape.k, n: shape.n)
+        var y = start
+        try target.write(
+          writer, reducingWith: v, alpha: 0.75, beta: -1, into: &y, parallelism: .threads(threads))
+        #expect(target == source, "\(shape) threads \(threads)")
+        #expect(
+          withinSummationBound(
+            y, reference.value, magnitude: reference.magnitude, terms: shape.k + 1),
+          "\(shape) threads \(threads)")
+        results.append(y)
+      }
+      #expect(results[0] == results[1], "\(shape): thread counts disagree")
+    }
+  }
+
   @Test func badFusedWritesAreRefusedAndWriteNothing() throws {
     let model = try SoftmaxRegression<Double>(inputCount: 2, classCount: 3)
     let batch = try randomBatch(
