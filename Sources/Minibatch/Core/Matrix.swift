@@ -67,12 +67,25 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
 
   /// The matrix of the rows at `indices`, in that order (a gather; indices may repeat).
   /// - Precondition: every index is in `0..<rows`, and there is at least one.
+  @_specialize(where Scalar == Float, C == ArraySlice<Int>)
+  @_specialize(where Scalar == Double, C == ArraySlice<Int>)
+  @_specialize(where Scalar == Float, C == Range<Int>)
+  @_specialize(where Scalar == Double, C == Range<Int>)
   public func gatheringRows<C: Collection<Int>>(_ indices: C) -> Matrix {
     precondition(!indices.isEmpty, "gathering no rows")
-    var result = [Scalar]()
-    result.reserveCapacity(indices.count * columns)
-    for i in indices { result.append(contentsOf: row(i)) }
-    return Matrix(rows: indices.count, columns: columns, storage: result)
+    let (rows, columns) = (rows, columns)
+    let gathered = [Scalar](unsafeUninitializedCapacity: indices.count * columns) {
+      buffer, initialized in
+      elements.withUnsafeBufferPointer { source in
+        for (r, i) in indices.enumerated() {
+          precondition(i >= 0 && i < rows, "row \(i) out of range 0..<\(rows)")
+          (buffer.baseAddress! + r * columns).initialize(
+            from: source.baseAddress! + i * columns, count: columns)
+        }
+      }
+      initialized = indices.count * columns
+    }
+    return Matrix(rows: indices.count, columns: columns, storage: gathered)
   }
 
   init(rows: Int, columns: Int, storage: [Scalar]) {

@@ -11,16 +11,23 @@ func validateLearningRate<Scalar: BinaryFloatingPoint>(_ rate: Scalar) throws(Mi
 }
 
 /// Throws ``MinibatchError/nonFiniteValue(index:of:)`` naming the first NaN or infinity.
-///
-/// Runs on every model call over all `n` parameters, so the common case is one vectorised pass:
-/// `x·0` is 0 for finite `x` and NaN otherwise, so the sum of those is NaN iff any entry is not
-/// finite. Only then is the index searched for.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 func validateFinite<Scalar: BLASScalar>(
   _ values: [Scalar], of what: String
 ) throws(MinibatchError) {
-  let allFinite = values.withUnsafeBufferPointer { buffer -> Bool in
+  if !allFinite(values), let index = values.firstIndex(where: { !$0.isFinite }) {
+    throw .nonFiniteValue(index: index, of: what)
+  }
+}
+
+/// Whether every entry is finite, in one vectorised pass: `x·0` is 0 for finite `x` and NaN
+/// otherwise, so the sum of those is NaN iff any entry is not finite. It runs on every model
+/// call and training step over all `n` parameters, hence the care.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func allFinite<Scalar: BLASScalar>(_ values: [Scalar]) -> Bool {
+  values.withUnsafeBufferPointer { buffer -> Bool in
     typealias Vector = Scalar.CacheLineVector
     let lanes = Vector.scalarCount
     var probe = Vector()
@@ -36,9 +43,6 @@ func validateFinite<Scalar: BLASScalar>(
       i += 1
     }
     return (probe.sum() + tail).isFinite
-  }
-  if !allFinite, let index = values.firstIndex(where: { !$0.isFinite }) {
-    throw .nonFiniteValue(index: index, of: what)
   }
 }
 

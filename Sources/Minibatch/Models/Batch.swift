@@ -22,6 +22,8 @@ public enum Targets<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// The targets of the examples at `indices`, in that order.
+  @_specialize(where Scalar == Float, C == ArraySlice<Int>)
+  @_specialize(where Scalar == Double, C == ArraySlice<Int>)
   public func gathering<C: Collection<Int>>(_ indices: C) -> Targets {
     switch self {
     case .values(let matrix): return .values(matrix.gatheringRows(indices))
@@ -52,6 +54,8 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
 
   /// The examples at `indices`, in that order (a copy).
   /// - Precondition: at least one index, each in `0..<count`.
+  @_specialize(where Scalar == Float, C == ArraySlice<Int>)
+  @_specialize(where Scalar == Double, C == ArraySlice<Int>)
   public func gathering<C: Collection<Int>>(_ indices: C) -> Batch {
     Batch(checkedInputs: inputs.gatheringRows(indices), targets: targets.gathering(indices))
   }

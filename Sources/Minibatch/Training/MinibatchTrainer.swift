@@ -121,7 +121,7 @@ where Opt.Scalar == Model.Scalar {
         try optimizer.step(
           parameters: &parameters, writing: writer, into: &gradients, exampleWeights: weights,
           learningRate: learningRate, parallelism: parallelism)
-        guard parameters.allSatisfy({ $0.isFinite }) else {
+        guard allFinite(parameters) else {
           parameters = lastGood
           throw MinibatchError.nonFiniteLoss(
             epoch: epoch, batch: index, loss: batchLoss / batchWeight)

@@ -64,6 +64,8 @@ extension Optimizer {
 }
 
 /// Checks shared by the optimisers' gradient step.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func validateStep<Scalar: BLASScalar>(
   parameters: [Scalar], gradient: [Scalar], learningRate: Scalar, state: [Scalar]
 ) throws(MinibatchError) {
@@ -85,6 +87,8 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
   public init() {}
 
   /// Writes `J` and applies `w ← −η·Jᵀv + 1·w` onto the weights in the same sweep.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], writing writer: PerExampleRowWriter<Scalar>,
     into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
@@ -97,6 +101,8 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
       parallelism: parallelism)
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
@@ -105,6 +111,8 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
     for j in parameters.indices { parameters[j] -= learningRate * gradient[j] }
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradients: PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
     learningRate: Scalar
@@ -140,6 +148,8 @@ public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
     self.nesterov = nesterov
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
@@ -183,6 +193,8 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     self.epsilon = epsilon
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
