@@ -1,4 +1,3 @@
-import Foundation
 import RealModule
 
 /// A multi-layer perceptron: dense layers with bias, a hidden activation, and an output loss.

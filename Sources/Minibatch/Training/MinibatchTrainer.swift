@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 
 /// What one epoch of training did, handed to the trainer's callback.
 public struct EpochReport: Sendable, Hashable {
