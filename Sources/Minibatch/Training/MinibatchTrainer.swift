@@ -73,8 +73,8 @@ where Opt.Scalar == Model.Scalar {
   ///
   /// - Throws: those validation errors (nothing changed), or
   ///   ``MinibatchError/nonFiniteLoss(epoch:batch:loss:)`` when a batch's loss, or the parameters
-  ///   its step produced, are NaN or infinite: `parameters` are then those after the last good
-  ///   step. Errors thrown by `onEpoch` are passed on.
+  ///   its step produced, are NaN or infinite: `parameters` and ``optimizer`` are then those after
+  ///   the last good step. Errors thrown by `onEpoch` are passed on.
   public mutating func train(
     parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int,
     evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
@@ -117,14 +117,24 @@ where Opt.Scalar == Model.Scalar {
           throw MinibatchError.nonFiniteLoss(
             epoch: epoch, batch: index, loss: batchLoss / batchWeight)
         }
-        let lastGood = parameters
-        try optimizer.step(
-          parameters: &parameters, writing: writer, into: &gradients, exampleWeights: weights,
-          learningRate: learningRate, parallelism: parallelism)
+        // Copies (of n scalars, plus the optimiser's state) to undo a step that overflows.
+        let (lastGood, lastOptimizer) = (parameters, optimizer)
+        let stopped = MinibatchError.nonFiniteLoss(
+          epoch: epoch, batch: index, loss: batchLoss / batchWeight)
+        do throws(MinibatchError) {
+          try optimizer.step(
+            parameters: &parameters, writing: writer, into: &gradients, exampleWeights: weights,
+            learningRate: learningRate, parallelism: parallelism)
+        } catch {
+          // Everything else was validated up front: a non-finite value here is a gradient that
+          // overflowed.
+          (parameters, optimizer) = (lastGood, lastOptimizer)
+          if case .nonFiniteValue = error { throw stopped }
+          throw error
+        }
         guard allFinite(parameters) else {
-          parameters = lastGood
-          throw MinibatchError.nonFiniteLoss(
-            epoch: epoch, batch: index, loss: batchLoss / batchWeight)
+          (parameters, optimizer) = (lastGood, lastOptimizer)
+          throw stopped
         }
         buffers[batch.count] = gradients
         lossSum += batchLoss

@@ -164,6 +164,35 @@ import Testing
       try overflow.train(parameters: &v, data: finiteLoss, epochs: 1)
     }
     #expect(v == [1e-190, 0, 0])
+
+    // With a stateful optimiser, its state is restored with the weights: the second step's loss
+    // is finite (≈ 5e219) but its gradient overflows, so Adam's update is NaN.
+    func adamTrainer(_ count: Int) throws -> MinibatchTrainer<
+      LinearRegression<Double>, Adam<Double>
+    > {
+      MinibatchTrainer(
+        model: model, optimizer: try Adam<Double>(),
+        sampler: try BatchSampler(exampleCount: count, batchSize: 1, shuffles: false, seed: 0),
+        schedule: .constant(1e-200))
+    }
+    let twoExamples = try Batch(
+      inputs: try Matrix(rows: [[1, 0], [1e300, 0]]),
+      targets: .values(try Matrix(rows: [[0], [0]])))
+    var failingAdam = try adamTrainer(2)
+    var u: [Double] = [1e-190, 0, 0]
+    do {
+      try failingAdam.train(parameters: &u, data: twoExamples, epochs: 1)
+      Issue.record("expected nonFiniteLoss")
+    } catch MinibatchError.nonFiniteLoss(let epoch, let batch, let loss) {
+      #expect(epoch == 0 && batch == 1 && loss.isFinite && loss > 1e219)
+    }
+    var oneStep = try adamTrainer(1)
+    var w1: [Double] = [1e-190, 0, 0]
+    try oneStep.train(parameters: &w1, data: twoExamples.gathering(0..<1), epochs: 1)
+    #expect(u == w1)
+    #expect(failingAdam.optimizer.stepCount == 1)
+    #expect(failingAdam.optimizer.firstMoment == oneStep.optimizer.firstMoment)
+    #expect(failingAdam.optimizer.secondMoment == oneStep.optimizer.secondMoment)
   }
 
   @Test func badTrainingInputsAreRefusedBeforeAnyStep() throws {
