@@ -104,6 +104,8 @@ extension PerExampleGradientModel {
   }
 }
 
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func predictedClass<Scalar: BLASScalar>(_ logits: ArraySlice<Scalar>) -> Int {
   if logits.count == 1 { return logits[logits.startIndex] > 0 ? 1 : 0 }
   var best = logits.startIndex
