@@ -38,14 +38,6 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     try self.init(rows: rows.count, columns: first.count, elements: Array(rows.joined()))
   }
 
-  /// A `rows × columns` matrix filled with `value` (used for scratch space; shapes come from
-  /// already-validated objects).
-  init(rows: Int, columns: Int, repeating value: Scalar = 0) {
-    self.rows = rows
-    self.columns = columns
-    elements = Array(repeating: value, count: rows * columns)
-  }
-
   /// Entry `(i, j)`.
   /// - Precondition: `0 ≤ i < rows`, `0 ≤ j < columns`.
   public subscript(i: Int, j: Int) -> Scalar {

@@ -82,14 +82,6 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   public var inputCount: Int { layerSizes[0] }
   public var outputCount: Int { layerSizes[layerSizes.count - 1] }
 
-  /// Offsets of layer `l`'s weights `W_l` and bias `b_l` in the parameter vector.
-  public func parameterOffsets(ofLayer l: Int) -> (weights: Range<Int>, bias: Range<Int>) {
-    let layer = layers[l]
-    return (
-      layer.weightOffset..<layer.biasOffset, layer.biasOffset..<(layer.biasOffset + layer.outputs)
-    )
-  }
-
   /// Uniform weights in `[−r, r]`, biases 0: He (`r = √(6/in)`) for layers followed by ReLU,
   /// Glorot (`r = √(6/(in + out))`) otherwise. Deterministic for a seed on every machine.
   public func initialParameters(seed: UInt64) -> [Scalar] {
