@@ -10,8 +10,11 @@ public enum LearningRateSchedule: Sendable, Hashable, CustomStringConvertible {
   /// toward `minimum` at `epochs` (and `minimum` after).
   case cosine(initial: Double, minimum: Double, epochs: Int)
 
-  /// The learning rate of epoch `epoch`.
-  public func rate(epoch: Int) -> Double {
+  /// The learning rate of epoch `epoch` (epochs before 0 count as 0).
+  /// - Throws: the errors of ``validate()``, so an invalid schedule (a period of 0, say) never
+  ///   divides by zero.
+  public func rate(epoch: Int) throws(MinibatchError) -> Double {
+    try validate()
     switch self {
     case .constant(let rate):
       return rate

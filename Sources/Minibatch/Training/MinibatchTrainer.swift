@@ -97,7 +97,7 @@ where Opt.Scalar == Model.Scalar {
     }
     var buffers: [Int: PerExampleGradients<Scalar>] = [:]
     for epoch in firstEpoch..<(firstEpoch + epochs) {
-      let learningRate = Scalar(schedule.rate(epoch: epoch))
+      let learningRate = Scalar(try schedule.rate(epoch: epoch))
       let start = DispatchTime.now().uptimeNanoseconds
       var lossSum = 0.0
       var weightSum = 0.0
