@@ -13,6 +13,11 @@
 public protocol Optimizer<Scalar>: Sendable {
   associatedtype Scalar: BLASScalar
 
+  /// Checks, without changing anything, that a step on `parameterCount` parameters with
+  /// `learningRate` is possible: the rate is finite and ≥ 0, and any state the optimiser already
+  /// holds has `parameterCount` entries. Every step runs it before it writes anything.
+  func validate(parameterCount: Int, learningRate: Scalar) throws(MinibatchError)
+
   /// One update from the averaged gradient `g` (length `n`).
   mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
@@ -38,12 +43,15 @@ extension Optimizer {
   /// the average while each block of rows is still in cache
   /// (``PerExampleGradients/write(_:reducingWith:alpha:beta:into:parallelism:)``), then the same
   /// update as ``step(parameters:gradient:learningRate:)``. `gradients` holds `J` afterwards.
+  /// Nothing is written when an argument is invalid; if the averaged gradient itself is not
+  /// finite, the step throws with the parameters and the state unchanged but `J` written.
   public mutating func step(
     parameters: inout [Scalar], writing writer: PerExampleRowWriter<Scalar>,
     into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
     learningRate: Scalar, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
     try validateCount(parameters.count, expected: gradients.n, of: "parameters (n)")
+    try validate(parameterCount: parameters.count, learningRate: learningRate)
     let v = try gradients.reductionVector(exampleWeights: exampleWeights)
     var gradient = [Scalar](repeating: 0, count: gradients.n)
     try gradients.write(writer, reducingWith: v, into: &gradient, parallelism: parallelism)
@@ -63,18 +71,21 @@ extension Optimizer {
   }
 }
 
-/// Checks shared by the optimisers' gradient step.
+/// The checks of an averaged gradient shared by the optimisers' steps: length `n`, finite.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
-func validateStep<Scalar: BLASScalar>(
-  parameters: [Scalar], gradient: [Scalar], learningRate: Scalar, state: [Scalar]
+func validateGradient<Scalar: BLASScalar>(
+  _ gradient: [Scalar], parameterCount: Int
 ) throws(MinibatchError) {
-  try validateLearningRate(learningRate)
-  try validateCount(gradient.count, expected: parameters.count, of: "gradient (length n)")
+  try validateCount(gradient.count, expected: parameterCount, of: "gradient (length n)")
   try validateFinite(gradient, of: "gradient")
+}
+
+/// Checks that optimiser state, once sized, matches the parameters.
+func validateState<Scalar>(_ state: [Scalar], parameterCount: Int) throws(MinibatchError) {
   if !state.isEmpty {
     try validateCount(
-      parameters.count, expected: state.count, of: "parameters (optimiser state has n)")
+      parameterCount, expected: state.count, of: "parameters (optimiser state has n)")
   }
 }
 
@@ -86,6 +97,10 @@ func validateStep<Scalar: BLASScalar>(
 public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
   public init() {}
 
+  public func validate(parameterCount: Int, learningRate: Scalar) throws(MinibatchError) {
+    try validateLearningRate(learningRate)
+  }
+
   /// Writes `J` and applies `w ← −η·Jᵀv + 1·w` onto the weights in the same sweep.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
@@ -94,7 +109,7 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
     into gradients: inout PerExampleGradients<Scalar>, exampleWeights: [Scalar]?,
     learningRate: Scalar, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
-    try validateLearningRate(learningRate)
+    try validate(parameterCount: parameters.count, learningRate: learningRate)
     let v = try gradients.reductionVector(exampleWeights: exampleWeights)
     try gradients.write(
       writer, reducingWith: v, alpha: -learningRate, beta: 1, into: &parameters,
@@ -106,8 +121,8 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
-    try validateStep(
-      parameters: parameters, gradient: gradient, learningRate: learningRate, state: [])
+    try validate(parameterCount: parameters.count, learningRate: learningRate)
+    try validateGradient(gradient, parameterCount: parameters.count)
     for j in parameters.indices { parameters[j] -= learningRate * gradient[j] }
   }
 
@@ -148,13 +163,18 @@ public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
     self.nesterov = nesterov
   }
 
+  public func validate(parameterCount: Int, learningRate: Scalar) throws(MinibatchError) {
+    try validateLearningRate(learningRate)
+    try validateState(velocity, parameterCount: parameterCount)
+  }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
-    try validateStep(
-      parameters: parameters, gradient: gradient, learningRate: learningRate, state: velocity)
+    try validate(parameterCount: parameters.count, learningRate: learningRate)
+    try validateGradient(gradient, parameterCount: parameters.count)
     if velocity.isEmpty { velocity = Array(repeating: 0, count: parameters.count) }
     for j in parameters.indices {
       velocity[j] = momentum * velocity[j] + gradient[j]
@@ -193,13 +213,18 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     self.epsilon = epsilon
   }
 
+  public func validate(parameterCount: Int, learningRate: Scalar) throws(MinibatchError) {
+    try validateLearningRate(learningRate)
+    try validateState(firstMoment, parameterCount: parameterCount)
+  }
+
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public mutating func step(
     parameters: inout [Scalar], gradient: [Scalar], learningRate: Scalar
   ) throws(MinibatchError) {
-    try validateStep(
-      parameters: parameters, gradient: gradient, learningRate: learningRate, state: firstMoment)
+    try validate(parameterCount: parameters.count, learningRate: learningRate)
+    try validateGradient(gradient, parameterCount: parameters.count)
     if firstMoment.isEmpty {
       firstMoment = Array(repeating: 0, count: parameters.count)
       secondMoment = firstMoment

@@ -167,6 +167,22 @@ import Testing
         parameters: &w, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
         learningRate: 0.1)
     }
+    // Invalid rates and mismatched state are refused before J is written.
+    expectError(.invalidLearningRate(-1)) {
+      try momentum.step(
+        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
+        learningRate: -1)
+    }
+    var threeForAdam: [Double] = [1, 2, 3]
+    expectError(.shapeMismatch(expected: 2, got: 3, of: "parameters (optimiser state has n)")) {
+      try adam.step(
+        parameters: &threeForAdam, writing: copyingWriter(rows), into: &target,
+        exampleWeights: nil, learningRate: 0.1)
+    }
+    expectError(.invalidLearningRate(.infinity)) {
+      try adam.validate(parameterCount: 2, learningRate: .infinity)
+    }
+    #expect(threeForAdam == [1, 2, 3])
     #expect(three == [1, 2, 3] && target.elements == [0, 0, 0])
     #expect(w == savedW)
     #expect(longer == [1, 2, 3])
