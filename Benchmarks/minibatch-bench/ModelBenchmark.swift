@@ -166,11 +166,11 @@ func benchmarkDigitsTraining<Scalar: BLASScalar>(
   _: Scalar.Type, threads: Int, budget: Double
 ) throws -> [(model: String, timing: Timing, examples: Int, n: Int)] {
   let (train, _) = try Digits.loadStandardized(Scalar.self)
-  let softmax = try SoftmaxRegression<Scalar>(inputCount: 64, classCount: 10, l2Penalty: 1e-4)
-  let mlp = try MultilayerPerceptron<Scalar>(layerSizes: [64, 64, 10], l2Penalty: 1e-4)
+  let softmax = try SoftmaxRegression<Scalar>(inputCount: 64, classCount: 10)
+  let mlp = try MultilayerPerceptron<Scalar>(layerSizes: [64, 64, 10])
   func epochs<Model: PerExampleGradientModel<Scalar>>(_ model: Model) throws -> Timing {
     var trainer = MinibatchTrainer(
-      model: model, optimizer: try MomentumSGD<Scalar>(momentum: 0.9),
+      model: model, optimizer: try MomentumSGD<Scalar>(momentum: 0.9, regularization: .l2(1e-4)),
       sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
       schedule: .constant(0.01), parallelism: .threads(threads))
     var parameters = model.initialParameters(seed: 0)

@@ -57,13 +57,12 @@ struct DigitsRecipe: Sendable {
     switch model {
     case .softmax:
       let model = try SoftmaxRegression<Scalar>(
-        inputCount: Digits.featureCount, classCount: Digits.classCount,
-        l2Penalty: Scalar(l2Penalty))
+        inputCount: Digits.featureCount, classCount: Digits.classCount)
       return try run(model: model, train: train, test: test, progress: progress)
     case .mlp:
       let model = try MultilayerPerceptron<Scalar>(
         layerSizes: [Digits.featureCount] + hiddenLayers + [Digits.classCount],
-        hiddenActivation: hiddenActivation, l2Penalty: Scalar(l2Penalty))
+        hiddenActivation: hiddenActivation)
       return try run(model: model, train: train, test: test, progress: progress)
     }
   }
@@ -73,14 +72,17 @@ struct DigitsRecipe: Sendable {
     progress: (String) -> Void
   ) throws -> Outcome {
     typealias Scalar = Model.Scalar
+    let regularization: Regularization<Scalar> = l2Penalty > 0 ? .l2(Scalar(l2Penalty)) : .none
     switch optimizer {
     case .sgd:
-      return try run(model, StochasticGradientDescent<Scalar>(), train, test, progress)
+      let optimizer = try StochasticGradientDescent<Scalar>(regularization: regularization)
+      return try run(model, optimizer, train, test, progress)
     case .momentum, .nesterov:
-      let optimizer = try MomentumSGD<Scalar>(momentum: 0.9, nesterov: self.optimizer == .nesterov)
+      let optimizer = try MomentumSGD<Scalar>(
+        momentum: 0.9, nesterov: self.optimizer == .nesterov, regularization: regularization)
       return try run(model, optimizer, train, test, progress)
     case .adam:
-      return try run(model, try Adam<Scalar>(), train, test, progress)
+      return try run(model, try Adam<Scalar>(regularization: regularization), train, test, progress)
     }
   }
 

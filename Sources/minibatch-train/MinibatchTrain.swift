@@ -50,7 +50,7 @@ struct MinibatchTrain: ParsableCommand {
   @Option(help: "Hidden activation of the MLP: relu, tanh or identity.")
   var activation: Activation = .relu
 
-  @Option(help: "L2 penalty λ on the weights.")
+  @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (coupled L2).")
   var l2 = 1e-4
 
   @Flag(help: "Constant learning rate instead of the cosine schedule.")

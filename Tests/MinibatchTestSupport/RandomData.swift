@@ -36,3 +36,16 @@ public let reductionShapes: [(k: Int, n: Int)] = [
   (1, 1), (1, 7), (7, 1), (1, 1000), (1000, 1), (2, 5), (3, 17), (8, 16), (9, 33), (17, 31),
   (64, 129), (255, 257), (5000, 7), (4100, 40), (300, 3001), (33, 20_011), (2100, 4100),
 ]
+
+/// A row writer whose `J` is `source`, copying the requested tiles (a stand-in for a user's own
+/// model).
+public func copyingWriter<Scalar: BLASScalar>(
+  _ source: PerExampleGradients<Scalar>
+) -> PerExampleRowWriter<Scalar> {
+  try! PerExampleRowWriter(exampleCount: source.k, parameterCount: source.n) {
+    rows, columns, tile, rowStride in
+    for (r, i) in rows.enumerated() {
+      for (c, j) in columns.enumerated() { tile[r * rowStride + c] = source[i, j] }
+    }
+  }
+}

@@ -22,48 +22,40 @@ public func randomBatch<Scalar: BLASScalar>(
   return try Batch(inputs: inputs, targets: targets)
 }
 
-/// One model of every kind, for a given input width, each with and without L2.
+/// One model of every kind (linear, logistic and softmax regression; MLPs with tanh, ReLU and
+/// identity hidden layers, for classification, regression and binary labels).
 public func modelZoo<Scalar: BLASScalar>(
   _: Scalar.Type, d: Int, classes: Int
 ) throws -> [(name: String, model: any PerExampleGradientModel<Scalar>, loss: OutputLoss)] {
-  var zoo: [(String, any PerExampleGradientModel<Scalar>, OutputLoss)] = []
-  for l2: Scalar in [0, 0.3] {
-    zoo += [
-      ("linear λ=\(l2)", try LinearRegression(inputCount: d, l2Penalty: l2), .squaredError),
-      (
-        "logistic λ=\(l2)", try LogisticRegression(inputCount: d, l2Penalty: l2),
-        .binaryCrossEntropy
-      ),
-      (
-        "softmax λ=\(l2)", try SoftmaxRegression(inputCount: d, classCount: classes, l2Penalty: l2),
-        .softmaxCrossEntropy
-      ),
-      (
-        "mlp tanh λ=\(l2)",
-        try MultilayerPerceptron(
-          layerSizes: [d, 7, 5, classes], hiddenActivation: .tanh, l2Penalty: l2),
-        .softmaxCrossEntropy
-      ),
-      (
-        "mlp relu λ=\(l2)",
-        try MultilayerPerceptron(
-          layerSizes: [d, 9, classes], hiddenActivation: .relu, l2Penalty: l2),
-        .softmaxCrossEntropy
-      ),
-      (
-        "mlp regression λ=\(l2)",
-        try MultilayerPerceptron(
-          layerSizes: [d, 6, 2], hiddenActivation: .tanh, outputLoss: .squaredError, l2Penalty: l2),
-        .squaredError
-      ),
-      (
-        "mlp binary λ=\(l2)",
-        try MultilayerPerceptron(
-          layerSizes: [d, 4, 1], hiddenActivation: .relu, outputLoss: .binaryCrossEntropy,
-          l2Penalty: l2),
-        .binaryCrossEntropy
-      ),
-    ]
-  }
-  return zoo
+  [
+    ("linear", try LinearRegression(inputCount: d), .squaredError),
+    ("logistic", try LogisticRegression(inputCount: d), .binaryCrossEntropy),
+    ("softmax", try SoftmaxRegression(inputCount: d, classCount: classes), .softmaxCrossEntropy),
+    (
+      "mlp tanh",
+      try MultilayerPerceptron(layerSizes: [d, 7, 5, classes], hiddenActivation: .tanh),
+      .softmaxCrossEntropy
+    ),
+    (
+      "mlp relu", try MultilayerPerceptron(layerSizes: [d, 9, classes], hiddenActivation: .relu),
+      .softmaxCrossEntropy
+    ),
+    (
+      "mlp identity",
+      try MultilayerPerceptron(layerSizes: [d, 3, classes], hiddenActivation: .identity),
+      .softmaxCrossEntropy
+    ),
+    (
+      "mlp regression",
+      try MultilayerPerceptron(
+        layerSizes: [d, 6, 2], hiddenActivation: .tanh, outputLoss: .squaredError),
+      .squaredError
+    ),
+    (
+      "mlp binary",
+      try MultilayerPerceptron(
+        layerSizes: [d, 4, 1], hiddenActivation: .relu, outputLoss: .binaryCrossEntropy),
+      .binaryCrossEntropy
+    ),
+  ]
 }

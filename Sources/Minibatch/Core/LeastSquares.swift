@@ -2,7 +2,7 @@
 public struct LeastSquaresSolution<Scalar: BLASScalar>: Sendable, Equatable {
   /// The minimiser `x` of `‖A·x − b‖₂` with the smallest `‖x‖₂` (length = columns of `A`).
   public var solution: [Scalar]
-  /// Effective rank of `A`: the number of singular values above `rcond·σ_max`.
+  /// Effective rank of `A`: the number of singular values above the cut-off `rcond·σ_max`.
   public var rank: Int
   /// Singular values of `A`, in decreasing order (`min(rows, columns)` of them).
   public var singularValues: [Scalar]
@@ -13,16 +13,24 @@ public struct LeastSquaresSolution<Scalar: BLASScalar>: Sendable, Equatable {
 /// `A` is `m × n` (any shape; rank-deficient is fine: the minimum-norm minimiser is returned), `b`
 /// has `m` entries. Cost `O(m·n·min(m, n))`; `A` and `b` are copied, not modified.
 ///
-/// - Parameter rcond: singular values below `rcond·σ_max` are treated as zero; a negative value
-///   (the default) means machine precision.
+/// - Parameter rcond: singular values `σ_i ≤ rcond·σ_max` are treated as zero, so the solution
+///   ignores those directions. `nil` (the default) is numpy's `lstsq` cut-off
+///   `ε·max(m, n)`: LAPACK's own default (`ε`) keeps directions that are zero up to rounding
+///   (a feature equal to the intercept column gives `σ_min/σ_max ≈ 1e-16`), and the
+///   "minimum-norm" answer then has entries of ~1e14 and does not minimise the residual.
+///   Must be finite and ≥ 0. The rank this cut-off leaves is ``LeastSquaresSolution/rank``.
 /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `b.count != m`,
 ///   ``MinibatchError/nonFiniteValue(index:of:)`` for NaN or infinite entries,
-///   ``MinibatchError/lapackFailure(routine:info:)`` if the SVD does not converge.
+///   ``MinibatchError/lapackFailure(routine:info:)`` if the SVD does not converge,
+///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `rcond`.
 public func solveLeastSquares<Scalar: BLASScalar>(
-  _ a: Matrix<Scalar>, _ b: [Scalar], rcond: Scalar = -1
+  _ a: Matrix<Scalar>, _ b: [Scalar], rcond: Scalar? = nil
 ) throws(MinibatchError) -> LeastSquaresSolution<Scalar> {
   let m = a.rows
   let n = a.columns
+  let cutoff = rcond ?? Scalar.ulpOfOne * Scalar(max(m, n))
+  try validateArgument(
+    cutoff, named: "rcond", expected: "finite and ≥ 0", cutoff.isFinite && cutoff >= 0)
   try validateCount(b.count, expected: m, of: "right-hand side b (rows of A)")
   try validateFinite(a.elements, of: "A")
   try validateFinite(b, of: "b")
@@ -35,7 +43,7 @@ public func solveLeastSquares<Scalar: BLASScalar>(
       singularValues.withUnsafeMutableBufferPointer { sPointer in
         Scalar.gelsd(
           m: m, n: n, nrhs: 1, a: aPointer.baseAddress!, lda: n, b: bPointer.baseAddress!, ldb: 1,
-          s: sPointer.baseAddress!, rcond: rcond)
+          s: sPointer.baseAddress!, rcond: cutoff)
       }
     }
   }

@@ -10,7 +10,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   /// Number of columns (features, for a batch's inputs).
   public let columns: Int
   /// All `rows·columns` entries, row-major.
-  public private(set) var elements: [Scalar]
+  public internal(set) var elements: [Scalar]
 
   /// A matrix from a flat row-major buffer of `rows·columns` scalars.
   ///
@@ -19,7 +19,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for negative or too large
   ///   dimensions, ``MinibatchError/shapeMismatch(expected:got:of:)`` if the count differs.
   public init(rows: Int, columns: Int, elements: [Scalar]) throws(MinibatchError) {
-    try PerExampleGradients<Scalar>.validateShape(k: rows, n: columns)
+    try Self.validateShape(rows: rows, columns: columns)
     try validateCount(
       elements.count, expected: rows * columns, of: "matrix elements (rows·columns)")
     self.rows = rows
@@ -36,6 +36,38 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
       try validateCount(row.count, expected: first.count, of: "matrix row \(index)")
     }
     try self.init(rows: rows.count, columns: first.count, elements: Array(rows.joined()))
+  }
+
+  /// A `rows × columns` matrix of zeros.
+  ///
+  /// - Throws: the shape errors of ``init(rows:columns:elements:)``.
+  public init(rows: Int, columns: Int) throws(MinibatchError) {
+    try Self.validateShape(rows: rows, columns: columns)
+    self.init(rows: rows, columns: columns, storage: Array(repeating: 0, count: rows * columns))
+  }
+
+  /// The largest number of rows or columns accepted: BLAS addresses rows and leading dimensions
+  /// with 32-bit integers.
+  public static var maximumDimension: Int { Int(Int32.max) }
+
+  /// The one shape check of every row-major matrix in the package (inputs, `J`, activations):
+  /// `1 ≤ rows, columns ≤` ``maximumDimension`` and `rows·columns` scalars addressable in bytes.
+  static func validateShape(
+    rows: Int, columns: Int, rowName: String = "rows", columnName: String = "columns"
+  ) throws(MinibatchError) {
+    guard rows != 0 else { throw .emptyBatch }
+    guard columns != 0 else { throw .noParameters }
+    guard rows > 0, rows <= maximumDimension else {
+      throw .dimensionOutOfRange(value: rows, limit: maximumDimension, of: rowName)
+    }
+    guard columns > 0, columns <= maximumDimension else {
+      throw .dimensionOutOfRange(value: columns, limit: maximumDimension, of: columnName)
+    }
+    let limit = Int.max / MemoryLayout<Scalar>.stride / columns
+    guard rows <= limit else {
+      throw .dimensionOutOfRange(
+        value: rows, limit: limit, of: "\(rowName) for these \(columnName)")
+    }
   }
 
   /// Entry `(i, j)`.
@@ -88,9 +120,24 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Calls `body` with the entries as a mutable row-major buffer.
-  mutating func withUnsafeMutableElements<R>(
-    _ body: (UnsafeMutableBufferPointer<Scalar>) -> R
-  ) -> R {
-    elements.withUnsafeMutableBufferPointer { body($0) }
+
+  mutating func withUnsafeMutableElements<R, E: Error>(
+    _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
+  ) throws(E) -> R {
+    let result: Result<R, E> = elements.withUnsafeMutableBufferPointer { buffer in
+      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
+    }
+    return try result.get()
+  }
+
+  /// Calls `body` with the entries as a read-only row-major buffer.
+
+  func withUnsafeElements<R, E: Error>(
+    _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
+  ) throws(E) -> R {
+    let result: Result<R, E> = elements.withUnsafeBufferPointer { buffer in
+      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
+    }
+    return try result.get()
   }
 }

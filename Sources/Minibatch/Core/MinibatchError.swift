@@ -29,8 +29,13 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   /// Class label `label` of example `index` is outside `0..<classCount`.
   case labelOutOfRange(index: Int, label: Int, classCount: Int)
   /// Training stopped: the mean loss of batch `batch` (0-based) in epoch `epoch` (0-based) was NaN
-  /// or infinite, or the step it produced was. The weights are those after the last good step.
+  /// or infinite. The parameters are those after the last good step.
   case nonFiniteLoss(epoch: Int, batch: Int, loss: Double)
+  /// Training stopped: the losses of batch `batch` (0-based) in epoch `epoch` (0-based) were
+  /// finite, but `quantity` (`"gradient"`, `"parameters after the step"`, an optimiser's state)
+  /// overflowed to NaN or infinity. The parameters and the optimiser are those after the last good
+  /// step.
+  case nonFiniteStep(epoch: Int, batch: Int, quantity: String)
   /// A LAPACK routine reported failure (`info > 0`, e.g. an SVD that did not converge).
   case lapackFailure(routine: String, info: Int)
   /// A data file could not be read (missing, unreadable, not UTF-8).
@@ -71,7 +76,10 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
       return "label of example \(index) is \(label); expected 0..<\(classCount)"
     case .nonFiniteLoss(let epoch, let batch, let loss):
       return "training stopped: non-finite loss \(loss) in epoch \(epoch), batch \(batch); "
-        + "the weights are those of the last good step"
+        + "the parameters are those of the last good step"
+    case .nonFiniteStep(let epoch, let batch, let quantity):
+      return "training stopped: the step of batch \(batch) in epoch \(epoch) made the \(quantity) "
+        + "NaN or infinite; the parameters are those of the last good step"
     case .lapackFailure(let routine, let info):
       return "LAPACK \(routine) failed with info = \(info)"
     case .fileUnreadable(let path, let reason):

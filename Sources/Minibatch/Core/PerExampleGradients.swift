@@ -7,18 +7,25 @@
 /// ```
 ///
 /// Storage is one contiguous **row-major** buffer of `k·n` scalars (row `i` starts at `i·n`),
-/// copy-on-write like `Array`. Models write rows in place through
-/// ``withUnsafeMutableRow(_:_:)`` or ``withUnsafeMutableElements(_:)``; the reductions in
-/// `PerExampleGradients+Reductions.swift` read it with one GEMV each.
+/// copy-on-write like `Array` (a ``Matrix`` with `k` rows and `n` columns). Models write rows in
+/// place through ``withUnsafeMutableRow(_:_:)`` or ``withUnsafeMutableElements(_:)``; the
+/// reductions in `PerExampleGradients+Reductions.swift` read it with one GEMV each.
+///
+/// This is the **stored** representation of ``PerExampleGradientOperator``: what a user who brings
+/// their own rows hands to the package. The built-in dense models never need it (see
+/// ``FactoredPerExampleGradients``), and any row writer can be reduced without storing `J` (see
+/// ``StreamedPerExampleGradients``).
 ///
 /// Construction validates the shape once (`k ≥ 1`, `n ≥ 1`, both within BLAS's 32-bit range), so
 /// reductions that need nothing but the matrix, such as ``mean(parallelism:)``, cannot fail.
 public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
-  /// Number of examples `k` (rows).
-  public let k: Int
-  /// Number of weights `n` (columns), the length of every gradient.
-  public let n: Int
-  @usableFromInline var storage: [Scalar]
+  var matrix: Matrix<Scalar>
+
+  /// Number of examples `k` (rows); the same as ``exampleCount``.
+  public var k: Int { matrix.rows }
+  /// Number of parameters `n` (columns), the length of every gradient; the same as
+  /// ``parameterCount``.
+  public var n: Int { matrix.columns }
 
   /// A k×n matrix of zeros.
   ///
@@ -27,9 +34,7 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   ///   dimensions.
   public init(k: Int, n: Int) throws(MinibatchError) {
     try Self.validateShape(k: k, n: n)
-    self.k = k
-    self.n = n
-    storage = Array(repeating: 0, count: k * n)
+    matrix = Matrix(rows: k, columns: n, storage: Array(repeating: 0, count: k * n))
   }
 
   /// A k×n matrix from a flat row-major buffer of `k·n` scalars (row `i` is
@@ -40,9 +45,7 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   public init(k: Int, n: Int, elements: [Scalar]) throws(MinibatchError) {
     try Self.validateShape(k: k, n: n)
     try validateCount(elements.count, expected: k * n, of: "elements (k·n)")
-    self.k = k
-    self.n = n
-    storage = elements
+    matrix = Matrix(rows: k, columns: n, storage: elements)
   }
 
   /// A matrix whose rows are `rows` (k = `rows.count`, n = `rows[0].count`).
@@ -55,11 +58,7 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
     for (index, row) in rows.enumerated() {
       try validateCount(row.count, expected: first.count, of: "row \(index)")
     }
-    k = rows.count
-    n = first.count
-    storage = []
-    storage.reserveCapacity(k * n)
-    for row in rows { storage.append(contentsOf: row) }
+    matrix = Matrix(rows: rows.count, columns: first.count, storage: Array(rows.joined()))
   }
 
   /// A k×n matrix whose rows are written in place by `writeRow(i, row)`, called once for each
@@ -77,87 +76,67 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// The largest k or n accepted: BLAS addresses rows and leading dimensions with 32-bit integers.
-  public static var maximumDimension: Int { Int(Int32.max) }
+  public static var maximumDimension: Int { Matrix<Scalar>.maximumDimension }
 
-  @usableFromInline
   static func validateShape(k: Int, n: Int) throws(MinibatchError) {
-    guard k != 0 else { throw .emptyBatch }
-    guard n != 0 else { throw .noParameters }
-    guard k > 0, k <= maximumDimension else {
-      throw .dimensionOutOfRange(value: k, limit: maximumDimension, of: "k (examples)")
-    }
-    guard n > 0, n <= maximumDimension else {
-      throw .dimensionOutOfRange(value: n, limit: maximumDimension, of: "n (parameters)")
-    }
-    // k·n scalars must be addressable in bytes.
-    let limit = Int.max / MemoryLayout<Scalar>.stride / n
-    guard k <= limit else {
-      throw .dimensionOutOfRange(value: k, limit: limit, of: "k (examples) for this n")
-    }
+    try Matrix<Scalar>.validateShape(
+      rows: k, columns: n, rowName: "k (examples)", columnName: "n (parameters)")
   }
 
   // MARK: - Element access
 
   /// All `k·n` entries, row-major.
-  @inlinable public var elements: [Scalar] { storage }
+  public var elements: [Scalar] { matrix.elements }
 
   /// Row `i`, the gradient of example `i` (a slice of the storage, no copy).
   /// - Precondition: `0 ≤ i < k`.
-  @inlinable
+
   public func row(_ i: Int) -> ArraySlice<Scalar> {
     precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
-    return storage[(i * n)..<((i + 1) * n)]
+    return matrix.elements[(i * n)..<((i + 1) * n)]
   }
 
   /// Entry `J[i, j] = ∂L_i/∂w_j`.
   /// - Precondition: `0 ≤ i < k`, `0 ≤ j < n`.
-  @inlinable
+
   public subscript(i: Int, j: Int) -> Scalar {
     get {
       precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
-      return storage[i * n + j]
+      return matrix.elements[i * n + j]
     }
     set {
       precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
-      storage[i * n + j] = newValue
+      matrix.elements[i * n + j] = newValue
     }
   }
 
   /// Calls `body` with row `i` as a mutable buffer of `n` scalars, writing in place (the storage is
   /// copied first only if it is shared, as with `Array`).
   /// - Precondition: `0 ≤ i < k`.
-  @inlinable
+
   public mutating func withUnsafeMutableRow<R, E: Error>(
     _ i: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
     precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
     let n = n
-    let result: Result<R, E> = storage.withUnsafeMutableBufferPointer { buffer in
-      let row = UnsafeMutableBufferPointer(rebasing: buffer[(i * n)..<((i + 1) * n)])
-      do throws(E) { return .success(try body(row)) } catch { return .failure(error) }
+    return try matrix.withUnsafeMutableElements { (buffer) throws(E) -> R in
+      try body(UnsafeMutableBufferPointer(rebasing: buffer[(i * n)..<((i + 1) * n)]))
     }
-    return try result.get()
   }
 
   /// Calls `body` with all `k·n` entries, row-major, as one mutable buffer (row `i` at `i·n`).
-  @inlinable
+
   public mutating func withUnsafeMutableElements<R, E: Error>(
     _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
-    let result: Result<R, E> = storage.withUnsafeMutableBufferPointer { buffer in
-      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
-    }
-    return try result.get()
+    try matrix.withUnsafeMutableElements(body)
   }
 
   /// Calls `body` with all `k·n` entries, row-major, read-only.
-  @inlinable
+
   public func withUnsafeElements<R, E: Error>(
     _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
-    let result: Result<R, E> = storage.withUnsafeBufferPointer { buffer in
-      do throws(E) { return .success(try body(buffer)) } catch { return .failure(error) }
-    }
-    return try result.get()
+    try matrix.withUnsafeElements(body)
   }
 }

@@ -11,8 +11,6 @@ extension DenseNetworkModel {
   public var parameterCount: Int { network.parameterCount }
   public var inputCount: Int { network.inputCount }
   public var outputCount: Int { network.outputCount }
-  /// `λ` in the per-example penalty `(λ/2)·‖W‖²` (the bias is not penalised).
-  public var l2Penalty: Scalar { network.l2Penalty }
 
   public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
     try network.validate(parameters: parameters, batch: batch)
@@ -37,6 +35,12 @@ extension DenseNetworkModel {
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
     try network.perExampleRowWriter(parameters: parameters, batch: batch)
+  }
+
+  public func perExampleGradientFactors(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)? {
+    try network.perExampleGradientFactors(parameters: parameters, batch: batch)
   }
 
   public func meanLossAndGradient(

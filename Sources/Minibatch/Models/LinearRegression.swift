@@ -1,38 +1,45 @@
-/// Linear regression with squared error: `ŷ = wᵀx + b`, `ℓ_i = ½·(ŷ_i − y_i)² + (λ/2)·‖w‖²`.
+/// Linear regression with squared error: `ŷ = wᵀx + b`, `ℓ_i = ½·(ŷ_i − y_i)²`.
 ///
 /// Targets are ``Targets/values(_:)`` with one column. Parameters: `n = d + 1`, the `d` weights
-/// then the bias. The mean loss over a batch is half the mean squared error plus the penalty;
-/// its exact minimiser is ``leastSquaresParameters(data:)``.
+/// then the bias. The mean loss over a batch is half the mean squared error; the exact minimiser
+/// of it plus `(λ/2)·‖θ‖²` is ``leastSquaresSolution(data:l2Penalty:rcond:)``.
 public struct LinearRegression<Scalar: BLASScalar>: DenseNetworkModel {
   public let network: MultilayerPerceptron<Scalar>
 
-  /// - Parameters:
-  ///   - inputCount: `d ≥ 1` features.
-  ///   - l2Penalty: `λ ≥ 0`.
-  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `d` or `λ`.
-  public init(inputCount: Int, l2Penalty: Scalar = 0) throws(MinibatchError) {
+  /// - Parameter inputCount: `d ≥ 1` features.
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `d`.
+  public init(inputCount: Int) throws(MinibatchError) {
     network = try MultilayerPerceptron(
-      layerSizes: [inputCount, 1], hiddenActivation: .identity, outputLoss: .squaredError,
-      l2Penalty: l2Penalty)
+      layerSizes: [inputCount, 1], hiddenActivation: .identity, outputLoss: .squaredError)
   }
 
-  /// The exact minimiser of the mean loss over `data`, by LAPACK least squares
-  /// (``solveLeastSquares(_:_:rcond:)``, `?gelsd`).
+  /// The exact minimiser `θ = [w, b]` of the mean loss plus an L2 penalty on every parameter,
   ///
-  /// Minimising `(1/k)·Σ ½(wᵀx_i + b − y_i)² + (λ/2)·‖w‖²` is the least-squares problem
-  /// `[X 1; √(kλ)·I 0]·[w; b] ≈ [y; 0]` (the penalty rows are added only when `λ > 0`).
-  /// Returns the parameters in this model's layout (`w`, then `b`).
+  /// ```
+  /// (1/k)·Σ_i ½·(wᵀx_i + b − y_i)² + (λ/2)·‖θ‖²
+  /// ```
   ///
-  /// - Throws: the validation errors of the model, and LAPACK's.
-  public func leastSquaresParameters(data: Batch<Scalar>) throws(MinibatchError) -> [Scalar] {
+  /// (what ``StochasticGradientDescent`` with ``Regularization/l2(_:)`` converges to), by LAPACK
+  /// least squares on `[X 1; √(kλ)·I]·θ ≈ [y; 0]` (the penalty rows only when `λ > 0`). Returns
+  /// the parameters in this model's layout (`w`, then `b`), the effective rank and the singular
+  /// values; see ``solveLeastSquares(_:_:rcond:)`` for `rcond`.
+  ///
+  /// - Throws: the validation errors of the model, ``MinibatchError/invalidArgument(name:value:expected:)``
+  ///   for a negative or non-finite `λ`, and LAPACK's.
+  public func leastSquaresSolution(
+    data: Batch<Scalar>, l2Penalty: Scalar = 0, rcond: Scalar? = nil
+  ) throws(MinibatchError) -> LeastSquaresSolution<Scalar> {
     try network.validate(parameters: [Scalar](repeating: 0, count: parameterCount), batch: data)
+    try validateArgument(
+      l2Penalty, named: "L2 penalty", expected: "finite and ≥ 0",
+      l2Penalty.isFinite && l2Penalty >= 0)
     guard case .values(let targets) = data.targets else {
       throw .wrongTargetKind(expected: "real values", got: data.targets.kindDescription)
     }
     try validateFinite(data.inputs.elements, of: "inputs")
     let d = inputCount
     let k = data.count
-    let penaltyRows = l2Penalty > 0 ? d : 0
+    let penaltyRows = l2Penalty > 0 ? d + 1 : 0
     var a = [Scalar](repeating: 0, count: (k + penaltyRows) * (d + 1))
     for i in 0..<k {
       a.replaceSubrange((i * (d + 1))..<(i * (d + 1) + d), with: data.inputs.row(i))
@@ -42,6 +49,6 @@ public struct LinearRegression<Scalar: BLASScalar>: DenseNetworkModel {
     for j in 0..<penaltyRows { a[(k + j) * (d + 1) + j] = root }
     let b = targets.elements + [Scalar](repeating: 0, count: penaltyRows)
     let system = try Matrix(rows: k + penaltyRows, columns: d + 1, elements: a)
-    return try solveLeastSquares(system, b).solution
+    return try solveLeastSquares(system, b, rcond: rcond)
   }
 }

@@ -5,12 +5,15 @@
 /// gradients, and they agree (the tests prove it to 1e-10 relative in Double):
 ///
 /// ```
-/// per-example:   J[i, :] = ∇ℓ_i(w)                    (k × n, written in place, no 1/k)
+/// per-example:   J[i, :] = ∇ℓ_i(w)                    (k × n, no 1/k)
 /// mean loss:     L(w) = (1/k) Σ_i ℓ_i(w),  ∇L(w) = (1/k) Σ_i J[i, :] = J.mean()
 /// ```
 ///
-/// Optional L2 regularisation `(λ/2)·‖W‖²` (weights only, not biases) is part of **every**
-/// example's loss, so it appears once in `L` and as `λ·W` in every row of `J`.
+/// `J` reaches the reductions as a ``PerExampleGradientOperator``: every model provides a
+/// ``PerExampleRowWriter`` (for the stored and streamed representations); dense models also
+/// provide the factored one, in which `J` is never formed. The losses carry no regulariser:
+/// regularisation belongs to the optimiser (``Regularization``), so per-example norms and clipping
+/// see the data's gradients alone.
 public protocol PerExampleGradientModel<Scalar>: Sendable {
   associatedtype Scalar: BLASScalar
 
@@ -36,17 +39,24 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
     Scalar
   >
 
-  /// The per-example losses `ℓ_i(w)` (length `k`; each includes the L2 term).
+  /// The per-example losses `ℓ_i(w)` (length `k`).
   func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
 
   /// Runs the batch's forward and backward passes and returns the per-example losses and a
   /// writer for `J[i, :] = ∇ℓ_i(w)` (`k × n`; rows are **not** divided by `k`). The writer fills
-  /// any block of rows and columns from the passes' results; hand it to
-  /// ``PerExampleGradients/write(_:parallelism:)`` or to a reduction that consumes blocks as they
-  /// are written.
+  /// any tile of rows and columns from the passes' results; hand it to
+  /// ``PerExampleGradients/write(_:parallelism:)`` to store `J`, or to
+  /// ``StreamedPerExampleGradients`` to reduce it without storing it.
   func perExampleRowWriter(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>)
+
+  /// For models made of dense layers, the forward and backward passes' factors of `J` (see
+  /// ``FactoredPerExampleGradients``) and the per-example losses; `nil` for models that cannot
+  /// factor their rows (the default), which then use their row writer.
+  func perExampleGradientFactors(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)?
 
   /// The mean loss `L = (1/k) Σ ℓ_i` and its gradient `∇L` (length `n`), by the usual backward
   /// pass, without materialising per-example rows.
@@ -55,10 +65,68 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
   ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar])
 }
 
+/// Which representation of `J` (``PerExampleGradientOperator``) a model's gradients take. All
+/// three give the same reductions up to rounding (tested).
+public enum GradientRepresentation: String, Sendable, Hashable, CaseIterable,
+  CustomStringConvertible
+{
+  /// Factored when the model provides factors (the built-in dense models), stored otherwise.
+  case automatic
+  /// ``FactoredPerExampleGradients``: `J` never formed; about the cost of the backward pass.
+  case factored
+  /// ``PerExampleGradients``: `J` materialised (`k·n` scalars), reduced by GEMV.
+  case stored
+  /// ``StreamedPerExampleGradients``: the row writer swept in tiles, memory O(threads × tile).
+  case streamed
+
+  public var description: String { rawValue }
+}
+
 extension PerExampleGradientModel {
+  public func perExampleGradientFactors(
+    parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)? {
+    nil
+  }
+
+  /// The batch's per-example gradients `J` (`k × n`, rows not divided by `k`) in the chosen
+  /// representation, and the per-example losses.
+  ///
+  /// - Throws: the model's validation errors;
+  ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for ``GradientRepresentation/factored``
+  ///   when the model has no factors.
+  public func perExampleGradients(
+    parameters: [Scalar], batch: Batch<Scalar>, representation: GradientRepresentation,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> (losses: [Scalar], gradients: any PerExampleGradientOperator<Scalar>)
+  {
+    switch representation {
+    case .automatic, .factored:
+      if let (losses, factored) = try perExampleGradientFactors(
+        parameters: parameters, batch: batch)
+      {
+        return (losses, factored)
+      }
+      try validateArgument(
+        representation, named: "gradient representation",
+        expected: "stored or streamed (\(Self.self) has no dense-layer factors)",
+        representation == .automatic)
+      let (gradients, losses) = try perExampleGradients(
+        parameters: parameters, batch: batch, parallelism: parallelism)
+      return (losses, gradients)
+    case .stored:
+      let (gradients, losses) = try perExampleGradients(
+        parameters: parameters, batch: batch, parallelism: parallelism)
+      return (losses, gradients)
+    case .streamed:
+      let (losses, writer) = try perExampleRowWriter(parameters: parameters, batch: batch)
+      return (losses, StreamedPerExampleGradients(writer))
+    }
+  }
+
   /// Writes `J[i, :] = ∇ℓ_i(w)` into the rows of `gradients` (which must be `k × n`) and returns
   /// the per-example losses. Rows are **not** divided by `k`: reduce them with
-  /// ``PerExampleGradients/mean(parallelism:)`` or a fused step. Nothing is written if
+  /// ``PerExampleGradientOperator/mean(parallelism:)`` or a fused step. Nothing is written if
   /// validation fails.
   public func writePerExampleGradients(
     parameters: [Scalar], batch: Batch<Scalar>, into gradients: inout PerExampleGradients<Scalar>,
@@ -104,8 +172,6 @@ extension PerExampleGradientModel {
   }
 }
 
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 func predictedClass<Scalar: BLASScalar>(_ logits: ArraySlice<Scalar>) -> Int {
   if logits.count == 1 { return logits[logits.startIndex] > 0 ? 1 : 0 }
   var best = logits.startIndex

@@ -8,7 +8,7 @@ import Dispatch
 ///
 /// `A` is k×n, row-major and contiguous. This is the GEMV that `?gemv_t` computes, organised so
 /// that `A` is read once at close to streaming speed. Two schemes, chosen by the row length
-/// alone (measured on the benchmark machine; see README):
+/// alone (the README's benchmark section has the measurements behind the choice):
 ///
 /// - **Long rows** (a row of at least ``longRowBytes``): rows are consumed **eight at a time**,
 ///   `y += ((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇))`, so `y` is loaded
@@ -124,13 +124,22 @@ enum RowCombinationKernel {
     let y: UnsafeMutablePointer<Scalar>
   }
 
-  /// `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]`, eight rows at a time or one at a time.
+  /// `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]`, eight rows at a time or one at a time;
+  /// with `squared`, `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]²`, one row at a time.
   @inline(__always)
   static func addRows<Scalar: BLASScalar>(
     a: UnsafePointer<Scalar>, lda: Int, rows: Range<Int>, columns: Range<Int>,
-    coefficients c: UnsafePointer<Scalar>, y: UnsafeMutablePointer<Scalar>, eightAtATime: Bool
+    coefficients c: UnsafePointer<Scalar>, y: UnsafeMutablePointer<Scalar>, eightAtATime: Bool,
+    squared: Bool = false
   ) {
     var i = rows.lowerBound
+    if squared {
+      while i < rows.upperBound {
+        addSquaredRow(a + i &* lda, c[i], y, columns)
+        i &+= 1
+      }
+      return
+    }
     if eightAtATime {
       while i &+ 8 <= rows.upperBound {
         addEightRows(a + i &* lda, lda, c + i, y, columns)
@@ -190,6 +199,25 @@ enum RowCombinationKernel {
       let low = (r0[j] * c0 + r1[j] * c1) + (r2[j] * c2 + r3[j] * c3)
       let high = (r4[j] * c4 + r5[j] * c5) + (r6[j] * c6 + r7[j] * c7)
       y[j] = y[j] + (low + high)
+      j &+= 1
+    }
+  }
+
+  /// `y[j] ← y[j] + c·r[j]²` over `columns`.
+  @inline(__always)
+  static func addSquaredRow<Scalar: BLASScalar>(
+    _ r: UnsafePointer<Scalar>, _ c: Scalar, _ y: UnsafeMutablePointer<Scalar>,
+    _ columns: Range<Int>
+  ) {
+    let lane = Scalar.CacheLineVector.scalarCount
+    var j = columns.lowerBound
+    while j &+ lane <= columns.upperBound {
+      let x = load(r + j)
+      store(load(y + j) + (x * x) * c, y + j)
+      j &+= lane
+    }
+    while j < columns.upperBound {
+      y[j] = y[j] + (r[j] * r[j]) * c
       j &+= 1
     }
   }

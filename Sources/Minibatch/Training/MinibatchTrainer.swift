@@ -7,9 +7,10 @@ public struct EpochReport: Sendable, Hashable {
   /// Mean over the epoch's examples of their loss `ℓ_i`, each taken at the parameters of the step
   /// that used it (the usual running training loss; weighted by example weights if given).
   public var meanLoss: Double
-  /// Steps (batches) taken.
+  /// Steps taken (batches whose example weights are all 0 are skipped and not counted).
   public var steps: Int
-  /// Examples used (all of them, or fewer when the partial batch is dropped).
+  /// Examples in the steps taken (all of them, or fewer when the partial batch is dropped or a
+  /// batch was skipped).
   public var examples: Int
   /// The learning rate of this epoch.
   public var learningRate: Double
@@ -25,14 +26,56 @@ public struct EpochReport: Sendable, Hashable {
   public var examplesPerSecond: Double { Double(examples) / seconds }
 }
 
-/// Mini-batch training: per epoch, the sampler's batches; per batch, the model's forward and
-/// backward passes, then the per-example gradient rows `J` (`k × n`) are written and reduced
-/// (`1/k`, or `w_i/Σw` with example weights) in one sweep, block by block while in cache, and the
-/// optimiser updates the parameters (SGD: straight onto the weights, `alpha = −η`, `beta = 1`).
+/// How the trainer normalises each batch's weighted gradient sum `S = Σ_batch e_i·g_i` (example
+/// weights `e_i`, 1 without them) into the gradient its optimiser sees; each case maps to a
+/// ``GradientNormalization``.
+public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
+  /// `S / (k·W/N)` for a batch of `k` from `N` examples of weight total `W`: an unbiased estimate
+  /// of the gradient of the data set's weighted mean loss, so weights act across batches (the
+  /// default; without example weights it is the batch mean `S/k`).
+  case datasetWeightTotal
+  /// `S / Σ_batch e_i`: each batch's own weighted mean (PyTorch's weighted mean). A batch of one
+  /// example then ignores its weight.
+  case batchWeightTotal
+  /// `S / B` for a fixed `B > 0` (DP-SGD's expected batch size).
+  case fixedDenominator(Double)
+  /// `S` itself.
+  case sum
+
+  public var description: String {
+    switch self {
+    case .datasetWeightTotal: return "data set weight total"
+    case .batchWeightTotal: return "batch weight total"
+    case .fixedDenominator(let b): return "fixed denominator \(b)"
+    case .sum: return "sum"
+    }
+  }
+
+  /// The ``GradientNormalization`` for a data set of `exampleCount` examples of weight total
+  /// `weightTotal`.
+  func gradientNormalization(weightTotal: Double, exampleCount: Int) -> GradientNormalization {
+    switch self {
+    case .datasetWeightTotal: return .datasetWeightTotal(weightTotal, exampleCount: exampleCount)
+    case .batchWeightTotal: return .weightTotal
+    case .fixedDenominator(let b): return .fixedDenominator(b)
+    case .sum: return .sum
+    }
+  }
+}
+
+/// Mini-batch training. Per epoch, the sampler's batches; per batch:
+///
+/// 1. the model's forward and backward passes give the per-example losses and `J` (`k × n`) in
+///    the chosen ``GradientRepresentation`` — factored for the built-in dense models by default,
+///    so `J` is never formed;
+/// 2. one reduction `Jᵀv` with `v_i = e_i/D`: example weights `e_i` (1 without them) divided by
+///    the ``TrainingNormalization``'s denominator `D` (scaled inside the sum);
+/// 3. the optimiser's update from that gradient — for plain SGD, whose step is linear, the
+///    reduction itself applies it onto the parameters (`alpha = −η`, `beta = 1 − ηλ`).
 ///
 /// ```swift
 /// var trainer = MinibatchTrainer(
-///   model: model, optimizer: StochasticGradientDescent(), sampler: sampler,
+///   model: model, optimizer: try StochasticGradientDescent(), sampler: sampler,
 ///   schedule: .constant(0.1))
 /// try trainer.train(parameters: &w, data: train, epochs: 10) { report, _ in print(report.meanLoss) }
 /// ```
@@ -47,17 +90,25 @@ where Opt.Scalar == Model.Scalar {
   public var optimizer: Opt
   public let sampler: BatchSampler
   public let schedule: LearningRateSchedule
-  /// Threads for writing the per-example rows and for the reductions.
+  /// How `J` is represented (``GradientRepresentation/automatic``: factored when the model can).
+  public let representation: GradientRepresentation
+  /// What each batch's weighted gradient sum is divided by.
+  public let normalization: TrainingNormalization
+  /// Threads for the package's own kernels (writing and reducing `J`).
   public let parallelism: Parallelism
 
   public init(
     model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
+    representation: GradientRepresentation = .automatic,
+    normalization: TrainingNormalization = .datasetWeightTotal,
     parallelism: Parallelism = .automatic
   ) {
     self.model = model
     self.optimizer = optimizer
     self.sampler = sampler
     self.schedule = schedule
+    self.representation = representation
+    self.normalization = normalization
     self.parallelism = parallelism
   }
 
@@ -67,14 +118,15 @@ where Opt.Scalar == Model.Scalar {
   /// set), each report also carries its mean loss and, for class labels, its accuracy.
   ///
   /// Everything is validated before the first step: the data against the model and the sampler,
-  /// the evaluation batch, the example weights (length = examples, finite, ≥ 0), the schedule,
-  /// `epochs ≥ 0`. A batch
-  /// whose example weights are all 0 is skipped.
+  /// the evaluation batch, the example weights (one per example, finite, ≥ 0, not all 0), the
+  /// representation (factored needs a dense model), the normalisation, the schedule and the
+  /// optimiser, `epochs ≥ 0`. A batch whose example weights are all 0 is skipped (not a step).
   ///
-  /// - Throws: those validation errors (nothing changed), or
-  ///   ``MinibatchError/nonFiniteLoss(epoch:batch:loss:)`` when a batch's loss, or the parameters
-  ///   its step produced, are NaN or infinite: `parameters` and ``optimizer`` are then those after
-  ///   the last good step. Errors thrown by `onEpoch` are passed on.
+  /// - Throws: those validation errors (nothing changed);
+  ///   ``MinibatchError/nonFiniteLoss(epoch:batch:loss:)`` when a batch's mean loss is NaN or
+  ///   infinite, ``MinibatchError/nonFiniteStep(epoch:batch:quantity:)`` when its gradient or the
+  ///   step it produced overflowed: `parameters` and ``optimizer`` are then those after the last
+  ///   good step. Errors thrown by `onEpoch` are passed on.
   public mutating func train(
     parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int,
     evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
@@ -86,64 +138,107 @@ where Opt.Scalar == Model.Scalar {
     try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
     try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
     try schedule.validate()
-    if let exampleWeights {
-      try validateCount(
-        exampleWeights.count, expected: data.count, of: "example weights (one per example)")
-      try validateFinite(exampleWeights, of: "example weights")
-      if let index = exampleWeights.firstIndex(where: { $0 < 0 }) {
-        throw MinibatchError.negativeValue(
-          index: index, value: Double(exampleWeights[index]), of: "example weights")
-      }
+    try optimizer.validate(parameterCount: parameters.count, learningRate: 0)
+    let weightTotal =
+      try exampleWeights.map { (weights) throws(MinibatchError) in
+        try validatedWeightTotal(weights, count: data.count, countName: "one per example")
+      } ?? Double(data.count)
+    let batchNormalization = normalization.gradientNormalization(
+      weightTotal: weightTotal, exampleCount: data.count)
+    try batchNormalization.validate()
+    if representation == .factored {
+      try validateArgument(
+        representation, named: "gradient representation",
+        expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
+        try model.perExampleGradientFactors(
+          parameters: parameters, batch: data.gathering(0..<1)) != nil)
     }
-    var buffers: [Int: PerExampleGradients<Scalar>] = [:]
+    var storedBuffers: [Int: PerExampleGradients<Scalar>] = [:]
     for epoch in firstEpoch..<(firstEpoch + epochs) {
       let learningRate = Scalar(try schedule.rate(epoch: epoch))
       let start = DispatchTime.now().uptimeNanoseconds
       var lossSum = 0.0
-      var weightSum = 0.0
+      var lossWeight = 0.0
       var examples = 0
+      var steps = 0
       let batches = sampler.batches(epoch: epoch)
       for (index, indices) in batches.enumerated() {
         let batch = data.gathering(indices)
         let weights = exampleWeights.map { w in indices.map { w[$0] } }
         if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
-        // Taken out of the cache while written, so the write does not copy it.
-        var gradients =
-          try buffers.removeValue(forKey: batch.count)
-          ?? PerExampleGradients(k: batch.count, n: model.parameterCount)
-        let (losses, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-        let (batchLoss, batchWeight) = Self.weightedLoss(losses, weights: weights)
+        let v = weights ?? [Scalar](repeating: 1, count: batch.count)
+        let batchWeight = weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(batch.count)
+        let denominator = try batchNormalization.denominator(
+          weightTotal: batchWeight, exampleCount: batch.count)
+        let scaled = try scaledReductionVector(v, denominator: denominator)
+
+        let losses: [Scalar]
+        // y ← alpha·Jᵀ·scaled + beta·y, in the chosen representation.
+        let reduce: (Scalar, Scalar, inout [Scalar]) throws(MinibatchError) -> Void
+        if representation == .stored {
+          let (rowLosses, writer) = try model.perExampleRowWriter(
+            parameters: parameters, batch: batch)
+          losses = rowLosses
+          // J is reused between batches of the same size; taken out while written (no copy).
+          var stored =
+            try storedBuffers.removeValue(forKey: batch.count)
+            ?? PerExampleGradients(k: batch.count, n: model.parameterCount)
+          let parallelism = parallelism
+          reduce = { (alpha, beta, y) throws(MinibatchError) in
+            try stored.write(
+              writer, reducingWith: scaled, alpha: alpha, beta: beta, into: &y,
+              parallelism: parallelism)
+            storedBuffers[batch.count] = stored
+          }
+        } else {
+          let (rowLosses, gradients) = try model.perExampleGradients(
+            parameters: parameters, batch: batch, representation: representation,
+            parallelism: parallelism)
+          losses = rowLosses
+          let parallelism = parallelism
+          reduce = { (alpha, beta, y) throws(MinibatchError) in
+            try gradients.reduce(
+              with: scaled, alpha: alpha, beta: beta, into: &y, parallelism: parallelism)
+          }
+        }
+        let (batchLoss, batchLossWeight) = Self.weightedLoss(losses, weights: weights)
         guard batchLoss.isFinite else {
           throw MinibatchError.nonFiniteLoss(
-            epoch: epoch, batch: index, loss: batchLoss / batchWeight)
+            epoch: epoch, batch: index, loss: batchLoss / batchLossWeight)
         }
-        // Copies (of n scalars, plus the optimiser's state) to undo a step that overflows.
-        let (lastGood, lastOptimizer) = (parameters, optimizer)
-        let stopped = MinibatchError.nonFiniteLoss(
-          epoch: epoch, batch: index, loss: batchLoss / batchWeight)
-        do throws(MinibatchError) {
-          try optimizer.step(
-            parameters: &parameters, writing: writer, into: &gradients, exampleWeights: weights,
-            learningRate: learningRate, parallelism: parallelism)
-        } catch {
-          // Everything else was validated up front: a non-finite value here is a gradient that
-          // overflowed.
-          (parameters, optimizer) = (lastGood, lastOptimizer)
-          if case .nonFiniteValue = error { throw stopped }
-          throw error
+        if let (gradientScale, parameterScale) = optimizer.linearStep(learningRate: learningRate) {
+          var updated = parameters
+          try reduce(-gradientScale, parameterScale, &updated)
+          guard allFinite(updated) else {
+            throw MinibatchError.nonFiniteStep(
+              epoch: epoch, batch: index, quantity: "parameters after the step")
+          }
+          parameters = updated
+        } else {
+          var gradient = [Scalar](repeating: 0, count: model.parameterCount)
+          try reduce(1, 0, &gradient)
+          guard allFinite(gradient) else {
+            throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: "gradient")
+          }
+          do throws(MinibatchError) {
+            try optimizer.step(
+              parameters: &parameters, gradient: gradient, learningRate: learningRate)
+          } catch {
+            // Everything else was validated up front, and a failed step changed nothing.
+            if case .nonFiniteValue(_, let what) = error {
+              throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: what)
+            }
+            throw error
+          }
         }
-        guard allFinite(parameters) else {
-          (parameters, optimizer) = (lastGood, lastOptimizer)
-          throw stopped
-        }
-        buffers[batch.count] = gradients
         lossSum += batchLoss
-        weightSum += batchWeight
+        lossWeight += batchLossWeight
         examples += batch.count
+        steps += 1
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       var report = EpochReport(
-        epoch: epoch, meanLoss: lossSum / weightSum, steps: batches.count, examples: examples,
+        epoch: epoch, meanLoss: lossSum / lossWeight, steps: steps, examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
       if let evaluation {
         report.evaluationLoss = Double(

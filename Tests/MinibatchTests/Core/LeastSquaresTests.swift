@@ -47,7 +47,7 @@ import Testing
   func sgdConvergesToTheLeastSquaresSolution(_ l2: Double, noise: Double, tolerance: Double)
     throws
   {
-    let model = try LinearRegression<Double>(inputCount: 5, l2Penalty: l2)
+    let model = try LinearRegression<Double>(inputCount: 5)
     var rng = SeededGenerator(seed: 11)
     let k = 400
     let inputs = try Matrix<Double>(rows: k, columns: 5, elements: rng.signedArray(count: k * 5))
@@ -58,12 +58,15 @@ import Testing
     }
     let data = try Batch(
       inputs: inputs, targets: .values(try Matrix(rows: k, columns: 1, elements: targets)))
-    let exact = try model.leastSquaresParameters(data: data)
-    let (_, gradientAtSolution) = try model.meanLossAndGradient(parameters: exact, batch: data)
+    let exact = try model.leastSquaresSolution(data: data, l2Penalty: l2).solution
+    let (_, dataGradient) = try model.meanLossAndGradient(parameters: exact, batch: data)
+    // The gradient of the regularised objective, data term plus λ·θ, vanishes at the solution.
+    let gradientAtSolution = zip(dataGradient, exact).map { $0 + l2 * $1 }
     #expect(gradientAtSolution.map(abs).max()! < 1e-13)
 
     var trainer = MinibatchTrainer(
-      model: model, optimizer: try MomentumSGD<Double>(momentum: 0.9),
+      model: model,
+      optimizer: try MomentumSGD<Double>(momentum: 0.9, regularization: l2 > 0 ? .l2(l2) : .none),
       sampler: try BatchSampler(exampleCount: k, batchSize: 20, seed: 1),
       schedule: .cosine(initial: 0.05, minimum: 0, epochs: 200))
     var w = model.initialParameters(seed: 0)

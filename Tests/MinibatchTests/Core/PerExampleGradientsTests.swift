@@ -76,7 +76,8 @@ import Testing
     ) { try PerExampleGradients<Double>(k: 1, n: Int(Int32.max) + 1) }
     #expect(
       throws: MinibatchError.dimensionOutOfRange(
-        value: Int(Int32.max), limit: Int.max / 8 / Int(Int32.max), of: "k (examples) for this n")
+        value: Int(Int32.max), limit: Int.max / 8 / Int(Int32.max),
+        of: "k (examples) for these n (parameters)")
     ) { try PerExampleGradients<Double>(k: Int(Int32.max), n: Int(Int32.max)) }
   }
 }

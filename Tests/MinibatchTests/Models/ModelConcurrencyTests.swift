@@ -11,7 +11,7 @@ import Testing
   }
 
   func check<Scalar: BLASScalar>(_: Scalar.Type) async throws {
-    let model = try MultilayerPerceptron<Scalar>(layerSizes: [12, 16, 4], l2Penalty: 0.01)
+    let model = try MultilayerPerceptron<Scalar>(layerSizes: [12, 16, 4])
     let data = try randomBatch(
       Scalar.self, k: 96, d: 12, outputs: 4, loss: .softmaxCrossEntropy, seed: 5)
     @Sendable func compute(_ threads: Int) throws -> [[Scalar]] {
@@ -20,7 +20,7 @@ import Testing
         parameters: w, batch: data, parallelism: .threads(threads))
       let (_, gradient) = try model.meanLossAndGradient(parameters: w, batch: data)
       var trainer = MinibatchTrainer(
-        model: model, optimizer: try Adam<Scalar>(),
+        model: model, optimizer: try Adam<Scalar>(regularization: .decoupledWeightDecay(0.01)),
         sampler: try BatchSampler(exampleCount: 96, batchSize: 10, seed: 1),
         schedule: .constant(0.01), parallelism: .threads(threads))
       var trained = w

@@ -89,9 +89,10 @@ import Testing
       .invalidArgument(
         name: "outputs of a softmax cross-entropy model", value: "1", expected: "≥ 2 classes")
     ) { try SoftmaxRegression<Scalar>(inputCount: 3, classCount: 1) }
-    expectError(.invalidArgument(name: "L2 penalty", value: "-1.0", expected: "finite and ≥ 0")) {
-      try LogisticRegression<Scalar>(inputCount: 3, l2Penalty: -1)
-    }
+    expectError(
+      .invalidArgument(
+        name: "regularisation strength λ", value: "-1.0", expected: "finite and ≥ 0")
+    ) { try StochasticGradientDescent<Scalar>(regularization: .l2(-1)) }
     expectError(
       .dimensionOutOfRange(value: 4_295_032_832, limit: 2_147_483_647, of: "n (parameters)")
     ) {

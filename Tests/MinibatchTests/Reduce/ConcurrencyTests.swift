@@ -24,7 +24,7 @@ import Testing
       try gradients.applyMeanStep(to: &w, learningRate: 0.05, parallelism: parallelism)
       return [
         gradients.mean(parallelism: parallelism),
-        try gradients.weightedMean(weights: weights, parallelism: parallelism), w,
+        try gradients.weightedMean(exampleWeights: weights, parallelism: parallelism), w,
       ]
     }
     let serial = try matrices.map { try compute($0, parallelism: .automatic) }

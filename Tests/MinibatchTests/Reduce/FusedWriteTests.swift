@@ -18,8 +18,7 @@ import Testing
     for (index, network) in Self.networks.enumerated() {
       let model = try MultilayerPerceptron<Scalar>(
         layerSizes: network.layers, hiddenActivation: .tanh,
-        outputLoss: network.layers.last! == 1 ? .squaredError : .softmaxCrossEntropy,
-        l2Penalty: index % 2 == 0 ? 0 : 0.1)
+        outputLoss: network.layers.last! == 1 ? .squaredError : .softmaxCrossEntropy)
       let batch = try randomBatch(
         Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
         loss: model.outputLoss, seed: UInt64(index))
@@ -69,14 +68,7 @@ import Testing
   func checkShapes<Scalar: BLASScalar>(_: Scalar.Type) throws {
     for (index, shape) in reductionShapes.enumerated() {
       let source = try randomGradients(Scalar.self, k: shape.k, n: shape.n, seed: UInt64(index))
-      let writer = PerExampleRowWriter<Scalar>(k: shape.k, n: shape.n) { rows, columns, matrix in
-        source.withUnsafeElements { a in
-          for i in rows {
-            (matrix + i * shape.n + columns.lowerBound).update(
-              from: a.baseAddress! + i * shape.n + columns.lowerBound, count: columns.count)
-          }
-        }
-      }
+      let writer = copyingWriter(source)
       var rng = SeededGenerator(seed: 50 + UInt64(index))
       let v: [Scalar] = rng.signedArray(count: shape.k)
       let start: [Scalar] = rng.signedArray(count: shape.n)

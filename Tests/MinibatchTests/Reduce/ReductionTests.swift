@@ -37,7 +37,7 @@ import Testing
         elements: elements, k: k, n: n, vector: weights.map { $0 / total })
       #expect(
         withinSummationBound(
-          try gradients.weightedMean(weights: weights), weighted.value,
+          try gradients.weightedMean(exampleWeights: weights), weighted.value,
           magnitude: weighted.magnitude, terms: 2 * k),
         "weighted mean, k=\(k) n=\(n) seed=\(seed)")
 
@@ -129,7 +129,7 @@ import Testing
       var weightedFused = start
       try gradients.applyWeightedMeanStep(
         to: &weightedFused, learningRate: rate, exampleWeights: exampleWeights)
-      let weightedMean = try gradients.weightedMean(weights: exampleWeights)
+      let weightedMean = try gradients.weightedMean(exampleWeights: exampleWeights)
       let weightedSeparate = zip(start, weightedMean).map { $0 - rate * $1 }
       #expect(
         relativeError(weightedFused, weightedSeparate) <= Double(k + 8) * Double(Scalar.ulpOfOne)
@@ -164,13 +164,9 @@ import Testing
     alpha: Scalar, beta: Scalar, start: [Scalar], threads: Int
   ) -> [Scalar] {
     var y = start
-    v.withUnsafeBufferPointer { v in
-      y.withUnsafeMutableBufferPointer { y in
-        gemvReduce(
-          gradients, vector: v, alpha: alpha, beta: beta, into: y,
-          parallelism: .threads(threads), path: path)
-      }
-    }
+    if beta == 0 { y = [Scalar](repeating: 0, count: y.count) }
+    gradients.reduceUnchecked(
+      with: v, alpha: alpha, beta: beta, into: &y, parallelism: .threads(threads), path: path)
     return y
   }
 }

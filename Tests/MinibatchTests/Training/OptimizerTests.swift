@@ -29,7 +29,7 @@ import Testing
     }
 
     let sgd = reference { w, g in for j in w.indices { w[j] -= eta * g[j] } }
-    #expect(relativeError(try run(StochasticGradientDescent<Scalar>()), sgd) < tolerance)
+    #expect(relativeError(try run(try StochasticGradientDescent<Scalar>()), sgd) < tolerance)
 
     var velocity = [0.0, 0, 0]
     let heavyBall = reference { w, g in
@@ -66,52 +66,145 @@ import Testing
     #expect(relativeError(try run(Adam<Scalar>()), adam) < tolerance)
   }
 
-  /// From per-example rows, every optimiser averages with 1/k (or w_i/Σw) and then steps; SGD's
-  /// fused GEMV step gives the same result.
+  /// Coupled L2 (`g + λw`) and decoupled weight decay (`w − ηλw`) against their formulas, for
+  /// every optimiser; AdamW is Adam with decoupled decay.
   @Test(arguments: allScalarTypes)
-  func rowStepsAverageThenStep(_ type: any BLASScalar.Type) throws { try checkRowSteps(type) }
-
-  func checkRowSteps<Scalar: BLASScalar>(_: Scalar.Type) throws {
-    let tolerance = Scalar.self == Double.self ? 1e-13 : 1e-5
-    let rows = try randomGradients(Scalar.self, k: 5, n: 4, seed: 9)
-    let weights: [Scalar] = [1, 0, 2, 0.5, 3]
-    var rng = SeededGenerator(seed: 2)
-    let start: [Scalar] = rng.signedArray(count: 4)
-    func compare<O: Optimizer<Scalar>>(_ make: () throws -> O) throws {
-      for exampleWeights in [nil, weights] {
-        var a = start
-        var b = start
-        var first = try make()
-        var second = try make()
-        try first.step(
-          parameters: &a, gradients: rows, exampleWeights: exampleWeights, learningRate: 0.3)
-        let mean = try exampleWeights.map { try rows.weightedMean(weights: $0) } ?? rows.mean()
-        try second.step(parameters: &b, gradient: mean, learningRate: 0.3)
-        #expect(relativeError(a, b) < tolerance, "\(O.self) weights: \(exampleWeights != nil)")
-        // The same step with J written and reduced in one sweep.
-        var c = start
-        var third = try make()
-        var written = try PerExampleGradients<Scalar>(k: 5, n: 4)
-        try third.step(
-          parameters: &c, writing: copyingWriter(rows), into: &written,
-          exampleWeights: exampleWeights, learningRate: 0.3)
-        #expect(written == rows)
-        #expect(
-          relativeError(c, b) < tolerance, "\(O.self) writer, weights: \(exampleWeights != nil)")
-      }
-    }
-    try compare { StochasticGradientDescent<Scalar>() }
-    try compare { try MomentumSGD<Scalar>(momentum: 0.5, nesterov: true) }
-    try compare { try Adam<Scalar>() }
+  func regularizationFollowsItsFormulas(_ type: any BLASScalar.Type) throws {
+    try checkRegularization(type)
   }
 
-  /// A row writer that copies the blocks of an existing matrix.
-  func copyingWriter<Scalar: BLASScalar>(
-    _ rows: PerExampleGradients<Scalar>
-  ) -> PerExampleRowWriter<Scalar> {
-    PerExampleRowWriter(k: rows.k, n: rows.n) { block, columns, matrix in
-      for i in block { for j in columns { matrix[i * rows.n + j] = rows[i, j] } }
+  func checkRegularization<Scalar: BLASScalar>(_: Scalar.Type) throws {
+    let tolerance = Scalar.self == Double.self ? 1e-13 : 1e-5
+    let start: [Scalar] = [1, -2, 0.5]
+    let gradients: [[Scalar]] = [[0.5, -1, 2], [-0.25, 0.75, 1], [0.1, 0.2, -0.3]]
+    let (eta, lambda, mu) = (0.1, 0.2, 0.5)
+    func run<O: Optimizer<Scalar>>(_ optimizer: O) throws -> [Scalar] {
+      var optimizer = optimizer
+      var w = start
+      for g in gradients {
+        try optimizer.step(parameters: &w, gradient: g, learningRate: Scalar(eta))
+      }
+      return w
     }
+    func reference(_ update: (inout [Double], [Double]) -> Void) -> [Double] {
+      var w = start.map(Double.init)
+      for g in gradients { update(&w, g.map(Double.init)) }
+      return w
+    }
+    // SGD: both forms are w ← (1 − ηλ)w − ηg.
+    let sgd = reference { w, g in
+      for j in w.indices { w[j] = (1 - eta * lambda) * w[j] - eta * g[j] }
+    }
+    for regularization: Regularization<Scalar> in [
+      .l2(Scalar(lambda)), .decoupledWeightDecay(Scalar(lambda)),
+    ] {
+      let optimizer = try StochasticGradientDescent<Scalar>(regularization: regularization)
+      #expect(relativeError(try run(optimizer), sgd) < tolerance, "\(regularization)")
+      let linear = optimizer.linearStep(learningRate: Scalar(eta))!
+      #expect(linear.gradientScale == Scalar(eta))
+      #expect(abs(Double(linear.parameterScale) - (1 - eta * lambda)) < tolerance)
+    }
+
+    var velocity = [0.0, 0, 0]
+    let coupledMomentum = reference { w, g in
+      for j in w.indices {
+        velocity[j] = mu * velocity[j] + g[j] + lambda * w[j]
+        w[j] -= eta * velocity[j]
+      }
+    }
+    #expect(
+      relativeError(
+        try run(MomentumSGD<Scalar>(momentum: Scalar(mu), regularization: .l2(Scalar(lambda)))),
+        coupledMomentum) < tolerance)
+    velocity = [0, 0, 0]
+    let decoupledMomentum = reference { w, g in
+      for j in w.indices {
+        velocity[j] = mu * velocity[j] + g[j]
+        w[j] = w[j] - eta * velocity[j] - eta * lambda * w[j]
+      }
+    }
+    #expect(
+      relativeError(
+        try run(
+          MomentumSGD<Scalar>(
+            momentum: Scalar(mu), regularization: .decoupledWeightDecay(Scalar(lambda)))),
+        decoupledMomentum) < tolerance)
+
+    func adamReference(coupled: Double, decoupled: Double) -> [Double] {
+      var (m, s, t) = ([0.0, 0, 0], [0.0, 0, 0], 0.0)
+      return reference { w, g in
+        t += 1
+        for j in w.indices {
+          let gj = g[j] + coupled * w[j]
+          m[j] = 0.9 * m[j] + 0.1 * gj
+          s[j] = 0.999 * s[j] + 0.001 * gj * gj
+          let mHat = m[j] / (1 - pow(0.9, t))
+          let sHat = s[j] / (1 - pow(0.999, t))
+          w[j] -= eta * (mHat / (sHat.squareRoot() + 1e-8) + decoupled * w[j])
+        }
+      }
+    }
+    #expect(
+      relativeError(
+        try run(Adam<Scalar>(regularization: .l2(Scalar(lambda)))),
+        adamReference(coupled: lambda, decoupled: 0)) < tolerance)
+    #expect(
+      relativeError(
+        try run(Adam<Scalar>.adamW(weightDecay: Scalar(lambda))),
+        adamReference(coupled: 0, decoupled: lambda)) < tolerance)
+    // Only plain SGD is a linear step.
+    #expect(try MomentumSGD<Scalar>().linearStep(learningRate: 1) == nil)
+    #expect(try Adam<Scalar>().linearStep(learningRate: 1) == nil)
+  }
+
+  /// A step whose result would overflow throws and leaves parameters and state as they were, for
+  /// every optimiser (SGD's fused step included).
+  @Test(arguments: allScalarTypes)
+  func overflowingStepsChangeNothing(_ type: any BLASScalar.Type) throws {
+    try checkOverflow(type)
+  }
+
+  func checkOverflow<Scalar: BLASScalar>(_: Scalar.Type) throws {
+    let big = Scalar.greatestFiniteMagnitude
+    let start: [Scalar] = [1, -big]
+    let gradient: [Scalar] = [0.5, big]
+    var sgd = try StochasticGradientDescent<Scalar>()
+    var w = start
+    expectError(.nonFiniteValue(index: 1, of: "parameters after the step")) {
+      try sgd.step(parameters: &w, gradient: gradient, learningRate: 2)
+    }
+    #expect(w == start)
+
+    var momentum = try MomentumSGD<Scalar>(momentum: 0.5)
+    try momentum.step(parameters: &w, gradient: [0.1, 0], learningRate: 0.1)
+    let (savedW, savedVelocity) = (w, momentum.velocity)
+    expectError(.nonFiniteValue(index: 1, of: "parameters after the step")) {
+      try momentum.step(parameters: &w, gradient: gradient, learningRate: 2)
+    }
+    #expect(w == savedW && momentum.velocity == savedVelocity)
+
+    var adam = try Adam<Scalar>()
+    try adam.step(parameters: &w, gradient: [0.1, 0], learningRate: 0.1)
+    let (savedAdamW, savedAdam) = (w, adam)
+    expectError(.nonFiniteValue(index: 1, of: "second moment after the step")) {
+      try adam.step(parameters: &w, gradient: gradient, learningRate: 0.1)
+    }
+    #expect(w == savedAdamW && adam.stepCount == savedAdam.stepCount)
+    #expect(adam.firstMoment == savedAdam.firstMoment)
+
+    // The stored matrix's fused step: a finite mean of huge rows, but a step that overflows.
+    let rows = try PerExampleGradients<Scalar>(rows: [[big, 1], [big, 1]])
+    var parameters: [Scalar] = [-big, 0]
+    expectError(.nonFiniteValue(index: 0, of: "parameters after the step")) {
+      try rows.applyMeanStep(to: &parameters, learningRate: 1)
+    }
+    #expect(parameters == [-big, 0])
+    // The column sum overflows, the mean (scaled inside the sum) does not.
+    var small: [Scalar] = [0, 0]
+    try rows.applyMeanStep(to: &small, learningRate: 0.5)
+    #expect(small == [-big / 2, -0.5])
+    try rows.applyWeightedMeanStep(to: &small, learningRate: 0.5, exampleWeights: [1, 3])
+    #expect(small == [-big, -1])
   }
 
   @Test func badArgumentsAreRefusedAndChangeNothing() throws {
@@ -127,6 +220,14 @@ import Testing
     expectError(.invalidArgument(name: "epsilon", value: "0.0", expected: "finite and > 0")) {
       try Adam<Double>(epsilon: 0)
     }
+    expectError(
+      .invalidArgument(
+        name: "regularisation strength λ", value: "nan", expected: "finite and ≥ 0")
+    ) { try Adam<Double>.adamW(weightDecay: .nan) }
+    expectError(
+      .invalidArgument(
+        name: "regularisation strength λ", value: "-0.5", expected: "finite and ≥ 0")
+    ) { try MomentumSGD<Double>(regularization: .decoupledWeightDecay(-0.5)) }
     var adam = try Adam<Double>()
     var w: [Double] = [1, 2]
     try adam.step(parameters: &w, gradient: [0.1, 0.2], learningRate: 0.1)
@@ -144,51 +245,19 @@ import Testing
     expectError(.shapeMismatch(expected: 2, got: 3, of: "parameters (optimiser state has n)")) {
       try adam.step(parameters: &longer, gradient: [1, 1, 1], learningRate: 0.1)
     }
-    let rows = try PerExampleGradients<Double>(rows: [[1, 2, 3]])
-    var momentum = try MomentumSGD<Double>()
-    expectError(.shapeMismatch(expected: 3, got: 2, of: "parameters (n)")) {
-      try momentum.step(parameters: &w, gradients: rows, exampleWeights: nil, learningRate: 0.1)
-    }
-    var sgd = StochasticGradientDescent<Double>()
-    var target = try PerExampleGradients<Double>(k: 1, n: 3)
+    var sgd = try StochasticGradientDescent<Double>()
     var three: [Double] = [1, 2, 3]
     expectError(.invalidLearningRate(.nan)) {
-      try sgd.step(
-        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
-        learningRate: .nan)
-    }
-    expectError(.zeroTotalWeight(total: 0)) {
-      try momentum.step(
-        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: [0],
-        learningRate: 0.1)
-    }
-    expectError(.shapeMismatch(expected: 3, got: 2, of: "parameters (n)")) {
-      try momentum.step(
-        parameters: &w, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
-        learningRate: 0.1)
-    }
-    // Invalid rates and mismatched state are refused before J is written.
-    expectError(.invalidLearningRate(-1)) {
-      try momentum.step(
-        parameters: &three, writing: copyingWriter(rows), into: &target, exampleWeights: nil,
-        learningRate: -1)
-    }
-    var threeForAdam: [Double] = [1, 2, 3]
-    expectError(.shapeMismatch(expected: 2, got: 3, of: "parameters (optimiser state has n)")) {
-      try adam.step(
-        parameters: &threeForAdam, writing: copyingWriter(rows), into: &target,
-        exampleWeights: nil, learningRate: 0.1)
+      try sgd.step(parameters: &three, gradient: [1, 1, 1], learningRate: .nan)
     }
     expectError(.invalidLearningRate(.infinity)) {
       try adam.validate(parameterCount: 2, learningRate: .infinity)
     }
-    #expect(threeForAdam == [1, 2, 3])
-    #expect(three == [1, 2, 3] && target.elements == [0, 0, 0])
+    #expect(three == [1, 2, 3])
     #expect(w == savedW)
     #expect(longer == [1, 2, 3])
     #expect(adam.stepCount == savedAdam.stepCount)
     #expect(
       adam.firstMoment == savedAdam.firstMoment && adam.secondMoment == savedAdam.secondMoment)
-    #expect(momentum.velocity.isEmpty)
   }
 }

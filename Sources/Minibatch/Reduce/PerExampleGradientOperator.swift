@@ -1,0 +1,187 @@
+// Reduce/ turns the per-example gradients of a batch into the vectors an optimiser needs.
+//
+// Implementation goals, in priority order:
+// 1. Accuracy: every reduction is within the forward-error bound of its sums, `(k + 4)·ε·Σ|terms|`,
+//    and is scaled inside the sum (`v_i/D`, never `(Σ v_i g_i)/D`), so a finite mean never
+//    overflows.
+// 2. Determinism: the same inputs give the same bits whatever the thread count (column panels,
+//    rows always grouped the same way) and whatever the representation's tiling.
+// 3. Speed: stored `J` at the memory bandwidth; factored `J` at the cost of the backward pass's
+//    GEMMs; streamed `J` in memory O(threads × tile).
+
+/// The `k × n` per-example gradients of one batch, `J[i, :] = ∇ℓ_i(w)`, seen as an **operator**:
+/// the handful of products every reduction needs, whatever the storage.
+///
+/// ```
+/// reduce:          y ← alpha·Jᵀv + beta·y            = alpha·Σ_i v_i·g_i + beta·y      (n entries)
+/// reduceSquares:   y ← alpha·(J∘J)ᵀv + beta·y        = alpha·Σ_i v_i·g_i∘g_i + beta·y
+/// squaredRowNorms: s_i = ‖g_i‖²                                                          (k entries)
+/// writeTile:       tile[(i − i₀)·stride + (j − j₀)] = J[i, j]   for i ∈ rows, j ∈ columns
+/// ```
+///
+/// Three representations, tested equal to each other and to a naive reference:
+/// - ``PerExampleGradients`` (**stored**): the matrix itself, one GEMV per reduction;
+/// - ``FactoredPerExampleGradients`` (**factored**): dense layers' `Δ_l` and `A_{l−1}`, one GEMM per
+///   layer, `J` never formed;
+/// - ``StreamedPerExampleGradients`` (**streamed**): any ``PerExampleRowWriter`` swept in
+///   cache-sized tiles, `J` never stored.
+///
+/// Nothing here divides by `k`: the reduction vector `v` carries every scaling (`1/k` for the mean,
+/// `w_i/W` for a weighted mean, clipping factors), and ``GradientAccumulator`` names the
+/// normalisation.
+///
+/// Every operation validates its arguments and throws before it writes anything. With
+/// `beta == 0`, `y` is overwritten (its old contents, even NaN, are never read).
+public protocol PerExampleGradientOperator<Scalar>: Sendable {
+  associatedtype Scalar: BLASScalar
+
+  /// `k`, the examples (rows of `J`), at least 1.
+  var exampleCount: Int { get }
+  /// `n`, the parameters (columns of `J`), at least 1.
+  var parameterCount: Int { get }
+
+  /// `y ← alpha·Jᵀv + beta·y`, i.e. `y[j] ← alpha·Σ_i v_i·J[i, j] + beta·y[j]`.
+  ///
+  /// - Parameters:
+  ///   - v: the reduction vector, `k` finite entries.
+  ///   - y: `n` entries; with `beta == 0` only written.
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` for the lengths of `v` and `y`,
+  ///   ``MinibatchError/nonFiniteValue(index:of:)`` for a non-finite entry of `v`, `alpha` or
+  ///   `beta`. On error `y` is unchanged.
+  func reduce(
+    with v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar],
+    parallelism: Parallelism
+  ) throws(MinibatchError)
+
+  /// `y ← alpha·(J∘J)ᵀv + beta·y`, i.e. `y[j] ← alpha·Σ_i v_i·J[i, j]² + beta·y[j]`: the
+  /// (weighted) second moments of every parameter's gradient. Arguments and errors as
+  /// ``reduce(with:alpha:beta:into:parallelism:)``.
+  func reduceSquares(
+    with v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar],
+    parallelism: Parallelism
+  ) throws(MinibatchError)
+
+  /// The squared Euclidean norm of every example's gradient, `‖g_i‖² = Σ_j J[i, j]²` (`k`
+  /// entries, accumulated in Double).
+  func squaredRowNorms(parallelism: Parallelism) -> [Scalar]
+
+  /// Writes the tile `rows × columns` of `J` into `tile` with `rowStride` scalars between rows:
+  /// `tile[(i − rows.lowerBound)·rowStride + (j − columns.lowerBound)] = J[i, j]`.
+  ///
+  /// - Throws: as ``PerExampleRowWriter/write(rows:columns:into:rowStride:)``.
+  func writeTile(
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
+    rowStride: Int
+  ) throws(MinibatchError)
+}
+
+// MARK: - The named reductions, for every representation
+
+extension PerExampleGradientOperator {
+  /// The averaged gradient `(1/k)·Σ_i g_i`, the gradient of the **mean** loss `(1/k)·Σ_i ℓ_i`:
+  /// ``reduce(with:alpha:beta:into:parallelism:)`` with `v_i = 1/k` (scaled inside the sum, so it
+  /// is finite whenever the mean is). Returns `n` entries; it cannot fail.
+  ///
+  /// ```
+  /// rows (1.5, −2.0, 1.1, 0.4, −0.9) and (1.2, 2.3, −1.1, −0.8, −0.7)
+  /// mean → (1.35, 0.15, 0, −0.2, −0.8)
+  /// ```
+  public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
+    reducedUnchecked(
+      with: [Scalar](repeating: 1 / Scalar(exampleCount), count: exampleCount),
+      parallelism: parallelism)
+  }
+
+  /// The summed gradient `Σ_i g_i`, the gradient of the **summed** loss (`k` times
+  /// ``mean(parallelism:)``): `v_i = 1`. Returns `n` entries.
+  public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
+    reducedUnchecked(
+      with: [Scalar](repeating: 1, count: exampleCount), parallelism: parallelism)
+  }
+
+  /// The weighted mean `Σ_i e_i·g_i / Σ_i e_i`, the gradient of the weighted mean loss
+  /// `Σ_i e_i·ℓ_i / Σ_i e_i` of this batch: `v_i = e_i/Σe`, formed in Double. Weights are
+  /// relative: scaling all of them changes nothing; equal weights give ``mean(parallelism:)``.
+  ///
+  /// - Parameter exampleWeights: `k` finite values `≥ 0` with a positive sum.
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)``,
+  ///   ``MinibatchError/nonFiniteValue(index:of:)``,
+  ///   ``MinibatchError/negativeValue(index:value:of:)``, ``MinibatchError/zeroTotalWeight(total:)``
+  ///   (also when the total is too small to divide by).
+  public func weightedMean(
+    exampleWeights: [Scalar], parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> [Scalar] {
+    let total = try validatedWeightTotal(exampleWeights, count: exampleCount)
+    let v = try scaledReductionVector(exampleWeights, denominator: total)
+    return reducedUnchecked(with: v, parallelism: parallelism)
+  }
+
+  /// `alpha·Jᵀv = alpha·Σ_i v_i·g_i` for a caller's own vector `v` (`k` finite entries), as a new
+  /// vector of `n` entries.
+  ///
+  /// - Throws: as ``reduce(with:alpha:beta:into:parallelism:)``.
+  public func reduce(
+    with v: [Scalar], alpha: Scalar = 1, parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> [Scalar] {
+    var y = [Scalar](repeating: 0, count: parameterCount)
+    try reduce(with: v, alpha: alpha, beta: 0, into: &y, parallelism: parallelism)
+    return y
+  }
+
+  /// The Euclidean norm of every example's gradient, `‖g_i‖₂` (`k` entries).
+  public func rowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
+    squaredRowNorms(parallelism: parallelism).map { $0.squareRoot() }
+  }
+
+  /// `Jᵀv` for a `v` the package built itself (finite, length `k`): cannot fail.
+  func reducedUnchecked(with v: [Scalar], parallelism: Parallelism) -> [Scalar] {
+    var y = [Scalar](repeating: 0, count: parameterCount)
+    do {
+      try reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+    } catch {
+      preconditionFailure("a reduction vector built by Minibatch was refused: \(error)")
+    }
+    return y
+  }
+
+  /// The checks shared by every implementation of `reduce` and `reduceSquares`; zero-fills `y`
+  /// when `beta == 0`, so that no kernel (BLAS included) ever reads stale or NaN contents.
+  func prepareReduction(
+    _ v: [Scalar], alpha: Scalar, beta: Scalar, y: inout [Scalar]
+  ) throws(MinibatchError) {
+    try validateCount(v.count, expected: exampleCount, of: "reduction vector (length k)")
+    try validateCount(y.count, expected: parameterCount, of: "y (length n)")
+    try validateFinite(v, of: "reduction vector")
+    guard alpha.isFinite else { throw .nonFiniteValue(index: 0, of: "alpha") }
+    guard beta.isFinite else { throw .nonFiniteValue(index: 0, of: "beta") }
+    if beta == 0 { y.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+  }
+}
+
+/// Checks example weights (count, finite, `≥ 0`) and returns their sum in Double, which must be
+/// positive.
+func validatedWeightTotal<Scalar: BLASScalar>(
+  _ weights: [Scalar], count: Int, countName: String = "length k"
+) throws(MinibatchError) -> Double {
+  try validateCount(weights.count, expected: count, of: "example weights (\(countName))")
+  var total = 0.0
+  for (index, w) in weights.enumerated() {
+    guard w.isFinite else { throw .nonFiniteValue(index: index, of: "example weights") }
+    guard w >= 0 else {
+      throw .negativeValue(index: index, value: Double(w), of: "example weights")
+    }
+    total += Double(w)
+  }
+  guard total > 0, total.isFinite else { throw .zeroTotalWeight(total: total) }
+  return total
+}
+
+/// `v_i = e_i / D`, divided in Double; throws ``MinibatchError/zeroTotalWeight(total:)`` when a
+/// quotient is not finite in `Scalar` (a denominator too small to divide by).
+func scaledReductionVector<Scalar: BLASScalar>(
+  _ weights: [Scalar], denominator: Double
+) throws(MinibatchError) -> [Scalar] {
+  let v = weights.map { Scalar(Double($0) / denominator) }
+  guard allFinite(v) else { throw .zeroTotalWeight(total: denominator) }
+  return v
+}
