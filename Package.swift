@@ -12,6 +12,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
     // MARK: - Implementation details: the system libraries, found through pkg-config
@@ -59,7 +60,10 @@ let package = Package(
     ),
     .testTarget(
       name: "MinibatchTests",
-      dependencies: ["Minibatch", "MinibatchTestSupport", "minibatch-train"]
+      dependencies: [
+        "Minibatch", "MinibatchTestSupport", "minibatch-train",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ]
     ),
   ]
 )

@@ -10,23 +10,30 @@ public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
   /// Per-feature scales `σ_j` (1 for constant features).
   public let scales: [Scalar]
 
-  /// Fits means and scales on the rows of `inputs` (accumulated in Double).
+  /// Fits means and scales on the rows of `inputs`, in two passes accumulated in Double: the mean
+  /// first, then `σ² = (1/m)·Σ (x − μ)²`. The one-pass `E[x²] − μ²` cancels catastrophically when
+  /// `|μ|/σ` is large (a feature of 1e6 ± 1 gets a wrong scale, or none); the centred second pass
+  /// does not.
   public init(fitting inputs: Matrix<Scalar>) {
     let d = inputs.columns
-    var sum = [Double](repeating: 0, count: d)
-    var sumSquares = [Double](repeating: 0, count: d)
+    let count = Double(inputs.rows)
+    var mean = [Double](repeating: 0, count: d)
+    for i in 0..<inputs.rows {
+      for (j, x) in inputs.row(i).enumerated() { mean[j] += Double(x) }
+    }
+    for j in 0..<d { mean[j] /= count }
+    var squares = [Double](repeating: 0, count: d)
     for i in 0..<inputs.rows {
       for (j, x) in inputs.row(i).enumerated() {
-        sum[j] += Double(x)
-        sumSquares[j] += Double(x) * Double(x)
+        let deviation = Double(x) - mean[j]
+        squares[j] += deviation * deviation
       }
     }
-    let count = Double(inputs.rows)
-    let mean = sum.map { $0 / count }
     means = mean.map { Scalar($0) }
-    scales = zip(sumSquares, mean).map { squares, mu in
-      let deviation = max(0, squares / count - mu * mu).squareRoot()
-      return deviation > 1e-12 ? Scalar(deviation) : 1
+    scales = zip(squares, mean).map { squares, mu in
+      let deviation = (squares / count).squareRoot()
+      // Constant up to rounding (relative to the column's magnitude): only centre it.
+      return deviation > 1e-12 * max(1, abs(mu)) ? Scalar(deviation) : 1
     }
   }
 
