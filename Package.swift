@@ -63,6 +63,7 @@ let package = Package(
       dependencies: [
         "Minibatch", "MinibatchTestSupport", "minibatch-train",
         .product(name: "PropertyBased", package: "swift-property-based"),
+        .product(name: "RealModule", package: "swift-numerics"),
       ]
     ),
   ]

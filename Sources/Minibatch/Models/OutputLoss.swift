@@ -11,7 +11,7 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringCo
   /// `ℓ = softplus(z) − y·z = max(z, 0) − y·z + log1p(exp(−|z|))`; `δ = σ(z) − y`.
   case binaryCrossEntropy
   /// Multiclass cross-entropy on `c` logits with label `y ∈ 0..<c`:
-  /// `ℓ = logsumexp(z) − z_y`, computed as `(max z − z_y) + log Σ exp(z_j − max z)`;
+  /// `ℓ = logsumexp(z) − z_y`, computed as `(max z − z_y) + log1p(Σ_{j≠argmax} exp(z_j − max z))`;
   /// `δ = softmax(z) − onehot(y)`.
   case softmaxCrossEntropy
 
@@ -96,22 +96,25 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringCo
     return max(z, 0) - y * z + Scalar.log(onePlus: e)
   }
 
-  /// `ℓ = logsumexp(z) − z_y` written as `(max − z_y) + log Σ_j exp(z_j − max)`: the naive
-  /// `logSumExp − z_y` subtracts two nearly equal large numbers and loses a small loss entirely
-  /// (4.5e-5 at logits ~1e4 in Float); here both terms are exact or small. `δ_j =
-  /// exp(z_j − max)/Σ − [j = y]`.
+  /// `ℓ = logsumexp(z) − z_y` written as `(max − z_y) + log1p(Σ_{j ≠ argmax} exp(z_j − max))`.
+  /// The naive `logSumExp − z_y` subtracts two nearly equal large numbers and loses a small loss
+  /// entirely (4.5e-5 at logits ~1e4 in Float); here the first term is exact and the second is
+  /// formed without adding 1 first, so a small loss keeps its relative accuracy.
+  /// `δ_j = exp(z_j − max)/Σ − [j = y]`.
   static func softmaxCrossEntropy<Scalar: BLASScalar>(
     _ z: UnsafePointer<Scalar>, label: Int, m: Int, delta: UnsafeMutablePointer<Scalar>?
   ) -> Scalar {
-    var largest = z[0]
-    for j in 1..<m { largest = max(largest, z[j]) }
-    var total: Scalar = 0
-    for j in 0..<m { total += Scalar.exp(z[j] - largest) }
+    var top = 0
+    for j in 1..<m where z[j] > z[top] { top = j }
+    let largest = z[top]
+    var others: Scalar = 0
+    for j in 0..<m where j != top { others += Scalar.exp(z[j] - largest) }
     if let delta {
+      let total = 1 + others
       for j in 0..<m { delta[j] = Scalar.exp(z[j] - largest) / total }
       delta[label] -= 1
     }
-    return (largest - z[label]) + Scalar.log(total)
+    return (largest - z[label]) + Scalar.log(onePlus: others)
   }
 }
 

@@ -38,7 +38,8 @@ import Testing
     var parts: [GradientAccumulator<Scalar>] = []
     for (index, rows) in cuts.enumerated() {
       let chunk = try PerExampleGradients<Scalar>(
-        k: rows.count, n: n, elements: Array(all.elements[(rows.lowerBound * n)..<(rows.upperBound * n)]))
+        k: rows.count, n: n,
+        elements: Array(all.elements[(rows.lowerBound * n)..<(rows.upperBound * n)]))
       let gradients: any PerExampleGradientOperator<Scalar> =
         index == 1 ? StreamedPerExampleGradients(copyingWriter(chunk)) : chunk
       var part = try GradientAccumulator<Scalar>(

@@ -190,14 +190,17 @@ import Testing
       #expect(buffer.allSatisfy { $0 == 5 })
       var y = [Double](repeating: 1, count: 6)
       expectError(.shapeMismatch(expected: 4, got: 3, of: "reduction vector (length k)")) {
-        try gradients.reduceSquares(with: [1, 1, 1], alpha: 1, beta: 0, into: &y, parallelism: .serial)
+        try gradients.reduceSquares(
+          with: [1, 1, 1], alpha: 1, beta: 0, into: &y, parallelism: .serial)
       }
       expectError(.nonFiniteValue(index: 0, of: "alpha")) {
-        try gradients.reduce(with: [1, 1, 1, 1], alpha: .nan, beta: 0, into: &y, parallelism: .serial)
+        try gradients.reduce(
+          with: [1, 1, 1, 1], alpha: .nan, beta: 0, into: &y, parallelism: .serial)
       }
       var short = [Double](repeating: 1, count: 5)
       expectError(.shapeMismatch(expected: 6, got: 5, of: "y (length n)")) {
-        try gradients.reduce(with: [1, 1, 1, 1], alpha: 1, beta: 0, into: &short, parallelism: .serial)
+        try gradients.reduce(
+          with: [1, 1, 1, 1], alpha: 1, beta: 0, into: &short, parallelism: .serial)
       }
       #expect(y.allSatisfy { $0 == 1 } && short.allSatisfy { $0 == 1 })
     }
