@@ -1,5 +1,5 @@
 import Foundation
-import Minibatch
+@_spi(Benchmark) import Minibatch
 
 /// One row of the foundation table: `mean()` of a k×n matrix at one thread count, against a
 /// naive loop, one plain BLAS GEMV call and the bandwidth probe; and the fused SGD step against
@@ -89,7 +89,7 @@ func benchmarkReduction<Scalar: BLASScalar>(
       let g = gradients.mean(parallelism: parallelism)
       g.withUnsafeBufferPointer { g in
         weights.withUnsafeMutableBufferPointer { w in
-          Scalar.axpy(n: n, alpha: -rate, x: g.baseAddress!, incx: 1, y: w.baseAddress!, incy: 1)
+          BLAS.axpy(n: n, alpha: -rate, x: g.baseAddress!, incx: 1, y: w.baseAddress!, incy: 1)
         }
       }
       sink.consume(weights[0])
@@ -108,7 +108,7 @@ func benchmarkReduction<Scalar: BLASScalar>(
   let blas = gradients.withUnsafeElements { matrix in
     y.withUnsafeMutableBufferPointer { y in
       measure(budget: budget) {
-        Scalar.gemv(
+        BLAS.gemv(
           transpose: true, m: k, n: n, alpha: 1, a: matrix.baseAddress!, lda: n, x: meanVector,
           incx: 1, beta: 0, y: y.baseAddress!, incy: 1)
         sink.consume(y[0])

@@ -210,11 +210,11 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
           let input = l == 0 ? inputs.elements : activations[l - 1]
           input.withUnsafeBufferPointer { input in
             if layer.outputs == 1 {
-              Scalar.gemv(
+              BLAS.gemv(
                 transpose: false, m: k, n: layer.inputs, alpha: 1, a: input.baseAddress!,
                 lda: layer.inputs, x: weights, incx: 1, beta: 1, y: z, incy: 1)
             } else {
-              Scalar.gemm(
+              BLAS.gemm(
                 transposeA: false, transposeB: true, m: k, n: layer.outputs, k: layer.inputs,
                 alpha: 1, a: input.baseAddress!, lda: layer.inputs, b: weights, ldb: layer.inputs,
                 beta: 1, c: z, ldc: layer.outputs)
@@ -242,7 +242,7 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
         var below = [Scalar](repeating: 0, count: k * layer.inputs)
         below.withUnsafeMutableBufferPointer { below in
           deltas[l].withUnsafeBufferPointer { delta in
-            Scalar.gemm(
+            BLAS.gemm(
               transposeA: false, transposeB: false, m: k, n: layer.inputs, k: layer.outputs,
               alpha: 1, a: delta.baseAddress!, lda: layer.outputs,
               b: w.baseAddress! + layer.weightOffset, ldb: layer.inputs, beta: 0,
@@ -274,17 +274,17 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
           passes.deltas[l].withUnsafeBufferPointer { delta in
             let gW = g.baseAddress! + layer.weightOffset
             if layer.outputs == 1 {
-              Scalar.gemv(
+              BLAS.gemv(
                 transpose: true, m: k, n: layer.inputs, alpha: scale, a: a.baseAddress!,
                 lda: layer.inputs, x: delta.baseAddress!, incx: 1, beta: 0, y: gW, incy: 1)
             } else {
-              Scalar.gemm(
+              BLAS.gemm(
                 transposeA: true, transposeB: false, m: layer.outputs, n: layer.inputs, k: k,
                 alpha: scale, a: delta.baseAddress!, lda: layer.outputs, b: a.baseAddress!,
                 ldb: layer.inputs, beta: 0, c: gW, ldc: layer.inputs)
             }
             ones.withUnsafeBufferPointer { one in
-              Scalar.gemv(
+              BLAS.gemv(
                 transpose: true, m: k, n: layer.outputs, alpha: scale, a: delta.baseAddress!,
                 lda: layer.outputs, x: one.baseAddress!, incx: 1, beta: 0,
                 y: g.baseAddress! + layer.biasOffset, incy: 1)

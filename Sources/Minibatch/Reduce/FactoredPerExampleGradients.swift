@@ -94,6 +94,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
   }
 
   /// `Σ_l ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)`: each layer's dot products by BLAS, combined in Double.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
     var norms = [Double](repeating: 0, count: exampleCount)
     for layer in layers {
@@ -103,8 +105,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
           for i in 0..<exampleCount {
             let ai = a.baseAddress! + i * inputs
             let di = d.baseAddress! + i * outputs
-            let input = Double(Scalar.dot(n: inputs, x: ai, incx: 1, y: ai, incy: 1))
-            let delta = Double(Scalar.dot(n: outputs, x: di, incx: 1, y: di, incy: 1))
+            let input = Double(BLAS.dot(n: inputs, x: ai, incx: 1, y: ai, incy: 1))
+            let delta = Double(BLAS.dot(n: outputs, x: di, incx: 1, y: di, incy: 1))
             norms[i] += delta * (input + 1)
           }
         }
@@ -144,6 +146,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// `y ← alpha·Jᵀv + beta·y`, or with `squared` `y ← alpha·(J∘J)ᵀv + beta·y`, layer by layer;
   /// `y` has been zero-filled when `beta == 0`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func product(
     _ v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar], squared: Bool,
     parallelism: Parallelism
@@ -166,18 +170,18 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
           // b_l block: Σ_i v_i·δ_l[i] (squared: Σ_i v_i·δ_l[i]²), one GEMV with a vector of ones.
           let ones = [Scalar](repeating: 1, count: k)
           ones.withUnsafeBufferPointer { one in
-            Scalar.gemv(
+            BLAS.gemv(
               transpose: true, m: k, n: outputs, alpha: alpha, a: sd.baseAddress!, lda: outputs,
               x: one.baseAddress!, incx: 1, beta: beta, y: biasBlock, incy: 1)
           }
           layer.inputs.withUnsafeElements { a in
             if !squared {
               if outputs == 1 {
-                Scalar.gemv(
+                BLAS.gemv(
                   transpose: true, m: k, n: inputs, alpha: alpha, a: a.baseAddress!, lda: inputs,
                   x: sd.baseAddress!, incx: 1, beta: beta, y: weightBlock, incy: 1)
               } else {
-                Scalar.gemm(
+                BLAS.gemm(
                   transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
                   a: sd.baseAddress!, lda: outputs, b: a.baseAddress!, ldb: inputs, beta: beta,
                   c: weightBlock, ldc: inputs)
@@ -186,22 +190,14 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
               // (A∘A)ᵀ·(v∘δ²) without forming A∘A: one pass over A, threads own column panels.
               let coefficients = sd.map { alpha * $0 }
               coefficients.withUnsafeBufferPointer { c in
-                let shared = TileSweep.SharedPointers(
-                  coefficients: c.baseAddress!, y: weightBlock, stored: nil)
-                let matrix = SendablePointer(a.baseAddress!)
-                TileSweep.forEachPanel(Scalar.self, n: inputs, parallelism: parallelism) {
-                  panel in
-                  RowCombinationKernel.scale(shared.y, panel, by: beta)
-                  RowCombinationKernel.addRows(
-                    a: matrix.pointer, lda: inputs, rows: 0..<k, columns: panel,
-                    coefficients: shared.coefficients, y: shared.y, eightAtATime: false,
-                    squared: true)
-                }
+                RowCombinationKernel.combineSquares(
+                  a: a.baseAddress!, k: k, n: inputs, lda: inputs, coefficients: c.baseAddress!,
+                  beta: beta, y: weightBlock, parallelism: parallelism)
               }
             } else {
               let squaredInputs = a.map { $0 * $0 }
               squaredInputs.withUnsafeBufferPointer { a2 in
-                Scalar.gemm(
+                BLAS.gemm(
                   transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
                   a: sd.baseAddress!, lda: outputs, b: a2.baseAddress!, ldb: inputs, beta: beta,
                   c: weightBlock, ldc: inputs)
@@ -215,6 +211,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// The tile `rows × columns` of `J`: for row `i` and each layer, `δ_l[i][o]·a_{l−1}[i]` in the
   /// `W_l` entries of output `o`, and `δ_l[i]` in the `b_l` entries.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func writeTileUnchecked(
     rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>, rowStride: Int
   ) {

@@ -45,15 +45,9 @@ extension PerExampleGradients: PerExampleGradientOperator {
     withUnsafeElements { a in
       coefficients.withUnsafeBufferPointer { c in
         y.withUnsafeMutableBufferPointer { y in
-          let shared = TileSweep.SharedPointers(
-            coefficients: c.baseAddress!, y: y.baseAddress!, stored: nil)
-          let matrix = SendablePointer(a.baseAddress!)
-          TileSweep.forEachPanel(Scalar.self, n: n, parallelism: parallelism) { panel in
-            RowCombinationKernel.scale(shared.y, panel, by: beta)
-            RowCombinationKernel.addRows(
-              a: matrix.pointer, lda: n, rows: 0..<k, columns: panel,
-              coefficients: shared.coefficients, y: shared.y, eightAtATime: false, squared: true)
-          }
+          RowCombinationKernel.combineSquares(
+            a: a.baseAddress!, k: k, n: n, lda: n, coefficients: c.baseAddress!, beta: beta,
+            y: y.baseAddress!, parallelism: parallelism)
         }
       }
     }
@@ -62,9 +56,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
   /// `‖J[i, :]‖²` for every row, accumulated in Double.
   public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
     let (k, n) = (k, n)
-    return withUnsafeElements { a in
-      (0..<k).map { i in Scalar(TileSweep.sumOfSquares(a.baseAddress! + i * n, count: n)) }
-    }
+    return withUnsafeElements { a in TileSweep.squaredRowNorms(a.baseAddress!, k: k, n: n) }
   }
 
   /// Copies the tile `rows × columns` of `J` into `tile` (see
@@ -156,7 +148,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
         y.withUnsafeMutableBufferPointer { y in
           switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
           case .blas:
-            Scalar.gemv(
+            BLAS.gemv(
               transpose: true, m: k, n: n, alpha: alpha, a: matrix.baseAddress!, lda: n,
               x: v.baseAddress!, incx: 1, beta: beta, y: y.baseAddress!, incy: 1)
           case .streamingKernel:

@@ -47,6 +47,23 @@ enum RowCombinationKernel {
     }
   }
 
+  /// `y ← beta·y + (A∘A)ᵀ·c` for a k×n row-major `A` (leading dimension `lda`): the threads own
+  /// column panels and add rows one at a time, so the result does not depend on their number.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func combineSquares<Scalar: BLASScalar>(
+    a: UnsafePointer<Scalar>, k: Int, n: Int, lda: Int, coefficients c: UnsafePointer<Scalar>,
+    beta: Scalar, y: UnsafeMutablePointer<Scalar>, parallelism: Parallelism
+  ) {
+    let shared = SharedPointers(a: a, c: c, y: y)
+    TileSweep.forEachPanel(Scalar.self, n: n, parallelism: parallelism) { panel in
+      scale(shared.y, panel, by: beta)
+      addRows(
+        a: shared.a, lda: lda, rows: 0..<k, columns: panel, coefficients: shared.c, y: shared.y,
+        eightAtATime: false, squared: true)
+    }
+  }
+
   /// Threads take contiguous column ranges (whole cache lines); each runs ``addRows``.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)

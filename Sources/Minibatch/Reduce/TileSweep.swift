@@ -46,6 +46,8 @@ enum TileSweep {
   /// `y ← beta·y + Σ_i c_i·J[i, :]` (or `J[i, :]²` with `squared`) for the `J` that `writer`
   /// produces, written tile by tile either into `stored` (a `k × n` row-major buffer that then
   /// holds `J`) or, when `stored` is nil, into a per-thread scratch tile that is reused.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   static func reduce<Scalar: BLASScalar>(
     _ writer: PerExampleRowWriter<Scalar>, coefficients: UnsafePointer<Scalar>, beta: Scalar,
     into y: UnsafeMutablePointer<Scalar>, squared: Bool,
@@ -80,6 +82,8 @@ enum TileSweep {
   /// `‖J[i, :]‖²` for every row of the `J` that `writer` produces, accumulated in Double: groups
   /// of 8 rows are swept across all columns through a scratch tile, the groups shared among the
   /// threads.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   static func squaredRowNorms<Scalar: BLASScalar>(
     _ writer: PerExampleRowWriter<Scalar>, parallelism: Parallelism
   ) -> [Scalar] {
@@ -110,7 +114,17 @@ enum TileSweep {
     return norms.map { Scalar($0) }
   }
 
+  /// `‖A[i, :]‖²` for every row of a stored `k × n` row-major `A`, in Double.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func squaredRowNorms<Scalar: BLASScalar>(
+    _ a: UnsafePointer<Scalar>, k: Int, n: Int
+  ) -> [Scalar] {
+    (0..<k).map { i in Scalar(sumOfSquares(a + i * n, count: n)) }
+  }
+
   /// `Σ x_j²` in Double.
+  @inline(__always)
   static func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Double {
     var total = 0.0
     for j in 0..<count {
