@@ -48,13 +48,3 @@ final class Sink: @unchecked Sendable {
 }
 
 let sink = Sink()
-
-/// The size of the last-level cache in bytes, from sysfs (as `lscpu` reads it); 32 MiB if unknown.
-func lastLevelCacheBytes() -> Int {
-  let path = "/sys/devices/system/cpu/cpu0/cache/index3/size"
-  guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 32 << 20 }
-  let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-  let multiplier = trimmed.hasSuffix("K") ? 1 << 10 : trimmed.hasSuffix("M") ? 1 << 20 : 1
-  let digits = trimmed.filter(\.isNumber)
-  return (Int(digits) ?? 32 << 10) * multiplier
-}

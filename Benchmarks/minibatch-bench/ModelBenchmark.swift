@@ -1,85 +1,38 @@
 import Foundation
 import Minibatch
 
-/// One model row: a training step's gradient computed three ways.
+/// One model case of the pipeline table, every kernel timed in the same rounds as the plain
+/// backward pass, so each ratio is paired (both sides saw the same machine state):
 ///
-/// - materialised: the model writes the k per-example rows into `J` (reused between steps), then
-///   `J.mean()` (one GEMV with 1/k);
-/// - fused: the same `J`, written and reduced block by block while each block is in cache
-///   (`writeReturningMean`);
-/// - plain: `meanLossAndGradient`, the usual backward pass with no `J`.
-///
-/// The roofline of the materialised path is the memory traffic it cannot avoid (X read, J written,
-/// J read) over the probe's read bandwidth at the same thread count. Because the bandwidth of a
-/// shared machine drifts by tens of percent within minutes, the ratios that decide the target are
-/// **paired**: rounds of (one probe read, one materialised step, one fused step), each step
-/// divided by the roofline at the bandwidth its own round's probe read; min and median over the
-/// rounds.
+/// - plain: `meanLossAndGradient`, the usual backward pass with no per-example anything;
+/// - factored-mean: forward, backward and `Jᵀv` with `v = 1/k` on the factored `J` (one GEMM per
+///   layer): a whole mean-gradient step through the pipeline;
+/// - factored-norms: `‖g_i‖²` of the factored `J` (given its factors): the extra cost of the
+///   norms a clipping or statistics step needs;
+/// - factored-moments: `(J∘J)ᵀv` of the factored `J` (given its factors): the extra cost of
+///   per-parameter second moments;
+/// - stored-fused-mean: forward, backward, then `J` written and reduced tile by tile into a
+///   reused stored matrix (the materialised path at its best).
 struct ModelCase {
   var model: String
   var scalar: String
   var threads: Int
   var k: Int
   var n: Int
-  var inputBytes: Double
-  var gradientBytes: Double
-  /// The probe's best and median read bandwidth, measured just before the model table.
-  var bandwidthGBps: Double
-  var bandwidthMedianGBps: Double
-  var materialised: Timing
-  var writeRows: Timing
-  var fused: Timing
+  var timings: [(kernel: String, seconds: Timing, pairedRatio: Timing)]
   var plain: Timing
-  /// Per-round ratios step time / roofline at that round's probe bandwidth.
-  var pairedMaterialised: Timing
-  var pairedFused: Timing
-
-  var rooflineBytes: Double { inputBytes + 2 * gradientBytes }
-  /// At the probe's best bandwidth.
-  var rooflineSeconds: Double { rooflineBytes / (bandwidthGBps * 1e9) }
-  /// At the probe's median bandwidth.
-  var rooflineMedianSeconds: Double { rooflineBytes / (bandwidthMedianGBps * 1e9) }
-  /// min over min, and median over median.
-  var ratioToRoofline: (min: Double, median: Double) {
-    (materialised.minimum / rooflineSeconds, materialised.median / rooflineMedianSeconds)
-  }
-  var fusedRatioToRoofline: (min: Double, median: Double) {
-    (fused.minimum / rooflineSeconds, fused.median / rooflineMedianSeconds)
-  }
 
   var json: [String] {
-    [
+    timings.map { kernel, seconds, paired in
       jsonObject([
-        ("kernel", "\"\(model)-materialised\""), ("scalar", "\"\(scalar)\""),
+        ("kernel", "\"\(model)-\(kernel)\""), ("scalar", "\"\(scalar)\""),
         ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
-        ("seconds_min", "\(materialised.minimum)"), ("seconds_median", "\(materialised.median)"),
-        ("roofline_seconds", "\(rooflineSeconds)"),
-        ("roofline_seconds_at_median_bandwidth", "\(rooflineMedianSeconds)"),
-        ("ratio_to_roofline", "\(ratioToRoofline.min)"),
-        ("ratio_to_roofline_median", "\(ratioToRoofline.median)"),
-        ("paired_ratio_to_roofline_min", "\(pairedMaterialised.minimum)"),
-        ("paired_ratio_to_roofline_median", "\(pairedMaterialised.median)"),
-        ("write_rows_seconds_min", "\(writeRows.minimum)"),
-        ("write_rows_seconds_median", "\(writeRows.median)"),
-        ("bandwidth_gbps", "\(bandwidthGBps)"), ("bandwidth_median_gbps", "\(bandwidthMedianGBps)"),
-      ]),
-      jsonObject([
-        ("kernel", "\"\(model)-materialised-fused\""), ("scalar", "\"\(scalar)\""),
-        ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
-        ("seconds_min", "\(fused.minimum)"), ("seconds_median", "\(fused.median)"),
-        ("roofline_seconds", "\(rooflineSeconds)"),
-        ("roofline_seconds_at_median_bandwidth", "\(rooflineMedianSeconds)"),
-        ("ratio_to_roofline", "\(fusedRatioToRoofline.min)"),
-        ("ratio_to_roofline_median", "\(fusedRatioToRoofline.median)"),
-        ("paired_ratio_to_roofline_min", "\(pairedFused.minimum)"),
-        ("paired_ratio_to_roofline_median", "\(pairedFused.median)"),
-      ]),
-      jsonObject([
-        ("kernel", "\"\(model)-plain\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
-        ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(plain.minimum)"),
-        ("seconds_median", "\(plain.median)"),
-      ]),
-    ]
+        ("seconds_min", "\(seconds.minimum)"), ("seconds_median", "\(seconds.median)"),
+        ("plain_seconds_min", "\(plain.minimum)"), ("plain_seconds_median", "\(plain.median)"),
+        ("paired_ratio_to_plain_min", "\(paired.minimum)"),
+        ("paired_ratio_to_plain_median", "\(paired.median)"),
+      ])
+    }
   }
 }
 
@@ -87,13 +40,12 @@ func jsonObject(_ fields: [(String, String)]) -> String {
   "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
 }
 
-/// Times both paths for `model` on a random batch of `k` examples.
-func benchmarkModel<Model: PerExampleGradientModel>(
-  _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int,
-  bandwidth: (best: Double, median: Double), probe: BandwidthProbe, budget: Double
-) throws -> ModelCase {
+/// A random batch of `k` examples for `model`, inputs in `[0, 1)`.
+func randomModelBatch<Model: PerExampleGradientModel>(
+  _ model: Model, k: Int, loss: OutputLoss, seed: UInt64 = 1
+) throws -> Batch<Model.Scalar> {
   typealias Scalar = Model.Scalar
-  var rng = SeededGenerator(seed: 1)
+  var rng = SeededGenerator(seed: seed)
   let d = model.inputCount
   let inputs = try Matrix<Scalar>(
     rows: k, columns: d,
@@ -101,54 +53,90 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   let targets: Targets<Scalar> =
     loss == .binaryCrossEntropy
     ? .labels((0..<k).map { $0 % 2 }) : .labels((0..<k).map { $0 % model.outputCount })
-  let batch = try Batch(inputs: inputs, targets: targets)
+  return try Batch(inputs: inputs, targets: targets)
+}
+
+/// Times the pipeline kernels of `model` on a random batch of `k` examples in interleaved rounds
+/// with the plain backward pass.
+func benchmarkModel<Model: PerExampleGradientModel>(
+  _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int, budget: Double
+) throws -> ModelCase {
+  typealias Scalar = Model.Scalar
+  let batch = try randomModelBatch(model, k: k, loss: loss)
   let parameters = model.initialParameters(seed: 2)
   let parallelism = Parallelism.threads(threads)
-  var gradients = try PerExampleGradients<Scalar>(k: k, n: model.parameterCount)
-  let materialised = try measureThrowing(budget: budget) {
-    _ = try model.writePerExampleGradients(
-      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
-    sink.consume(gradients.mean(parallelism: parallelism)[0])
-  }
-  let writeRows = try measureThrowing(budget: budget) {
-    let losses = try model.writePerExampleGradients(
-      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
-    sink.consume(losses[0])
-  }
-  let fused = try measureThrowing(budget: budget) {
-    let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-    sink.consume(try gradients.writeReturningMean(writer, parallelism: parallelism)[0])
-  }
-  let plain = try measureThrowing(budget: budget) {
+  let v = [Scalar](repeating: 1 / Scalar(k), count: k)
+  var y = [Scalar](repeating: 0, count: model.parameterCount)
+  var stored = try PerExampleGradients<Scalar>(k: k, n: model.parameterCount)
+  let (_, factored) = try model.perExampleGradientFactors(parameters: parameters, batch: batch)!
+
+  let kernels: [(String, () throws -> Void)] = [
+    (
+      "factored-mean",
+      {
+        let (_, gradients) = try model.perExampleGradientFactors(
+          parameters: parameters, batch: batch)!
+        try gradients.reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+        sink.consume(y[0])
+      }
+    ),
+    ("factored-norms", { sink.consume(factored.squaredRowNorms(parallelism: parallelism)[0]) }),
+    (
+      "factored-moments",
+      {
+        try factored.reduceSquares(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+        sink.consume(y[0])
+      }
+    ),
+    (
+      "stored-fused-mean",
+      {
+        let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+        try stored.write(writer, reducingWith: v, into: &y, parallelism: parallelism)
+        sink.consume(y[0])
+      }
+    ),
+  ]
+  let plainStep = {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
   }
-  let size = Double(MemoryLayout<Scalar>.stride)
-  let rooflineBytes = Double(k * d) * size + 2 * Double(k * model.parameterCount) * size
-  var pairedMaterialised: [Double] = []
-  var pairedFused: [Double] = []
-  let start = monotonicSeconds()
-  while pairedMaterialised.count < 9
-    || (pairedMaterialised.count < 100 && monotonicSeconds() - start < budget)
-  {
-    let probeSeconds = probe.read(threads: threads)
-    let roofline = rooflineBytes / (Double(probe.bytes) / probeSeconds)
-    var t0 = monotonicSeconds()
-    _ = try model.writePerExampleGradients(
-      parameters: parameters, batch: batch, into: &gradients, parallelism: parallelism)
-    sink.consume(gradients.mean(parallelism: parallelism)[0])
-    pairedMaterialised.append((monotonicSeconds() - t0) / roofline)
-    t0 = monotonicSeconds()
-    let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-    sink.consume(try gradients.writeReturningMean(writer, parallelism: parallelism)[0])
-    pairedFused.append((monotonicSeconds() - t0) / roofline)
-  }
+  let (plain, results) = try pairedRounds(budget: budget, baseline: plainStep, kernels: kernels)
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
-    inputBytes: Double(k * d) * size, gradientBytes: Double(k * model.parameterCount) * size,
-    bandwidthGBps: bandwidth.best, bandwidthMedianGBps: bandwidth.median,
-    materialised: materialised, writeRows: writeRows, fused: fused, plain: plain,
-    pairedMaterialised: Timing(seconds: pairedMaterialised),
-    pairedFused: Timing(seconds: pairedFused))
+    timings: results, plain: plain)
+}
+
+/// Rounds of (baseline, then each kernel once), at least 9 and until `budget` seconds have
+/// passed; returns the baseline's timing and, per kernel, its timing and its per-round ratio to
+/// the baseline of the same round.
+func pairedRounds(
+  budget: Double, baseline: () throws -> Void, kernels: [(String, () throws -> Void)]
+) throws -> (Timing, [(kernel: String, seconds: Timing, pairedRatio: Timing)]) {
+  try baseline()
+  for (_, kernel) in kernels { try kernel() }
+  var base: [Double] = []
+  var seconds = [[Double]](repeating: [], count: kernels.count)
+  var ratios = [[Double]](repeating: [], count: kernels.count)
+  let start = monotonicSeconds()
+  while base.count < 9 || (base.count < 200 && monotonicSeconds() - start < budget) {
+    var t0 = monotonicSeconds()
+    try baseline()
+    let b = monotonicSeconds() - t0
+    base.append(b)
+    for (index, (_, kernel)) in kernels.enumerated() {
+      t0 = monotonicSeconds()
+      try kernel()
+      let s = monotonicSeconds() - t0
+      seconds[index].append(s)
+      ratios[index].append(s / b)
+    }
+  }
+  return (
+    Timing(seconds: base),
+    kernels.indices.map {
+      (kernels[$0].0, Timing(seconds: seconds[$0]), Timing(seconds: ratios[$0]))
+    }
+  )
 }
 
 func measureThrowing(budget: Double, _ work: () throws -> Void) throws -> Timing {
@@ -160,8 +148,53 @@ func measureThrowing(budget: Double, _ work: () throws -> Void) throws -> Timing
   return timing
 }
 
+/// A whole training step (sample, forward, backward, reduce, update with SGD) of `model` at batch
+/// size `k`, factored against stored `J`, in the same rounds: one epoch of `steps` steps each.
+func benchmarkTrainingStep<Model: PerExampleGradientModel>(
+  _ name: String, _ model: Model, k: Int, steps: Int, loss: OutputLoss, threads: Int,
+  budget: Double
+) throws -> ModelCase {
+  typealias Scalar = Model.Scalar
+  let data = try randomModelBatch(model, k: k * steps, loss: loss, seed: 3)
+  let sampler = try BatchSampler(exampleCount: k * steps, batchSize: k, seed: 0)
+  func trainer(_ representation: GradientRepresentation) throws -> MinibatchTrainer<
+    Model, StochasticGradientDescent<Scalar>
+  > {
+    MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent(), sampler: sampler,
+      schedule: .constant(1e-3), representation: representation,
+      parallelism: .threads(threads))
+  }
+  var factored = try trainer(.factored)
+  var stored = try trainer(.stored)
+  var (wFactored, wStored) = (model.initialParameters(seed: 4), model.initialParameters(seed: 4))
+  var epoch = (factored: 0, stored: 0)
+  let (factoredEpoch, results) = try pairedRounds(
+    budget: budget,
+    baseline: {
+      try factored.train(parameters: &wFactored, data: data, epochs: 1, firstEpoch: epoch.factored)
+      epoch.factored += 1
+    },
+    kernels: [
+      (
+        "train-step-stored",
+        {
+          try stored.train(parameters: &wStored, data: data, epochs: 1, firstEpoch: epoch.stored)
+          epoch.stored += 1
+        }
+      )
+    ])
+  sink.consume(wFactored[0] + wStored[0])
+  let perStep = { (t: Timing) in Timing(seconds: t.seconds.map { $0 / Double(steps) }) }
+  return ModelCase(
+    model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
+    timings: [("train-step-factored", perStep(factoredEpoch), Timing(seconds: [1]))]
+      + results.map { ($0.kernel, perStep($0.seconds), $0.pairedRatio) },
+    plain: perStep(factoredEpoch))
+}
+
 /// Training throughput on the bundled digits: one epoch of `MinibatchTrainer` (batch 32, SGD
-/// with momentum), examples per second.
+/// with momentum and coupled L2), examples per second.
 func benchmarkDigitsTraining<Scalar: BLASScalar>(
   _: Scalar.Type, threads: Int, budget: Double
 ) throws -> [(model: String, timing: Timing, examples: Int, n: Int)] {

@@ -13,6 +13,10 @@ struct ReductionCase {
   var mean: Timing
   var naive: Timing
   var blas: Timing
+  /// One `cblas_?gemv` on exactly `threads` OpenBLAS threads (a child process for 1 thread), and
+  /// the thread count OpenBLAS reported there.
+  var blasSameThreads: Timing
+  var blasThreads: Int
   var fusedStep: Timing
   var meanThenAxpy: Timing
   var bandwidthGBps: Double
@@ -22,6 +26,9 @@ struct ReductionCase {
   var percentOfBandwidth: Double { 100 * gbps(mean) / bandwidthGBps }
   /// How much slower than the naive loop `mean()` is (negative: faster).
   var slowdownVersusNaive: Double { mean.minimum / naive.minimum - 1 }
+  /// Speed of `mean()` relative to the better of the naive loop and one GEMV on as many threads
+  /// (≥ 0.95 is the target).
+  var speedVersusBest: Double { min(naive.minimum, blasSameThreads.minimum) / mean.minimum }
 
   var json: String {
     let fields: [(String, String)] = [
@@ -30,6 +37,10 @@ struct ReductionCase {
       ("seconds_min", "\(mean.minimum)"), ("seconds_median", "\(mean.median)"),
       ("gbps", "\(gbps(mean))"), ("naive_gbps", "\(gbps(naive))"),
       ("naive_seconds_min", "\(naive.minimum)"), ("blas_gemv_gbps", "\(gbps(blas))"),
+      ("blas_gemv_threads", "\(blasThreads)"),
+      ("blas_gemv_same_threads_seconds_min", "\(blasSameThreads.minimum)"),
+      ("blas_gemv_same_threads_gbps", "\(gbps(blasSameThreads))"),
+      ("speed_vs_best_of_naive_and_blas", "\(speedVersusBest)"),
       ("bandwidth_gbps", "\(bandwidthGBps)"), ("percent_of_bandwidth", "\(percentOfBandwidth)"),
       ("fused_step_seconds_min", "\(fusedStep.minimum)"),
       ("fused_step_seconds_median", "\(fusedStep.median)"),
@@ -105,7 +116,33 @@ func benchmarkReduction<Scalar: BLASScalar>(
       }
     }
   }
-  let blas = gradients.withUnsafeElements { matrix in
+  let blas = try blasGemvTiming(gradients, budget: budget)
+  // OpenBLAS on one thread, in a child process (its thread count is fixed at load time).
+  let single = try runChild(
+    ["blas-gemv", "\(Scalar.self)", "\(k)", "\(n)", "\(budget)"],
+    environment: ["OPENBLAS_NUM_THREADS": "1"])
+  let blasOneThread = Timing(seconds: [single[0], single[1], single[1]])
+
+  let bytes = Double(k * n * MemoryLayout<Scalar>.stride)
+  return ours.map { threads, mean, fused, separate in
+    ReductionCase(
+      scalar: "\(Scalar.self)", k: k, n: n, threads: threads,
+      path: gradients.reductionImplementation, mean: mean, naive: naive, blas: blas,
+      blasSameThreads: threads == 1 ? blasOneThread : blas,
+      blasThreads: threads == 1 ? Int(single[2]) : OpenBLASInfo.threadCount,
+      fusedStep: fused, meanThenAxpy: separate, bandwidthGBps: bandwidth[threads] ?? .nan,
+      matrixBytes: bytes)
+  }
+}
+
+/// One `cblas_?gemv` computing the mean of `gradients`'s rows, on OpenBLAS's threads.
+func blasGemvTiming<Scalar: BLASScalar>(
+  _ gradients: PerExampleGradients<Scalar>, budget: Double
+) throws -> Timing {
+  let (k, n) = (gradients.k, gradients.n)
+  let meanVector = [Scalar](repeating: 1 / Scalar(k), count: k)
+  var y = [Scalar](repeating: 0, count: n)
+  return gradients.withUnsafeElements { matrix in
     y.withUnsafeMutableBufferPointer { y in
       measure(budget: budget) {
         BLAS.gemv(
@@ -115,13 +152,12 @@ func benchmarkReduction<Scalar: BLASScalar>(
       }
     }
   }
+}
 
-  let bytes = Double(k * n * MemoryLayout<Scalar>.stride)
-  return ours.map { threads, mean, fused, separate in
-    ReductionCase(
-      scalar: "\(Scalar.self)", k: k, n: n, threads: threads,
-      path: gradients.reductionImplementation, mean: mean, naive: naive, blas: blas,
-      fusedStep: fused, meanThenAxpy: separate, bandwidthGBps: bandwidth[threads] ?? .nan,
-      matrixBytes: bytes)
-  }
+/// The same, on the matrix `benchmarkReduction` builds for this shape (for the child process).
+func blasGemvTiming<Scalar: BLASScalar>(
+  _: Scalar.Type, k: Int, n: Int, budget: Double
+) throws -> Timing {
+  try blasGemvTiming(
+    try randomMatrix(Scalar.self, k: k, n: n, seed: UInt64(k &* 31 &+ n)), budget: budget)
 }

@@ -43,7 +43,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   /// - Throws: the shape errors of ``init(rows:columns:elements:)``.
   public init(rows: Int, columns: Int) throws(MinibatchError) {
     try Self.validateShape(rows: rows, columns: columns)
-    self.init(rows: rows, columns: columns, storage: Array(repeating: 0, count: rows * columns))
+    self.init(rows: rows, columns: columns, storage: filled(0, count: rows * columns))
   }
 
   /// The largest number of rows or columns accepted: BLAS addresses rows and leading dimensions

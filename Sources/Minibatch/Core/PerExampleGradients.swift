@@ -34,7 +34,7 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   ///   dimensions.
   public init(k: Int, n: Int) throws(MinibatchError) {
     try Self.validateShape(k: k, n: n)
-    matrix = Matrix(rows: k, columns: n, storage: Array(repeating: 0, count: k * n))
+    matrix = Matrix(rows: k, columns: n, storage: filled(0, count: k * n))
   }
 
   /// A k×n matrix from a flat row-major buffer of `k·n` scalars (row `i` is

@@ -52,3 +52,19 @@ func validateArgument<T>(
 ) throws(MinibatchError) {
   guard isValid else { throw .invalidArgument(name: name, value: "\(value)", expected: expected) }
 }
+
+/// `count` copies of `value`. Generic code that is not specialised (a public entry point called
+/// from another module) fills an array one element at a time through the type's value witness;
+/// this specialised kernel fills it at memory speed.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func filled<Scalar: BLASScalar>(_ value: Scalar, count: Int) -> [Scalar] {
+  [Scalar](repeating: value, count: count)
+}
+
+/// Sets every entry of `values` to 0, at memory speed (see ``filled(_:count:)``).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func zeroFill<Scalar: BLASScalar>(_ values: inout [Scalar]) {
+  values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+}

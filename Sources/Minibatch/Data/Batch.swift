@@ -40,13 +40,16 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
   public let inputs: Matrix<Scalar>
   /// The targets, one per example.
   public let targets: Targets<Scalar>
+  /// `‖x_i‖²` for every example, in Double, computed once when the inputs are set and gathered
+  /// with them: the factored per-example norms of a network's first layer read these instead of
+  /// the `k × d` inputs (for wide inputs, most of the norms' cost).
+  let inputSquaredNorms: [Double]
 
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if the number of targets is not
   ///   the number of input rows.
   public init(inputs: Matrix<Scalar>, targets: Targets<Scalar>) throws(MinibatchError) {
     try validateCount(targets.count, expected: inputs.rows, of: "targets (one per input row)")
-    self.inputs = inputs
-    self.targets = targets
+    self.init(checkedInputs: inputs, targets: targets)
   }
 
   /// Number of examples `k`.
@@ -57,12 +60,22 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
   @_specialize(where Scalar == Float, C == ArraySlice<Int>)
   @_specialize(where Scalar == Double, C == ArraySlice<Int>)
   public func gathering<C: Collection<Int>>(_ indices: C) -> Batch {
-    Batch(checkedInputs: inputs.gatheringRows(indices), targets: targets.gathering(indices))
+    Batch(
+      inputs: inputs.gatheringRows(indices), targets: targets.gathering(indices),
+      inputSquaredNorms: indices.map { inputSquaredNorms[$0] })
   }
 
   init(checkedInputs inputs: Matrix<Scalar>, targets: Targets<Scalar>) {
-    assert(inputs.rows == targets.count)
+    let norms = inputs.withUnsafeElements { x in
+      TileSweep.squaredRowNormsInDouble(x.baseAddress!, k: inputs.rows, n: inputs.columns)
+    }
+    self.init(inputs: inputs, targets: targets, inputSquaredNorms: norms)
+  }
+
+  init(inputs: Matrix<Scalar>, targets: Targets<Scalar>, inputSquaredNorms: [Double]) {
+    assert(inputs.rows == targets.count && inputSquaredNorms.count == inputs.rows)
     self.inputs = inputs
     self.targets = targets
+    self.inputSquaredNorms = inputSquaredNorms
   }
 }

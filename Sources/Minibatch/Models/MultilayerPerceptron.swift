@@ -131,12 +131,13 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>) {
     let passes = try forwardAndBackward(parameters: parameters, batch: batch)
     let k = batch.count
-    let factors = try layers.indices.map { (l) throws(MinibatchError) in
-      try FactoredPerExampleGradients<Scalar>.Layer(
+    let factors = layers.indices.map { l in
+      FactoredPerExampleGradients<Scalar>.Layer(
         inputs: l == 0
           ? batch.inputs
           : Matrix(rows: k, columns: layers[l].inputs, storage: passes.activations[l - 1]),
-        deltas: Matrix(rows: k, columns: layers[l].outputs, storage: passes.deltas[l]))
+        deltas: Matrix(rows: k, columns: layers[l].outputs, storage: passes.deltas[l]),
+        inputSquaredNorms: l == 0 ? batch.inputSquaredNorms : nil)
     }
     return (passes.losses, try FactoredPerExampleGradients(layers: factors))
   }

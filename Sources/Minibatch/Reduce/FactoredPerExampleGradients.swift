@@ -31,11 +31,21 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     /// `Δ_l`, `k × out`: `∂ℓ_i/∂z_l[i]` for every example (not divided by `k`).
     public let deltas: Matrix<Scalar>
 
+    /// `‖a_{l−1}[i]‖²` when already known (a batch's inputs carry theirs), so the norms need
+    /// not read `A` again.
+    let inputSquaredNorms: [Double]?
+
     /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless both have `k` rows.
     public init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>) throws(MinibatchError) {
       try validateCount(deltas.rows, expected: inputs.rows, of: "rows of Δ (examples, as in A)")
+      self.init(inputs: inputs, deltas: deltas, inputSquaredNorms: nil)
+    }
+
+    init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>, inputSquaredNorms: [Double]?) {
+      assert(deltas.rows == inputs.rows && (inputSquaredNorms?.count ?? inputs.rows) == inputs.rows)
       self.inputs = inputs
       self.deltas = deltas
+      self.inputSquaredNorms = inputSquaredNorms
     }
 
     var inputCount: Int { inputs.columns }
@@ -105,7 +115,9 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
           for i in 0..<exampleCount {
             let ai = a.baseAddress! + i * inputs
             let di = d.baseAddress! + i * outputs
-            let input = Double(BLAS.dot(n: inputs, x: ai, incx: 1, y: ai, incy: 1))
+            let input =
+              layer.inputSquaredNorms?[i]
+              ?? Double(BLAS.dot(n: inputs, x: ai, incx: 1, y: ai, incy: 1))
             let delta = Double(BLAS.dot(n: outputs, x: di, incx: 1, y: di, incy: 1))
             norms[i] += delta * (input + 1)
           }

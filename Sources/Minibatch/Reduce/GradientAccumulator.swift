@@ -59,13 +59,13 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   ) throws(MinibatchError) {
     try PerExampleGradients<Scalar>.validateShape(k: 1, n: parameterCount)
     self.parameterCount = parameterCount
-    weightedSum = Array(repeating: 0, count: parameterCount)
+    weightedSum = filled(0.0, count: parameterCount)
     weightedSquaredNormSum = tracksSquaredNorms ? 0 : nil
     moments =
       tracksMoments
       ? Moments(
-        weight: 0, mean: Array(repeating: 0, count: parameterCount),
-        m2: Array(repeating: 0, count: parameterCount)) : nil
+        weight: 0, mean: filled(0.0, count: parameterCount),
+        m2: filled(0.0, count: parameterCount)) : nil
   }
 
   /// Adds a batch's gradients with reduction weights `v` (`nil`: every `v_i = 1`).
@@ -80,7 +80,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   ) throws(MinibatchError) {
     try validateCount(gradients.parameterCount, expected: parameterCount, of: "parameters (n)")
     let k = gradients.exampleCount
-    let weights = v ?? [Scalar](repeating: 1, count: k)
+    let weights = v ?? filled(1, count: k)
     try validateCount(weights.count, expected: k, of: "reduction weights (length k)")
     var total = 0.0
     for (index, w) in weights.enumerated() {
@@ -99,16 +99,16 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
       let mean = try gradients.reduce(with: scaled, parallelism: parallelism)
       try validateFinite(mean, of: "weighted mean of the batch's gradients")
       batch.weightTotal = total
-      batch.weightedSum = mean.map { Double($0) * total }
+      var second: [Scalar]?
       if batch.moments != nil {
-        var second = [Scalar](repeating: 0, count: parameterCount)
+        var squares: [Scalar] = filled(0, count: parameterCount)
         try gradients.reduceSquares(
-          with: scaled, alpha: 1, beta: 0, into: &second, parallelism: parallelism)
-        try validateFinite(second, of: "weighted second moments of the batch's gradients")
-        batch.moments = Moments(
-          weight: total, mean: mean.map { Double($0) },
-          m2: zip(second, mean).map { s, m in total * max(0, Double(s) - Double(m) * Double(m)) })
+          with: scaled, alpha: 1, beta: 0, into: &squares, parallelism: parallelism)
+        try validateFinite(squares, of: "weighted second moments of the batch's gradients")
+        second = squares
       }
+      (batch.weightedSum, batch.moments) = Self.batchState(
+        mean: mean, second: second, weight: total)
       if batch.weightedSquaredNormSum != nil {
         let norms = gradients.squaredRowNorms(parallelism: parallelism)
         batch.weightedSquaredNormSum = zip(weights, norms).reduce(0.0) { sum, pair in
@@ -119,11 +119,26 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     try merge(batch)
   }
 
+  /// A batch's `S = V·E_v[g]` and, given `E_v[g²]`, its moments `(V, E_v[g], V·(E_v[g²] − E_v[g]²))`,
+  /// in Double.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func batchState(
+    mean: [Scalar], second: [Scalar]?, weight: Double
+  ) -> ([Double], Moments?) {
+    let sum = mean.map { Double($0) * weight }
+    guard let second else { return (sum, nil) }
+    let m2 = zip(second, mean).map { s, m in weight * max(0, Double(s) - Double(m) * Double(m)) }
+    return (sum, Moments(weight: weight, mean: mean.map { Double($0) }, m2: m2))
+  }
+
   /// Adds everything `other` accumulated: sums add, moments merge by Chan's formula.
   ///
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` for another `n`,
   ///   ``MinibatchError/invalidArgument(name:value:expected:)`` if the two do not track the same
   ///   statistics. On error the accumulator is unchanged.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func merge(_ other: GradientAccumulator) throws(MinibatchError) {
     try validateCount(other.parameterCount, expected: parameterCount, of: "parameters (n)")
     try validateArgument(
@@ -156,6 +171,8 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   /// - Throws: the errors of ``GradientNormalization/denominator(weightTotal:exampleCount:)``
   ///   (nothing accumulated with ``GradientNormalization/weightTotal``, say), and
   ///   ``MinibatchError/nonFiniteValue(index:of:)`` if an entry is beyond `Scalar`'s range.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func gradient(normalizedBy normalization: GradientNormalization) throws(MinibatchError)
     -> [Scalar]
   {

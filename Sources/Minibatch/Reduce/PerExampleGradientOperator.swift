@@ -88,7 +88,7 @@ extension PerExampleGradientOperator {
   /// ```
   public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
     reducedUnchecked(
-      with: [Scalar](repeating: 1 / Scalar(exampleCount), count: exampleCount),
+      with: filled(1 / Scalar(exampleCount), count: exampleCount),
       parallelism: parallelism)
   }
 
@@ -96,7 +96,7 @@ extension PerExampleGradientOperator {
   /// ``mean(parallelism:)``): `v_i = 1`. Returns `n` entries.
   public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
     reducedUnchecked(
-      with: [Scalar](repeating: 1, count: exampleCount), parallelism: parallelism)
+      with: filled(1, count: exampleCount), parallelism: parallelism)
   }
 
   /// The weighted mean `Σ_i e_i·g_i / Σ_i e_i`, the gradient of the weighted mean loss
@@ -123,7 +123,7 @@ extension PerExampleGradientOperator {
   public func reduce(
     with v: [Scalar], alpha: Scalar = 1, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
-    var y = [Scalar](repeating: 0, count: parameterCount)
+    var y: [Scalar] = filled(0, count: parameterCount)
     try reduce(with: v, alpha: alpha, beta: 0, into: &y, parallelism: parallelism)
     return y
   }
@@ -135,7 +135,7 @@ extension PerExampleGradientOperator {
 
   /// `Jᵀv` for a `v` the package built itself (finite, length `k`): cannot fail.
   func reducedUnchecked(with v: [Scalar], parallelism: Parallelism) -> [Scalar] {
-    var y = [Scalar](repeating: 0, count: parameterCount)
+    var y: [Scalar] = filled(0, count: parameterCount)
     do {
       try reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
     } catch {
@@ -154,7 +154,7 @@ extension PerExampleGradientOperator {
     try validateFinite(v, of: "reduction vector")
     guard alpha.isFinite else { throw .nonFiniteValue(index: 0, of: "alpha") }
     guard beta.isFinite else { throw .nonFiniteValue(index: 0, of: "beta") }
-    if beta == 0 { y.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+    if beta == 0 { zeroFill(&y) }
   }
 }
 

@@ -105,7 +105,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
   ) throws(MinibatchError) {
     try applyStep(
       to: &parameters, learningRate: learningRate,
-      v: [Scalar](repeating: 1 / Scalar(k), count: k), parallelism: parallelism)
+      v: filled(1 / Scalar(k), count: k), parallelism: parallelism)
   }
 
   /// The weighted SGD step `w ← w − η·weightedMean(exampleWeights: e)`, one GEMV
@@ -222,9 +222,9 @@ extension PerExampleGradients {
   public mutating func writeReturningMean(
     _ writer: PerExampleRowWriter<Scalar>, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
-    var mean = [Scalar](repeating: 0, count: n)
+    var mean: [Scalar] = filled(0, count: n)
     try write(
-      writer, reducingWith: Array(repeating: 1 / Scalar(k), count: k), into: &mean,
+      writer, reducingWith: filled(1 / Scalar(k), count: k), into: &mean,
       parallelism: parallelism)
     return mean
   }

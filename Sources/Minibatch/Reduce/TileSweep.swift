@@ -123,6 +123,15 @@ enum TileSweep {
     (0..<k).map { i in Scalar(sumOfSquares(a + i * n, count: n)) }
   }
 
+  /// The same, kept in Double.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  static func squaredRowNormsInDouble<Scalar: BLASScalar>(
+    _ a: UnsafePointer<Scalar>, k: Int, n: Int
+  ) -> [Double] {
+    (0..<k).map { i in sumOfSquares(a + i * n, count: n) }
+  }
+
   /// `Σ x_j²` in Double.
   @inline(__always)
   static func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Double {

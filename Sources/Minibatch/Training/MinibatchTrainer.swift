@@ -166,7 +166,7 @@ where Opt.Scalar == Model.Scalar {
         let batch = data.gathering(indices)
         let weights = exampleWeights.map { w in indices.map { w[$0] } }
         if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
-        let v = weights ?? [Scalar](repeating: 1, count: batch.count)
+        let v = weights ?? filled(1, count: batch.count)
         let batchWeight = weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(batch.count)
         let denominator = try batchNormalization.denominator(
           weightTotal: batchWeight, exampleCount: batch.count)
@@ -215,7 +215,7 @@ where Opt.Scalar == Model.Scalar {
           }
           parameters = updated
         } else {
-          var gradient = [Scalar](repeating: 0, count: model.parameterCount)
+          var gradient: [Scalar] = filled(0, count: model.parameterCount)
           try reduce(1, 0, &gradient)
           guard allFinite(gradient) else {
             throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: "gradient")

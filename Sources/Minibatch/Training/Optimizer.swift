@@ -164,7 +164,7 @@ public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
     try validate(parameterCount: parameters.count, learningRate: learningRate)
     try validateStep(parameters: parameters, gradient: gradient, learningRate: learningRate)
     var updated = parameters
-    var newVelocity = velocity.isEmpty ? Array(repeating: 0, count: parameters.count) : velocity
+    var newVelocity = velocity.isEmpty ? filled(0, count: parameters.count) : velocity
     OptimizerKernels.momentumStep(
       &updated, velocity: &newVelocity, gradient: gradient, learningRate: learningRate,
       momentum: momentum, nesterov: nesterov, regularization: regularization.coefficients)
@@ -229,7 +229,7 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     try validate(parameterCount: parameters.count, learningRate: learningRate)
     try validateStep(parameters: parameters, gradient: gradient, learningRate: learningRate)
     var updated = parameters
-    var m = firstMoment.isEmpty ? Array(repeating: 0, count: parameters.count) : firstMoment
+    var m = firstMoment.isEmpty ? filled(0, count: parameters.count) : firstMoment
     var s = secondMoment.isEmpty ? m : secondMoment
     let t = stepCount + 1
     OptimizerKernels.adamStep(
