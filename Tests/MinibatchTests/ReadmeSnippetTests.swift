@@ -12,9 +12,9 @@ import Testing
     let expected = [1.35, 0.15, 0.0, -0.2, -0.8]
     #expect(zip(g, expected).allSatisfy { abs($0 - $1) <= 1e-15 })
 
-    var weights = [Double](repeating: 0, count: 5)
-    try gradients.applyMeanStep(to: &weights, learningRate: 0.1)
-    #expect(zip(weights, expected).allSatisfy { abs($0 + 0.1 * $1) <= 1e-15 })
+    var parameters = [Double](repeating: 0, count: 5)
+    try gradients.applyMeanStep(to: &parameters, learningRate: 0.1)
+    #expect(zip(parameters, expected).allSatisfy { abs($0 + 0.1 * $1) <= 1e-15 })
 
     var batch = try PerExampleGradients<Float>(k: 256, n: 10_000)
     batch.withUnsafeMutableRow(0) { row in row[0] = 1 }
@@ -26,7 +26,7 @@ import Testing
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
     var trainer = MinibatchTrainer(
-      model: model, optimizer: try MomentumSGD<Float>(momentum: 0.9),
+      model: model, optimizer: try MomentumSGD<Float>(momentum: 0.9, regularization: .l2(1e-4)),
       sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
       schedule: .cosine(initial: 0.05, minimum: 0.0005, epochs: 20))
     var w = model.initialParameters(seed: 0)
@@ -49,5 +49,33 @@ import Testing
     let report = try small.checkGradients(
       parameters: small.initialParameters(seed: 1), batch: trainD.gathering(0..<8))
     #expect(report.worstError < 1e-7, "\(report)")
+  }
+}
+
+/// The pipeline part of the usage snippet: a factored J, its mean, norms and an accumulator.
+@Suite struct ReadmePipelineSnippetTests {
+  @Test func pipelineSnippetRunsAsDocumented() throws {
+    let model = try MultilayerPerceptron<Double>(layerSizes: [4, 8, 3])
+    let data = try Batch(
+      inputs: try Matrix(rows: [[0.1, 0.2, 0.3, 0.4], [0.5, -0.1, 0.0, 0.2]]),
+      targets: .labels([2, 0]))
+    let w = model.initialParameters(seed: 0)
+    let (J, losses) = try model.perExampleGradients(
+      parameters: w, batch: data, representation: .factored)
+    let mean = J.mean()
+    let (loss, gradient) = try model.meanLossAndGradient(parameters: w, batch: data)
+    #expect(zip(mean, gradient).allSatisfy { abs($0 - $1) <= 1e-14 })
+    #expect(abs((losses[0] + losses[1]) / 2 - loss) <= 1e-15)
+    let norms = J.squaredRowNorms(parallelism: .automatic)
+    let (stored, _) = try model.perExampleGradients(parameters: w, batch: data)
+    for i in 0..<2 {
+      let exact = stored.row(i).reduce(0) { $0 + $1 * $1 }
+      #expect(abs(norms[i] - exact) <= 1e-14 * exact)
+    }
+    var accumulator = try GradientAccumulator<Double>(parameterCount: model.parameterCount)
+    try accumulator.add(J, weights: [1, 3])
+    let weighted = try accumulator.gradient(normalizedBy: .weightTotal)
+    let expected = (0..<model.parameterCount).map { (stored[0, $0] + 3 * stored[1, $0]) / 4 }
+    #expect(zip(weighted, expected).allSatisfy { abs($0 - $1) <= 1e-14 })
   }
 }

@@ -102,6 +102,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     return Matrix(rows: inputs.rows, columns: outputCount, storage: activations.last!)
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
   {
     try validate(parameters: parameters, batch: batch)
@@ -176,6 +178,8 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
 
   /// Validates, then runs the forward pass, the losses (with the last layer's `Δ`) and the
   /// backward pass for the whole batch: everything both gradient paths need.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func forwardAndBackward(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> Passes {

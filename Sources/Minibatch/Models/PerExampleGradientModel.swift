@@ -98,14 +98,14 @@ extension PerExampleGradientModel {
   public func perExampleGradients(
     parameters: [Scalar], batch: Batch<Scalar>, representation: GradientRepresentation,
     parallelism: Parallelism = .automatic
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: any PerExampleGradientOperator<Scalar>)
+  ) throws(MinibatchError) -> (gradients: any PerExampleGradientOperator<Scalar>, losses: [Scalar])
   {
     switch representation {
     case .automatic, .factored:
       if let (losses, factored) = try perExampleGradientFactors(
         parameters: parameters, batch: batch)
       {
-        return (losses, factored)
+        return (factored, losses)
       }
       try validateArgument(
         representation, named: "gradient representation",
@@ -113,14 +113,14 @@ extension PerExampleGradientModel {
         representation == .automatic)
       let (gradients, losses) = try perExampleGradients(
         parameters: parameters, batch: batch, parallelism: parallelism)
-      return (losses, gradients)
+      return (gradients, losses)
     case .stored:
       let (gradients, losses) = try perExampleGradients(
         parameters: parameters, batch: batch, parallelism: parallelism)
-      return (losses, gradients)
+      return (gradients, losses)
     case .streamed:
       let (losses, writer) = try perExampleRowWriter(parameters: parameters, batch: batch)
-      return (losses, StreamedPerExampleGradients(writer))
+      return (StreamedPerExampleGradients(writer), losses)
     }
   }
 

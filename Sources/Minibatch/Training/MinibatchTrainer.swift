@@ -191,7 +191,7 @@ where Opt.Scalar == Model.Scalar {
             storedBuffers[batch.count] = stored
           }
         } else {
-          let (rowLosses, gradients) = try model.perExampleGradients(
+          let (gradients, rowLosses) = try model.perExampleGradients(
             parameters: parameters, batch: batch, representation: representation,
             parallelism: parallelism)
           losses = rowLosses

@@ -46,7 +46,7 @@ import Testing
     let parameters = model.initialParameters(seed: seed &+ 1)
     let label = "\(model.layerSizes) \(activation) \(loss) k=\(k) \(Scalar.self)"
     for representation in [GradientRepresentation.factored, .stored, .streamed] {
-      let (rowLosses, gradients) = try model.perExampleGradients(
+      let (gradients, rowLosses) = try model.perExampleGradients(
         parameters: parameters, batch: batch, representation: representation)
       var rows = [Scalar](repeating: 0, count: k * model.parameterCount)
       try rows.withUnsafeMutableBufferPointer { buffer in

@@ -87,7 +87,7 @@ import Testing
     var results: [[Scalar]] = []
     var variances: [[Double]] = []
     for representation in [GradientRepresentation.factored, .stored, .streamed] {
-      let (_, gradients) = try model.perExampleGradients(
+      let (gradients, _) = try model.perExampleGradients(
         parameters: w, batch: batch, representation: representation)
       var accumulator = try GradientAccumulator<Scalar>(
         parameterCount: model.parameterCount, tracksMoments: true)

@@ -37,7 +37,7 @@ import Testing
       let representations: [(String, any PerExampleGradientOperator<Scalar>)] = try [
         GradientRepresentation.factored, .stored, .streamed,
       ].map { representation in
-        let (_, gradients) = try model.perExampleGradients(
+        let (gradients, _) = try model.perExampleGradients(
           parameters: parameters, batch: batch, representation: representation)
         return ("\(representation)", gradients)
       }
@@ -159,7 +159,7 @@ import Testing
     let model = try MultilayerPerceptron<Double>(layerSizes: [2, 2])
     let batch = try randomBatch(
       Double.self, k: 4, d: 2, outputs: 2, loss: .softmaxCrossEntropy, seed: 1)
-    let (_, factored) = try model.perExampleGradients(
+    let (factored, _) = try model.perExampleGradients(
       parameters: model.initialParameters(seed: 0), batch: batch, representation: .factored)
     let representations: [any PerExampleGradientOperator<Double>] = [
       stored, factored, StreamedPerExampleGradients(copyingWriter(stored)),
