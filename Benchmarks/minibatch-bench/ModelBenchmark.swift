@@ -19,19 +19,28 @@ struct ModelCase {
   var threads: Int
   var k: Int
   var n: Int
-  var timings: [(kernel: String, seconds: Timing, pairedRatio: Timing)]
-  var plain: Timing
+  var timings: [(kernel: String, seconds: Timing, pairedRatio: Timing?)]
+  /// What the paired ratios divide by: `plain` (the plain backward pass) for the pipeline rows,
+  /// `factored` (the factored training step) for the training-step rows.
+  var baselineName = "plain"
+  var baseline: Timing
 
   var json: [String] {
     timings.map { kernel, seconds, paired in
-      jsonObject([
+      var fields = [
         ("kernel", "\"\(model)-\(kernel)\""), ("scalar", "\"\(scalar)\""),
         ("threads", "\(threads)"), ("k", "\(k)"), ("n", "\(n)"),
         ("seconds_min", "\(seconds.minimum)"), ("seconds_median", "\(seconds.median)"),
-        ("plain_seconds_min", "\(plain.minimum)"), ("plain_seconds_median", "\(plain.median)"),
-        ("paired_ratio_to_plain_min", "\(paired.minimum)"),
-        ("paired_ratio_to_plain_median", "\(paired.median)"),
-      ])
+      ]
+      if let paired {
+        fields += [
+          ("\(baselineName)_seconds_min", "\(baseline.minimum)"),
+          ("\(baselineName)_seconds_median", "\(baseline.median)"),
+          ("paired_ratio_to_\(baselineName)_min", "\(paired.minimum)"),
+          ("paired_ratio_to_\(baselineName)_median", "\(paired.median)"),
+        ]
+      }
+      return jsonObject(fields)
     }
   }
 }
@@ -68,13 +77,13 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   let v = [Scalar](repeating: 1 / Scalar(k), count: k)
   var y = [Scalar](repeating: 0, count: model.parameterCount)
   var stored = try PerExampleGradients<Scalar>(k: k, n: model.parameterCount)
-  let (_, factored) = try model.perExampleGradientFactors(parameters: parameters, batch: batch)!
+  let (factored, _) = try model.perExampleGradientFactors(parameters: parameters, batch: batch)!
 
   let kernels: [(String, () throws -> Void)] = [
     (
       "factored-mean",
       {
-        let (_, gradients) = try model.perExampleGradientFactors(
+        let (gradients, _) = try model.perExampleGradientFactors(
           parameters: parameters, batch: batch)!
         try gradients.reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
         sink.consume(y[0])
@@ -91,7 +100,7 @@ func benchmarkModel<Model: PerExampleGradientModel>(
     (
       "stored-fused-mean",
       {
-        let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+        let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
         try stored.write(writer, reducingWith: v, into: &y, parallelism: parallelism)
         sink.consume(y[0])
       }
@@ -103,7 +112,7 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   let (plain, results) = try pairedRounds(budget: budget, baseline: plainStep, kernels: kernels)
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
-    timings: results, plain: plain)
+    timings: results.map { ($0.kernel, $0.seconds, $0.pairedRatio) }, baseline: plain)
 }
 
 /// Rounds of (baseline, then each kernel once), at least 9 and until `budget` seconds have
@@ -188,9 +197,9 @@ func benchmarkTrainingStep<Model: PerExampleGradientModel>(
   let perStep = { (t: Timing) in Timing(seconds: t.seconds.map { $0 / Double(steps) }) }
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
-    timings: [("train-step-factored", perStep(factoredEpoch), Timing(seconds: [1]))]
+    timings: [("train-step-factored", perStep(factoredEpoch), nil)]
       + results.map { ($0.kernel, perStep($0.seconds), $0.pairedRatio) },
-    plain: perStep(factoredEpoch))
+    baselineName: "factored", baseline: perStep(factoredEpoch))
 }
 
 /// Training throughput on the bundled digits: one epoch of `MinibatchTrainer` (batch 32, SGD

@@ -214,12 +214,14 @@ report("checksum \(sink.checksum)")
       for (kernel, seconds, paired) in c.timings {
         report(
           row([
-            c.model, c.scalar, "\(c.k)", "\(c.n)", String(format: "%.3f", c.plain.median * 1e3),
-            kernel, String(format: "%.3f", seconds.minimum * 1e3),
-            String(format: "%.3f", seconds.median * 1e3), String(format: "%.2f", paired.median),
-            String(format: "(%.2f)", paired.minimum),
+            c.model, c.scalar, "\(c.k)", "\(c.n)",
+            String(format: "%.3f", c.baseline.median * 1e3), kernel,
+            String(format: "%.3f", seconds.minimum * 1e3),
+            String(format: "%.3f", seconds.median * 1e3),
+            String(format: "%.2f", paired?.median ?? .nan),
+            String(format: "(%.2f)", paired?.minimum ?? .nan),
           ]))
-        if targets[kernel] != nil, paired.median > worst[kernel]?.ratio ?? -1 {
+        if targets[kernel] != nil, let paired, paired.median > worst[kernel]?.ratio ?? -1 {
           worst[kernel] = (paired.median, "\(c.model) \(c.scalar) k=\(c.k)")
         }
       }
@@ -340,7 +342,7 @@ report("checksum \(sink.checksum)")
     if json { for line in c.json { print(line) } }
     let factored = c.timings[0].seconds
     let stored = c.timings[1]
-    let speedup = stored.pairedRatio.median
+    let speedup = stored.pairedRatio?.median ?? .nan
     report(
       String(
         format:

@@ -89,7 +89,7 @@ import Testing
     let unbiased = try replay { weights[$0] / (3.1 / 4) }
     #expect(relativeError(try firstStep(.datasetWeightTotal), unbiased) < 1e-14)
     // The batch's own total ignores the weight of a lone example.
-    #expect(relativeError(try firstStep(.batchWeightTotal), try replay { _ in 1 }) < 1e-14)
+    #expect(relativeError(try firstStep(.weightTotal), try replay { _ in 1 }) < 1e-14)
     #expect(
       relativeError(try firstStep(.fixedDenominator(2)), try replay { weights[$0] / 2 }) < 1e-14)
   }
@@ -172,7 +172,7 @@ import Testing
         try inner.losses(parameters: parameters, batch: batch)
       }
       func perExampleRowWriter(parameters: [Double], batch: Batch<Double>) throws(MinibatchError)
-        -> (losses: [Double], writer: PerExampleRowWriter<Double>)
+        -> (writer: PerExampleRowWriter<Double>, losses: [Double])
       { try inner.perExampleRowWriter(parameters: parameters, batch: batch) }
       func meanLossAndGradient(parameters: [Double], batch: Batch<Double>) throws(MinibatchError)
         -> (loss: Double, gradient: [Double])

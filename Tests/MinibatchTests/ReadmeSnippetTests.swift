@@ -73,7 +73,7 @@ import Testing
       #expect(abs(norms[i] - exact) <= 1e-14 * exact)
     }
     var accumulator = try GradientAccumulator<Double>(parameterCount: model.parameterCount)
-    try accumulator.add(J, weights: [1, 3])
+    try accumulator.add(J, reductionWeights: [1, 3])
     let weighted = try accumulator.gradient(normalizedBy: .weightTotal)
     let expected = (0..<model.parameterCount).map { (stored[0, $0] + 3 * stored[1, $0]) / 4 }
     #expect(zip(weighted, expected).allSatisfy { abs($0 - $1) <= 1e-14 })

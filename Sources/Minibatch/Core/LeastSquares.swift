@@ -47,8 +47,8 @@ public func solveLeastSquares<Scalar: BLASScalar>(
       }
     }
   }
-  // info < 0 would be an illegal argument: a bug here, not bad input.
-  precondition(info >= 0, "gelsd rejected argument \(-info)")
+  // info > 0: the SVD did not converge; info < 0: an argument LAPACKE refused, or its workspace
+  // could not be allocated (-1010) for a very large problem. Either way, an error, not a trap.
   guard info == 0 else { throw .lapackFailure(routine: "\(Scalar.blasPrefix)gelsd", info: info) }
   return LeastSquaresSolution(
     solution: Array(rhs.prefix(n)), rank: rank, singularValues: singularValues)

@@ -4,7 +4,7 @@
 /// that throws has left its arguments (weights, optimiser state, matrices) exactly as they were.
 public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A count or length differs from the one the other arguments imply, e.g.
-  /// `shapeMismatch(expected: 10, got: 9, of: "weights")`.
+  /// `shapeMismatch(expected: 10, got: 9, of: "parameters (length n)")`.
   case shapeMismatch(expected: Int, got: Int, of: String)
   /// A batch with no examples (k = 0). Averages over zero examples are undefined.
   case emptyBatch

@@ -18,10 +18,11 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
   /// One thread: the caller's.
   public static let serial = Parallelism(threadCount: 1)
 
-  /// One thread per active processor (`ProcessInfo.activeProcessorCount`).
-  public static var automatic: Parallelism {
-    .threads(ProcessInfo.processInfo.activeProcessorCount)
-  }
+  /// One thread per active processor (`ProcessInfo.activeProcessorCount`, read once).
+  public static var automatic: Parallelism { processors }
+
+  private static let processors = Parallelism.threads(
+    ProcessInfo.processInfo.activeProcessorCount)
 
   public var description: String { "\(threadCount) thread" + (threadCount == 1 ? "" : "s") }
 }

@@ -1,15 +1,15 @@
 /// The per-example gradients of one mini-batch, stacked as a k×n matrix `J`.
 ///
-/// Row `i` holds `∇_w L_i`, the gradient of example `i`'s loss with respect to all `n` weights:
+/// Row `i` holds `∇_w L_i`, the gradient of example `i`'s loss with respect to all `n` parameters:
 ///
 /// ```
-/// J[i, j] = ∂L_i / ∂w_j        0 ≤ i < k (examples),  0 ≤ j < n (weights)
+/// J[i, j] = ∂L_i / ∂w_j        0 ≤ i < k (examples),  0 ≤ j < n (parameters)
 /// ```
 ///
 /// Storage is one contiguous **row-major** buffer of `k·n` scalars (row `i` starts at `i·n`),
 /// copy-on-write like `Array` (a ``Matrix`` with `k` rows and `n` columns). Models write rows in
 /// place through ``withUnsafeMutableRow(_:_:)`` or ``withUnsafeMutableElements(_:)``; the
-/// reductions in `PerExampleGradients+Reductions.swift` read it with one GEMV each.
+/// reductions in `PerExampleGradients+Operator.swift` read it with one GEMV each.
 ///
 /// This is the **stored** representation of ``PerExampleGradientOperator``: what a user who brings
 /// their own rows hands to the package. The built-in dense models never need it (see

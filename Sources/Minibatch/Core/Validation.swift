@@ -1,5 +1,6 @@
 // Checks shared by the public entry points. Each throws the typed error that names what was wrong.
 
+@usableFromInline
 func validateCount(_ count: Int, expected: Int, of what: String) throws(MinibatchError) {
   guard count == expected else {
     throw .shapeMismatch(expected: expected, got: count, of: what)
@@ -13,6 +14,7 @@ func validateLearningRate<Scalar: BinaryFloatingPoint>(_ rate: Scalar) throws(Mi
 /// Throws ``MinibatchError/nonFiniteValue(index:of:)`` naming the first NaN or infinity.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
+@usableFromInline
 func validateFinite<Scalar: BLASScalar>(
   _ values: [Scalar], of what: String
 ) throws(MinibatchError) {
@@ -58,6 +60,7 @@ func validateArgument<T>(
 /// this specialised kernel fills it at memory speed.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
+@usableFromInline
 func filled<Scalar: BLASScalar>(_ value: Scalar, count: Int) -> [Scalar] {
   [Scalar](repeating: value, count: count)
 }
@@ -65,6 +68,7 @@ func filled<Scalar: BLASScalar>(_ value: Scalar, count: Int) -> [Scalar] {
 /// Sets every entry of `values` to 0, at memory speed (see ``filled(_:count:)``).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
+@usableFromInline
 func zeroFill<Scalar: BLASScalar>(_ values: inout [Scalar]) {
   values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
 }

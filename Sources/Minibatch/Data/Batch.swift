@@ -67,7 +67,7 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
 
   init(checkedInputs inputs: Matrix<Scalar>, targets: Targets<Scalar>) {
     let norms = inputs.withUnsafeElements { x in
-      TileSweep.squaredRowNormsInDouble(x.baseAddress!, k: inputs.rows, n: inputs.columns)
+      squaredRowNorms(x.baseAddress!, k: inputs.rows, n: inputs.columns)
     }
     self.init(inputs: inputs, targets: targets, inputSquaredNorms: norms)
   }

@@ -33,13 +33,13 @@ extension DenseNetworkModel {
 
   public func perExampleRowWriter(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
+  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Scalar>, losses: [Scalar]) {
     try network.perExampleRowWriter(parameters: parameters, batch: batch)
   }
 
   public func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)? {
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])? {
     try network.perExampleGradientFactors(parameters: parameters, batch: batch)
   }
 

@@ -116,21 +116,21 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
 
   public func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)? {
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])? {
     try factoredGradients(parameters: parameters, batch: batch)
   }
 
   public func perExampleRowWriter(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>) {
-    let (losses, factored) = try factoredGradients(parameters: parameters, batch: batch)
-    return (losses, factored.rowWriter)
+  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Scalar>, losses: [Scalar]) {
+    let (factored, losses) = try factoredGradients(parameters: parameters, batch: batch)
+    return (factored.rowWriter, losses)
   }
 
   /// The passes' `Δ_l` and `A_{l−1}` as a factored `J`, and the per-example losses.
   func factoredGradients(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>) {
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar]) {
     let passes = try forwardAndBackward(parameters: parameters, batch: batch)
     let k = batch.count
     let factors = layers.indices.map { l in
@@ -141,7 +141,7 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
         deltas: Matrix(rows: k, columns: layers[l].outputs, storage: passes.deltas[l]),
         inputSquaredNorms: l == 0 ? batch.inputSquaredNorms : nil)
     }
-    return (passes.losses, try FactoredPerExampleGradients(layers: factors))
+    return (try FactoredPerExampleGradients(layers: factors), passes.losses)
   }
 
   public func meanLossAndGradient(

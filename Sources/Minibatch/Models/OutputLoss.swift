@@ -98,7 +98,7 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringCo
 
   /// `ℓ = logsumexp(z) − z_y` written as `(max − z_y) + log1p(Σ_{j ≠ argmax} exp(z_j − max))`.
   /// The naive `logSumExp − z_y` subtracts two nearly equal large numbers and loses a small loss
-  /// entirely (4.5e-5 at logits ~1e4 in Float); here the first term is exact and the second is
+  /// entirely (4.5e-5 at logits ~1e4 in Float); here the first term has no cancellation and the second is
   /// formed without adding 1 first, so a small loss keeps its relative accuracy.
   /// `δ_j = exp(z_j − max)/Σ − [j = y]`.
   static func softmaxCrossEntropy<Scalar: BLASScalar>(

@@ -42,21 +42,21 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
   /// The per-example losses `ℓ_i(w)` (length `k`).
   func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
 
-  /// Runs the batch's forward and backward passes and returns the per-example losses and a
-  /// writer for `J[i, :] = ∇ℓ_i(w)` (`k × n`; rows are **not** divided by `k`). The writer fills
+  /// Runs the batch's forward and backward passes and returns a writer for
+  /// `J[i, :] = ∇ℓ_i(w)` (`k × n`; rows are **not** divided by `k`) and the per-example losses. The writer fills
   /// any tile of rows and columns from the passes' results; hand it to
   /// ``PerExampleGradients/write(_:parallelism:)`` to store `J`, or to
   /// ``StreamedPerExampleGradients`` to reduce it without storing it.
   func perExampleRowWriter(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], writer: PerExampleRowWriter<Scalar>)
+  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Scalar>, losses: [Scalar])
 
   /// For models made of dense layers, the forward and backward passes' factors of `J` (see
   /// ``FactoredPerExampleGradients``) and the per-example losses; `nil` for models that cannot
   /// factor their rows (the default), which then use their row writer.
   func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)?
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])?
 
   /// The mean loss `L = (1/k) Σ ℓ_i` and its gradient `∇L` (length `n`), by the usual backward
   /// pass, without materialising per-example rows.
@@ -85,7 +85,7 @@ public enum GradientRepresentation: String, Sendable, Hashable, CaseIterable,
 extension PerExampleGradientModel {
   public func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> (losses: [Scalar], gradients: FactoredPerExampleGradients<Scalar>)? {
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])? {
     nil
   }
 
@@ -102,7 +102,7 @@ extension PerExampleGradientModel {
   {
     switch representation {
     case .automatic, .factored:
-      if let (losses, factored) = try perExampleGradientFactors(
+      if let (factored, losses) = try perExampleGradientFactors(
         parameters: parameters, batch: batch)
       {
         return (factored, losses)
@@ -119,7 +119,7 @@ extension PerExampleGradientModel {
         parameters: parameters, batch: batch, parallelism: parallelism)
       return (gradients, losses)
     case .streamed:
-      let (losses, writer) = try perExampleRowWriter(parameters: parameters, batch: batch)
+      let (writer, losses) = try perExampleRowWriter(parameters: parameters, batch: batch)
       return (StreamedPerExampleGradients(writer), losses)
     }
   }
@@ -133,7 +133,7 @@ extension PerExampleGradientModel {
     parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
     try gradients.validateShape(examples: batch.count, parameters: parameterCount)
-    let (losses, writer) = try perExampleRowWriter(parameters: parameters, batch: batch)
+    let (writer, losses) = try perExampleRowWriter(parameters: parameters, batch: batch)
     try gradients.write(writer, parallelism: parallelism)
     return losses
   }

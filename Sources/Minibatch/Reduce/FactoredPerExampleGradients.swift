@@ -103,7 +103,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     product(v, alpha: alpha, beta: beta, into: &y, squared: true, parallelism: parallelism)
   }
 
-  /// `Σ_l ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)`: each layer's dot products by BLAS, combined in Double.
+  /// `Σ_l ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)`, accumulated in Double (a first layer's input norms come
+  /// with the batch); O(k·widths) on the calling thread (`parallelism` is not used).
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
@@ -115,10 +116,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
           for i in 0..<exampleCount {
             let ai = a.baseAddress! + i * inputs
             let di = d.baseAddress! + i * outputs
-            let input =
-              layer.inputSquaredNorms?[i]
-              ?? Double(BLAS.dot(n: inputs, x: ai, incx: 1, y: ai, incy: 1))
-            let delta = Double(BLAS.dot(n: outputs, x: di, incx: 1, y: di, incy: 1))
+            let input = layer.inputSquaredNorms?[i] ?? sumOfSquares(ai, count: inputs)
+            let delta = sumOfSquares(di, count: outputs)
             norms[i] += delta * (input + 1)
           }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Raw, mergeable state of reduced per-example gradients, finalised once with a named
 /// ``GradientNormalization``.
 ///
@@ -21,9 +23,11 @@
 /// so merging the same parts in the same order gives the same bits, however the parts were
 /// computed. ``gradient(normalizedBy:)`` divides `S` by the normalisation's denominator once.
 ///
-/// A batch's own moments come from `(J∘J)ᵀv` and `Jᵀv` as `M2_b = V·(E_v[g²] − E_v[g]²)`, in
-/// Double: within one batch that form loses digits when `|μ_j| ≫ σ_j`; across batches Chan's
-/// merge does not.
+/// A batch's own moments are two-pass: its weighted mean `μ = Jᵀ(v/V)` first, then
+/// `M2_j = Σ_i v_i·(g_ij − μ_j)²` over tiles of `J` written by
+/// ``PerExampleGradientOperator/writeTile(rows:columns:into:rowStride:)``, in Double (the
+/// one-pass `V·(E_v[g²] − μ²)` loses every digit when `|μ_j| ≫ σ_j`). That second pass forms `J`
+/// tile by tile whatever the representation: O(k·n) work, memory O(threads × tile).
 public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   /// Per-parameter weighted moments: `weight = Σ v_i`, `mean_j = Σ v_i·g_ij / weight`,
   /// `m2_j = Σ v_i·(g_ij − mean_j)²`.
@@ -68,28 +72,22 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
         m2: filled(0.0, count: parameterCount)) : nil
   }
 
-  /// Adds a batch's gradients with reduction weights `v` (`nil`: every `v_i = 1`).
+  /// Adds a batch's gradients with reduction weights `v` (example weights, clipping factors; `nil`:
+  /// every `v_i = 1`).
   ///
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `gradients` has another `n`
   ///   or `v` another `k`; ``MinibatchError/nonFiniteValue(index:of:)`` /
   ///   ``MinibatchError/negativeValue(index:value:of:)`` for a bad weight, or for a batch whose
   ///   reduced values are not finite. On error the accumulator is unchanged.
   public mutating func add(
-    _ gradients: some PerExampleGradientOperator<Scalar>, weights v: [Scalar]? = nil,
+    _ gradients: some PerExampleGradientOperator<Scalar>, reductionWeights v: [Scalar]? = nil,
     parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
     try validateCount(gradients.parameterCount, expected: parameterCount, of: "parameters (n)")
     let k = gradients.exampleCount
     let weights = v ?? filled(1, count: k)
     try validateCount(weights.count, expected: k, of: "reduction weights (length k)")
-    var total = 0.0
-    for (index, w) in weights.enumerated() {
-      guard w.isFinite else { throw .nonFiniteValue(index: index, of: "reduction weights") }
-      guard w >= 0 else {
-        throw .negativeValue(index: index, value: Double(w), of: "reduction weights")
-      }
-      total += Double(w)
-    }
+    let total = try validatedWeightSum(weights, of: "reduction weights")
     var batch = try GradientAccumulator(
       parameterCount: parameterCount, tracksSquaredNorms: weightedSquaredNormSum != nil,
       tracksMoments: moments != nil)
@@ -99,16 +97,14 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
       let mean = try gradients.reduce(with: scaled, parallelism: parallelism)
       try validateFinite(mean, of: "weighted mean of the batch's gradients")
       batch.weightTotal = total
-      var second: [Scalar]?
+      batch.weightedSum = Self.scaledSum(mean, by: total)
       if batch.moments != nil {
-        var squares: [Scalar] = filled(0, count: parameterCount)
-        try gradients.reduceSquares(
-          with: scaled, alpha: 1, beta: 0, into: &squares, parallelism: parallelism)
-        try validateFinite(squares, of: "weighted second moments of the batch's gradients")
-        second = squares
+        // Second pass, centred on the batch's mean: Σ v_i·(g_ij − μ_j)², never E[g²] − μ².
+        let center = mean.map { Double($0) }
+        let m2 = try centredSquares(
+          gradients, weights: weights, center: center, parallelism: parallelism)
+        batch.moments = Moments(weight: total, mean: center, m2: m2)
       }
-      (batch.weightedSum, batch.moments) = Self.batchState(
-        mean: mean, second: second, weight: total)
       if batch.weightedSquaredNormSum != nil {
         let norms = gradients.squaredRowNorms(parallelism: parallelism)
         batch.weightedSquaredNormSum = zip(weights, norms).reduce(0.0) { sum, pair in
@@ -119,17 +115,11 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     try merge(batch)
   }
 
-  /// A batch's `S = V·E_v[g]` and, given `E_v[g²]`, its moments `(V, E_v[g], V·(E_v[g²] − E_v[g]²))`,
-  /// in Double.
+  /// `S = V·E_v[g]` in Double.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  static func batchState(
-    mean: [Scalar], second: [Scalar]?, weight: Double
-  ) -> ([Double], Moments?) {
-    let sum = mean.map { Double($0) * weight }
-    guard let second else { return (sum, nil) }
-    let m2 = zip(second, mean).map { s, m in weight * max(0, Double(s) - Double(m) * Double(m)) }
-    return (sum, Moments(weight: weight, mean: mean.map { Double($0) }, m2: m2))
+  static func scaledSum(_ mean: [Scalar], by weight: Double) -> [Double] {
+    mean.map { Double($0) * weight }
   }
 
   /// Adds everything `other` accumulated: sums add, moments merge by Chan's formula.
@@ -180,5 +170,60 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     let gradient = weightedSum.map { Scalar($0 / d) }
     try validateFinite(gradient, of: "normalised gradient")
     return gradient
+  }
+}
+
+/// `Σ_i v_i·(J[i, j] − c_j)²` for every column `j`, in Double, over tiles of 8 rows × up to
+/// ``TileSweep/tileColumns(_:)`` columns written by `writeTile`; the threads own column panels,
+/// so the result does not depend on their number.
+func centredSquares<Scalar: BLASScalar>(
+  _ gradients: some PerExampleGradientOperator<Scalar>, weights v: [Scalar], center: [Double],
+  parallelism: Parallelism
+) throws(MinibatchError) -> [Double] {
+  let (k, n) = (gradients.exampleCount, gradients.parameterCount)
+  let tileColumns = TileSweep.tileColumns(Scalar.self)
+  var m2 = [Double](repeating: 0, count: n)
+  let failure = FirstError()
+  m2.withUnsafeMutableBufferPointer { m2 in
+    let result = SendableMutablePointer(m2.baseAddress!)
+    TileSweep.forEachPanel(Scalar.self, n: n, parallelism: parallelism) { panel in
+      var tile = [Scalar](repeating: 0, count: 8 * tileColumns)
+      for tileStart in stride(from: panel.lowerBound, to: panel.upperBound, by: tileColumns) {
+        let columns = tileStart..<min(panel.upperBound, tileStart + tileColumns)
+        for start in stride(from: 0, to: k, by: 8) {
+          let rows = start..<min(k, start + 8)
+          do {
+            try tile.withUnsafeMutableBufferPointer { buffer in
+              try gradients.writeTile(
+                rows: rows, columns: columns, into: buffer, rowStride: columns.count)
+            }
+          } catch {
+            failure.record(error)
+            return
+          }
+          TileSweep.addCentredSquares(
+            tile, rows: rows, columns: columns, weights: v, center: center, into: result.pointer)
+        }
+      }
+    }
+  }
+  if let error = failure.error { throw error }
+  return m2
+}
+
+/// The first error thrown by any of several threads.
+final class FirstError: @unchecked Sendable {
+  private let lock = NSLock()
+  private var first: MinibatchError?
+  var error: MinibatchError? { lock.withLock { first } }
+  func record(_ error: Error) {
+    lock.withLock {
+      if first == nil {
+        first =
+          (error as? MinibatchError)
+          ?? .invalidArgument(
+            name: "tile", value: "\(error)", expected: "a tile the operator can write")
+      }
+    }
   }
 }

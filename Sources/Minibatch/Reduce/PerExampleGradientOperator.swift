@@ -86,6 +86,7 @@ extension PerExampleGradientOperator {
   /// rows (1.5, −2.0, 1.1, 0.4, −0.9) and (1.2, 2.3, −1.1, −0.8, −0.7)
   /// mean → (1.35, 0.15, 0, −0.2, −0.8)
   /// ```
+  @inlinable
   public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
     reducedUnchecked(
       with: filled(1 / Scalar(exampleCount), count: exampleCount),
@@ -94,6 +95,7 @@ extension PerExampleGradientOperator {
 
   /// The summed gradient `Σ_i g_i`, the gradient of the **summed** loss (`k` times
   /// ``mean(parallelism:)``): `v_i = 1`. Returns `n` entries.
+  @inlinable
   public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
     reducedUnchecked(
       with: filled(1, count: exampleCount), parallelism: parallelism)
@@ -134,6 +136,7 @@ extension PerExampleGradientOperator {
   }
 
   /// `Jᵀv` for a `v` the package built itself (finite, length `k`): cannot fail.
+  @inlinable
   func reducedUnchecked(with v: [Scalar], parallelism: Parallelism) -> [Scalar] {
     var y: [Scalar] = filled(0, count: parameterCount)
     do {
@@ -146,6 +149,7 @@ extension PerExampleGradientOperator {
 
   /// The checks shared by every implementation of `reduce` and `reduceSquares`; zero-fills `y`
   /// when `beta == 0`, so that no kernel (BLAS included) ever reads stale or NaN contents.
+  @inlinable
   func prepareReduction(
     _ v: [Scalar], alpha: Scalar, beta: Scalar, y: inout [Scalar]
   ) throws(MinibatchError) {
@@ -164,15 +168,22 @@ func validatedWeightTotal<Scalar: BLASScalar>(
   _ weights: [Scalar], count: Int, countName: String = "length k"
 ) throws(MinibatchError) -> Double {
   try validateCount(weights.count, expected: count, of: "example weights (\(countName))")
+  let total = try validatedWeightSum(weights, of: "example weights")
+  guard total > 0, total.isFinite else { throw .zeroTotalWeight(total: total) }
+  return total
+}
+
+/// Checks that every weight is finite and `≥ 0` (naming the first that is not) and returns their
+/// sum in Double, which may be 0.
+func validatedWeightSum<Scalar: BLASScalar>(
+  _ weights: [Scalar], of what: String
+) throws(MinibatchError) -> Double {
   var total = 0.0
   for (index, w) in weights.enumerated() {
-    guard w.isFinite else { throw .nonFiniteValue(index: index, of: "example weights") }
-    guard w >= 0 else {
-      throw .negativeValue(index: index, value: Double(w), of: "example weights")
-    }
+    guard w.isFinite else { throw .nonFiniteValue(index: index, of: what) }
+    guard w >= 0 else { throw .negativeValue(index: index, value: Double(w), of: what) }
     total += Double(w)
   }
-  guard total > 0, total.isFinite else { throw .zeroTotalWeight(total: total) }
   return total
 }
 

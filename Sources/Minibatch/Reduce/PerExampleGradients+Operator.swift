@@ -1,18 +1,21 @@
 // The stored representation: `J` as a k×n row-major matrix, every reduction one GEMV.
 
 /// Which implementation computes `y ← alpha·Jᵀ·v + beta·y` for a stored `J`.
+@usableFromInline
 enum ReductionPath: Sendable, CaseIterable {
   /// One `cblas_?gemv` call (row-major, transposed), on OpenBLAS's own threads.
   case blas
   /// ``RowCombinationKernel`` on the threads ``Parallelism`` grants.
   case streamingKernel
 
-  /// The path for a k×n matrix of `Scalar`: BLAS while `J` fits in the last-level cache (read at
-  /// run time, ``CacheSize/lastLevelBytes``), where OpenBLAS's vector kernels win; the package's
-  /// kernel beyond it, where both are bound by memory and the kernel's result does not depend on
-  /// the thread count.
+  /// The path for a k×n matrix of `Scalar`: BLAS while `J` is at most twice the last-level cache
+  /// (read at run time, ``CacheSize/lastLevelBytes``), where OpenBLAS's vector kernels win (a
+  /// matrix slightly larger than the cache still mostly hits it on repeated calls; the README's
+  /// benchmark shows where the two paths cross); the package's kernel beyond, where both are
+  /// bound by memory and the kernel's result does not depend on the thread count.
+  @usableFromInline
   static func choose<Scalar>(k: Int, n: Int, scalar: Scalar.Type) -> ReductionPath {
-    k * n * MemoryLayout<Scalar>.stride <= CacheSize.lastLevelBytes ? .blas : .streamingKernel
+    k * n * MemoryLayout<Scalar>.stride <= 2 * CacheSize.lastLevelBytes ? .blas : .streamingKernel
   }
 }
 
@@ -22,9 +25,10 @@ extension PerExampleGradients: PerExampleGradientOperator {
   /// `n`, the columns of `J`.
   public var parameterCount: Int { n }
 
-  /// `y ← alpha·Jᵀv + beta·y`, exactly as BLAS `?gemv` defines it (one call while `J` fits in the
-  /// last-level cache, the package's bandwidth kernel beyond). See
+  /// `y ← alpha·Jᵀv + beta·y`, exactly as BLAS `?gemv` defines it (one call while `J` is at most
+  /// twice the last-level cache, the package's bandwidth kernel beyond). See
   /// ``PerExampleGradientOperator/reduce(with:alpha:beta:into:parallelism:)``.
+  @inlinable
   public func reduce(
     with v: [Scalar], alpha: Scalar = 1, beta: Scalar, into y: inout [Scalar],
     parallelism: Parallelism = .automatic
@@ -53,10 +57,13 @@ extension PerExampleGradients: PerExampleGradientOperator {
     }
   }
 
-  /// `‖J[i, :]‖²` for every row, accumulated in Double.
+  /// `‖J[i, :]‖²` for every row, accumulated in Double, one pass over `J` on the calling thread
+  /// (`parallelism` is not used).
   public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
     let (k, n) = (k, n)
-    return withUnsafeElements { a in TileSweep.squaredRowNorms(a.baseAddress!, k: k, n: n) }
+    return withUnsafeElements { a in
+      Minibatch.squaredRowNorms(a.baseAddress!, k: k, n: n).map { Scalar($0) }
+    }
   }
 
   /// Copies the tile `rows × columns` of `J` into `tile` (see
@@ -78,7 +85,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
   }
 
   /// Which implementation this matrix's `reduce` uses: `"blas-gemv"` (one `cblas_?gemv` call,
-  /// while `J` fits in the last-level cache, on OpenBLAS's threads) or `"streaming-kernel"` (the
+  /// while `J` is at most twice the last-level cache, on OpenBLAS's threads) or `"streaming-kernel"` (the
   /// package's kernel on the threads given by ``Parallelism``). Reported by the benchmark.
   public var reductionImplementation: String {
     switch ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
@@ -138,6 +145,11 @@ extension PerExampleGradients: PerExampleGradientOperator {
 
   // MARK: - Implementation
 
+  /// The stored `y ← alpha·Jᵀv + beta·y` for checked arguments: the kernel-layer entry that the
+  /// inlinable public calls reach, specialised for Float and Double.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  @usableFromInline
   func reduceUnchecked(
     with v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar],
     parallelism: Parallelism, path: ReductionPath? = nil

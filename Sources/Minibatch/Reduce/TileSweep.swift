@@ -104,7 +104,7 @@ enum TileSweep {
             let tile = tileStart..<min(n, tileStart + tileColumns)
             writer.writeUnchecked(rows: rows, columns: tile, into: scratch, rowStride: tile.count)
             for r in 0..<rows.count {
-              result.pointer[rows.lowerBound + r] += sumOfSquares(
+              result.pointer[rows.lowerBound + r] += Minibatch.sumOfSquares(
                 scratch + r * tile.count, count: tile.count)
             }
           }
@@ -114,33 +114,23 @@ enum TileSweep {
     return norms.map { Scalar($0) }
   }
 
-  /// `‖A[i, :]‖²` for every row of a stored `k × n` row-major `A`, in Double.
+  /// `m2[j] += Σ_r v[rows.lowerBound + r]·(tile[r·columns.count + c] − center[j])²` for
+  /// `j = columns.lowerBound + c`, in Double.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  static func squaredRowNorms<Scalar: BLASScalar>(
-    _ a: UnsafePointer<Scalar>, k: Int, n: Int
-  ) -> [Scalar] {
-    (0..<k).map { i in Scalar(sumOfSquares(a + i * n, count: n)) }
-  }
-
-  /// The same, kept in Double.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  static func squaredRowNormsInDouble<Scalar: BLASScalar>(
-    _ a: UnsafePointer<Scalar>, k: Int, n: Int
-  ) -> [Double] {
-    (0..<k).map { i in sumOfSquares(a + i * n, count: n) }
-  }
-
-  /// `Σ x_j²` in Double.
-  @inline(__always)
-  static func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Double {
-    var total = 0.0
-    for j in 0..<count {
-      let value = Double(x[j])
-      total += value * value
+  static func addCentredSquares<Scalar: BLASScalar>(
+    _ tile: [Scalar], rows: Range<Int>, columns: Range<Int>, weights v: [Scalar],
+    center: [Double], into m2: UnsafeMutablePointer<Double>
+  ) {
+    let width = columns.count
+    for (r, i) in rows.enumerated() {
+      let weight = Double(v[i])
+      if weight == 0 { continue }
+      for c in 0..<width {
+        let deviation = Double(tile[r * width + c]) - center[columns.lowerBound + c]
+        m2[columns.lowerBound + c] += weight * deviation * deviation
+      }
     }
-    return total
   }
 
   struct SharedPointers<Scalar>: @unchecked Sendable {
@@ -154,9 +144,4 @@ enum TileSweep {
 struct SendableMutablePointer<Scalar>: @unchecked Sendable {
   let pointer: UnsafeMutablePointer<Scalar>
   init(_ pointer: UnsafeMutablePointer<Scalar>) { self.pointer = pointer }
-}
-
-struct SendablePointer<Scalar>: @unchecked Sendable {
-  let pointer: UnsafePointer<Scalar>
-  init(_ pointer: UnsafePointer<Scalar>) { self.pointer = pointer }
 }

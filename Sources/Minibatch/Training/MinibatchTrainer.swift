@@ -5,7 +5,8 @@ public struct EpochReport: Sendable, Hashable {
   /// The epoch, 0-based.
   public var epoch: Int
   /// Mean over the epoch's examples of their loss `ℓ_i`, each taken at the parameters of the step
-  /// that used it (the usual running training loss; weighted by example weights if given).
+  /// that used it (the usual running training loss; weighted by example weights if given); 0 when
+  /// the epoch took no step.
   public var meanLoss: Double
   /// Steps taken (batches whose example weights are all 0 are skipped and not counted).
   public var steps: Int
@@ -36,7 +37,7 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
   case datasetWeightTotal
   /// `S / Σ_batch e_i`: each batch's own weighted mean (PyTorch's weighted mean). A batch of one
   /// example then ignores its weight.
-  case batchWeightTotal
+  case weightTotal
   /// `S / B` for a fixed `B > 0` (DP-SGD's expected batch size).
   case fixedDenominator(Double)
   /// `S` itself.
@@ -45,7 +46,7 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .datasetWeightTotal: return "data set weight total"
-    case .batchWeightTotal: return "batch weight total"
+    case .weightTotal: return "batch weight total"
     case .fixedDenominator(let b): return "fixed denominator \(b)"
     case .sum: return "sum"
     }
@@ -56,7 +57,7 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
   func gradientNormalization(weightTotal: Double, exampleCount: Int) -> GradientNormalization {
     switch self {
     case .datasetWeightTotal: return .datasetWeightTotal(weightTotal, exampleCount: exampleCount)
-    case .batchWeightTotal: return .weightTotal
+    case .weightTotal: return .weightTotal
     case .fixedDenominator(let b): return .fixedDenominator(b)
     case .sum: return .sum
     }
@@ -137,6 +138,10 @@ where Opt.Scalar == Model.Scalar {
     try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
     try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
     try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
+    try validateArgument(
+      epochs, named: "epochs",
+      expected: "≤ \(Int.max - firstEpoch) after first epoch \(firstEpoch)",
+      epochs <= Int.max - firstEpoch)
     try schedule.validate()
     try optimizer.validate(parameterCount: parameters.count, learningRate: 0)
     let weightTotal =
@@ -146,14 +151,22 @@ where Opt.Scalar == Model.Scalar {
     let batchNormalization = normalization.gradientNormalization(
       weightTotal: weightTotal, exampleCount: data.count)
     try batchNormalization.validate()
-    if representation == .factored {
-      try validateArgument(
-        representation, named: "gradient representation",
-        expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
-        try model.perExampleGradientFactors(
-          parameters: parameters, batch: data.gathering(0..<1)) != nil)
-    }
+    // Dense models give factors; others fall back to the stored J, written and reduced in one
+    // sweep into a buffer reused between batches.
+    let factorable =
+      try model.perExampleGradientFactors(parameters: parameters, batch: data.gathering(0..<1))
+      != nil
+    try validateArgument(
+      representation, named: "gradient representation",
+      expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
+      factorable || representation != .factored)
+    let usesStoredJ = representation == .stored || (representation == .automatic && !factorable)
     var storedBuffers: [Int: PerExampleGradients<Scalar>] = [:]
+    /// The batch's stored J, written by `writer` (reused between batches of the same size).
+    func storedMatrix(k: Int) throws(MinibatchError) -> PerExampleGradients<Scalar> {
+      if let reused = storedBuffers.removeValue(forKey: k) { return reused }
+      return try PerExampleGradients(k: k, n: model.parameterCount)
+    }
     for epoch in firstEpoch..<(firstEpoch + epochs) {
       let learningRate = Scalar(try schedule.rate(epoch: epoch))
       let start = DispatchTime.now().uptimeNanoseconds
@@ -166,68 +179,75 @@ where Opt.Scalar == Model.Scalar {
         let batch = data.gathering(indices)
         let weights = exampleWeights.map { w in indices.map { w[$0] } }
         if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
-        let v = weights ?? filled(1, count: batch.count)
-        let batchWeight = weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(batch.count)
-        let denominator = try batchNormalization.denominator(
-          weightTotal: batchWeight, exampleCount: batch.count)
-        let scaled = try scaledReductionVector(v, denominator: denominator)
+        let stopped = { (quantity: String) in
+          MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: quantity)
+        }
 
+        // J: a writer for the stored matrix, or an operator (factored or streamed).
         let losses: [Scalar]
-        // y ← alpha·Jᵀ·scaled + beta·y, in the chosen representation.
-        let reduce: (Scalar, Scalar, inout [Scalar]) throws(MinibatchError) -> Void
-        if representation == .stored {
-          let (rowLosses, writer) = try model.perExampleRowWriter(
-            parameters: parameters, batch: batch)
-          losses = rowLosses
-          // J is reused between batches of the same size; taken out while written (no copy).
-          var stored =
-            try storedBuffers.removeValue(forKey: batch.count)
-            ?? PerExampleGradients(k: batch.count, n: model.parameterCount)
-          let parallelism = parallelism
-          reduce = { (alpha, beta, y) throws(MinibatchError) in
-            try stored.write(
-              writer, reducingWith: scaled, alpha: alpha, beta: beta, into: &y,
-              parallelism: parallelism)
-            storedBuffers[batch.count] = stored
-          }
+        var writer: PerExampleRowWriter<Scalar>?
+        var gradients: (any PerExampleGradientOperator<Scalar>)?
+        if usesStoredJ {
+          (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
         } else {
-          let (gradients, rowLosses) = try model.perExampleGradients(
+          (gradients, losses) = try model.perExampleGradients(
             parameters: parameters, batch: batch, representation: representation,
             parallelism: parallelism)
-          losses = rowLosses
-          let parallelism = parallelism
-          reduce = { (alpha, beta, y) throws(MinibatchError) in
-            try gradients.reduce(
-              with: scaled, alpha: alpha, beta: beta, into: &y, parallelism: parallelism)
-          }
         }
         let (batchLoss, batchLossWeight) = Self.weightedLoss(losses, weights: weights)
         guard batchLoss.isFinite else {
           throw MinibatchError.nonFiniteLoss(
             epoch: epoch, batch: index, loss: batchLoss / batchLossWeight)
         }
+
         if let (gradientScale, parameterScale) = optimizer.linearStep(learningRate: learningRate) {
+          // The accumulator's add-then-normalise folded into one product onto the parameters:
+          // v_i = e_i/D (scaled inside the sum), alpha = −η, beta = 1 − ηλ.
+          let v = weights ?? filled(1, count: batch.count)
+          let batchWeight =
+            weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(batch.count)
+          let denominator = try batchNormalization.denominator(
+            weightTotal: batchWeight, exampleCount: batch.count)
+          let scaled = try scaledReductionVector(v, denominator: denominator)
           var updated = parameters
-          try reduce(-gradientScale, parameterScale, &updated)
-          guard allFinite(updated) else {
-            throw MinibatchError.nonFiniteStep(
-              epoch: epoch, batch: index, quantity: "parameters after the step")
+          if let writer {
+            var stored = try storedMatrix(k: batch.count)
+            try stored.write(
+              writer, reducingWith: scaled, alpha: -gradientScale, beta: parameterScale,
+              into: &updated, parallelism: parallelism)
+            storedBuffers[batch.count] = stored
+          } else {
+            try gradients!.reduce(
+              with: scaled, alpha: -gradientScale, beta: parameterScale, into: &updated,
+              parallelism: parallelism)
           }
+          guard allFinite(updated) else { throw stopped("parameters after the step") }
           parameters = updated
         } else {
-          var gradient: [Scalar] = filled(0, count: model.parameterCount)
-          try reduce(1, 0, &gradient)
-          guard allFinite(gradient) else {
-            throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: "gradient")
+          // Raw sums, then the named normalisation, then the optimiser sees a gradient.
+          var accumulator = try GradientAccumulator<Scalar>(parameterCount: model.parameterCount)
+          let gradient: [Scalar]
+          do throws(MinibatchError) {
+            if let writer {
+              var stored = try storedMatrix(k: batch.count)
+              try stored.write(writer, parallelism: parallelism)
+              try accumulator.add(stored, reductionWeights: weights, parallelism: parallelism)
+              storedBuffers[batch.count] = stored
+            } else {
+              try accumulator.add(gradients!, reductionWeights: weights, parallelism: parallelism)
+            }
+            gradient = try accumulator.gradient(normalizedBy: batchNormalization)
+          } catch {
+            // Weights and normalisation were validated up front: what fails here overflowed.
+            if case .nonFiniteValue = error { throw stopped("gradient") }
+            throw error
           }
           do throws(MinibatchError) {
             try optimizer.step(
               parameters: &parameters, gradient: gradient, learningRate: learningRate)
           } catch {
             // Everything else was validated up front, and a failed step changed nothing.
-            if case .nonFiniteValue(_, let what) = error {
-              throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: what)
-            }
+            if case .nonFiniteValue(_, let what) = error { throw stopped(what) }
             throw error
           }
         }
@@ -238,7 +258,8 @@ where Opt.Scalar == Model.Scalar {
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       var report = EpochReport(
-        epoch: epoch, meanLoss: lossSum / lossWeight, steps: steps, examples: examples,
+        epoch: epoch, meanLoss: steps == 0 ? 0 : lossSum / lossWeight, steps: steps,
+        examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
       if let evaluation {
         report.evaluationLoss = Double(

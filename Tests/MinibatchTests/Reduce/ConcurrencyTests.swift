@@ -11,11 +11,14 @@ import Testing
   }
 
   func check<Scalar: BLASScalar>(_: Scalar.Type) async throws {
-    // One matrix for each path: in cache (BLAS GEMV) and beyond the BLAS threshold (kernel).
+    // One matrix for each path: in cache (BLAS GEMV) and beyond the BLAS threshold, twice the
+    // last-level cache (kernel).
+    let beyond = 2 * CacheSize.lastLevelBytes / (4099 * MemoryLayout<Scalar>.stride) + 64
     let matrices = [
       try randomGradients(Scalar.self, k: 64, n: 515, seed: 1),
-      try randomGradients(Scalar.self, k: 1100, n: 4099, seed: 2),
+      try randomGradients(Scalar.self, k: beyond, n: 4099, seed: 2),
     ]
+    #expect(matrices[1].reductionImplementation == "streaming-kernel")
     func compute(_ gradients: PerExampleGradients<Scalar>, parallelism: Parallelism) throws
       -> [[Scalar]]
     {
@@ -73,7 +76,7 @@ import Testing
         with: v, alpha: 1, beta: 0, into: &squares, parallelism: parallelism)
       var accumulator = try GradientAccumulator<Scalar>(
         parameterCount: gradients.parameterCount, tracksSquaredNorms: true, tracksMoments: true)
-      try accumulator.add(gradients, weights: v, parallelism: parallelism)
+      try accumulator.add(gradients, reductionWeights: v, parallelism: parallelism)
       return [
         try gradients.reduce(with: v, parallelism: parallelism), squares,
         gradients.squaredRowNorms(parallelism: parallelism),

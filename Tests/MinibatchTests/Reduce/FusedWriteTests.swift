@@ -23,7 +23,7 @@ import Testing
         Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
         loss: model.outputLoss, seed: UInt64(index))
       let parameters = model.initialParameters(seed: 3)
-      let (_, writer) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+      let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
       var whole = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
       try whole.write(writer)
 
@@ -96,7 +96,7 @@ import Testing
     let model = try SoftmaxRegression<Double>(inputCount: 2, classCount: 3)
     let batch = try randomBatch(
       Double.self, k: 4, d: 2, outputs: 3, loss: .softmaxCrossEntropy, seed: 1)
-    let (_, writer) = try model.perExampleRowWriter(
+    let (writer, _) = try model.perExampleRowWriter(
       parameters: model.initialParameters(seed: 0), batch: batch)
     var gradients = try PerExampleGradients<Double>(
       k: 4, n: 9, elements: Array(repeating: 7, count: 36))

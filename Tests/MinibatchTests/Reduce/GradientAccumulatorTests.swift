@@ -44,7 +44,7 @@ import Testing
         index == 1 ? StreamedPerExampleGradients(copyingWriter(chunk)) : chunk
       var part = try GradientAccumulator<Scalar>(
         parameterCount: n, tracksSquaredNorms: true, tracksMoments: true)
-      try part.add(gradients, weights: Array(weights[rows]))
+      try part.add(gradients, reductionWeights: Array(weights[rows]))
       parts.append(part)
     }
     var merged = parts[0]
@@ -112,13 +112,13 @@ import Testing
       try accumulator.add(try randomGradients(Double.self, k: 3, n: 5, seed: 1))
     }
     expectError(.shapeMismatch(expected: 3, got: 2, of: "reduction weights (length k)")) {
-      try accumulator.add(gradients, weights: [1, 1])
+      try accumulator.add(gradients, reductionWeights: [1, 1])
     }
     expectError(.negativeValue(index: 1, value: -1, of: "reduction weights")) {
-      try accumulator.add(gradients, weights: [1, -1, 1])
+      try accumulator.add(gradients, reductionWeights: [1, -1, 1])
     }
     expectError(.nonFiniteValue(index: 2, of: "reduction weights")) {
-      try accumulator.add(gradients, weights: [1, 1, .nan])
+      try accumulator.add(gradients, reductionWeights: [1, 1, .nan])
     }
     let tracking = try GradientAccumulator<Double>(parameterCount: 4, tracksMoments: true)
     expectError(
@@ -130,7 +130,7 @@ import Testing
     expectError(.noParameters) { try GradientAccumulator<Double>(parameterCount: 0) }
     // Nothing accumulated (or only zero weights): no weighted mean, a clear error.
     var empty = try GradientAccumulator<Double>(parameterCount: 4)
-    try empty.add(gradients, weights: [0, 0, 0])
+    try empty.add(gradients, reductionWeights: [0, 0, 0])
     #expect(empty.exampleCount == 3 && empty.weightTotal == 0)
     expectError(.zeroTotalWeight(total: 0)) { try empty.gradient(normalizedBy: .weightTotal) }
     #expect(try empty.gradient(normalizedBy: .sum) == [0, 0, 0, 0])
@@ -150,6 +150,36 @@ import Testing
     #expect(try floats.gradient(normalizedBy: .weightTotal) == [3e38])
     expectError(.nonFiniteValue(index: 0, of: "normalised gradient")) {
       try floats.gradient(normalizedBy: .sum)
+    }
+  }
+}
+
+/// Per-parameter variance of gradients whose mean dwarfs their spread (|μ|/σ = 1e5) keeps its
+/// digits in Float: each batch is centred on its own mean (two passes), never `E[g²] − μ²`.
+@Suite struct GradientMomentCancellationTests {
+  @Test func floatVarianceWithALargeMean() throws {
+    let k = 64
+    var rng = SeededGenerator(seed: 12)
+    let noise: [Float] = rng.signedArray(count: k)
+    // Column 0: 1000 + 0.01·u; column 1: 0.01·u. Same variance.
+    let rows = (0..<k).map { i in [1000 + 0.01 * noise[i], 0.01 * noise[i]] }
+    let gradients = try PerExampleGradients<Float>(rows: rows)
+    for representation in [
+      gradients as any PerExampleGradientOperator<Float>,
+      StreamedPerExampleGradients(copyingWriter(gradients)),
+    ] {
+      var accumulator = try GradientAccumulator<Float>(parameterCount: 2, tracksMoments: true)
+      try accumulator.add(representation)
+      let variance = accumulator.moments!.variance
+      let exact: Double = {
+        let values = (0..<k).map { Double(rows[$0][1]) }
+        let mean = values.reduce(0, +) / Double(k)
+        return values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k)
+      }()
+      #expect(abs(variance[1] - exact) <= 1e-6 * exact)
+      // Column 0's entries are column 1's plus 1000, rounded to Float (ulp 6e-5): the variance
+      // keeps its first digits (the one-pass form in Float gave 0 or garbage here).
+      #expect(abs(variance[0] - exact) <= 0.05 * exact, "\(variance[0]) vs \(exact)")
     }
   }
 }
