@@ -88,38 +88,46 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     let weights = v ?? filled(1, count: k)
     try validateCount(weights.count, expected: k, of: "reduction weights (length k)")
     let total = try validatedWeightSum(weights, of: "reduction weights")
-    var batch = try GradientAccumulator(
-      parameterCount: parameterCount, tracksSquaredNorms: weightedSquaredNormSum != nil,
-      tracksMoments: moments != nil)
-    batch.exampleCount = k
-    if total > 0 {
-      let scaled = try scaledReductionVector(weights, denominator: total)
-      let mean = try gradients.reduce(with: scaled, parallelism: parallelism)
-      try validateFinite(mean, of: "weighted mean of the batch's gradients")
-      batch.weightTotal = total
-      batch.weightedSum = Self.scaledSum(mean, by: total)
-      if batch.moments != nil {
-        // Second pass, centred on the batch's mean: Σ v_i·(g_ij − μ_j)², never E[g²] − μ².
-        let center = mean.map { Double($0) }
-        let m2 = try centredSquares(
-          gradients, weights: weights, center: center, parallelism: parallelism)
-        batch.moments = Moments(weight: total, mean: center, m2: m2)
-      }
-      if batch.weightedSquaredNormSum != nil {
-        let norms = gradients.squaredRowNorms(parallelism: parallelism)
-        batch.weightedSquaredNormSum = zip(weights, norms).reduce(0.0) { sum, pair in
-          sum + Double(pair.0) * Double(pair.1)
-        }
+    guard total > 0 else {
+      exampleCount += k
+      return
+    }
+    // Everything that can fail runs before the first change.
+    let scaled = try scaledReductionVector(weights, denominator: total)
+    let mean = try gradients.reduce(with: scaled, parallelism: parallelism)
+    try validateFinite(mean, of: "weighted mean of the batch's gradients")
+    var batchMoments: Moments?
+    if moments != nil {
+      // Second pass, centred on the batch's mean: Σ v_i·(g_ij − μ_j)², never E[g²] − μ².
+      let center = mean.map { Double($0) }
+      let m2 = try centredSquares(
+        gradients, weights: weights, center: center, parallelism: parallelism)
+      batchMoments = Moments(weight: total, mean: center, m2: m2)
+    }
+    let batchNorms = weightedSquaredNormSum.map { _ in
+      zip(weights, gradients.squaredRowNorms(parallelism: parallelism)).reduce(0.0) {
+        $0 + Double($1.0) * Double($1.1)
       }
     }
-    try merge(batch)
+    addScaled(mean, by: total, into: &weightedSum)
+    weightTotal += total
+    exampleCount += k
+    if let q = batchNorms { weightedSquaredNormSum! += q }
+    if let b = batchMoments { mergeMoments(b) }
   }
 
-  /// `S = V·E_v[g]` in Double.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  static func scaledSum(_ mean: [Scalar], by weight: Double) -> [Double] {
-    mean.map { Double($0) * weight }
+  /// Chan's merge of `b` into ``moments``.
+  mutating func mergeMoments(_ b: Moments) {
+    guard let a = moments, b.weight > 0 else { return }
+    let total = a.weight + b.weight
+    var merged = a
+    merged.weight = total
+    for j in 0..<parameterCount {
+      let delta = b.mean[j] - a.mean[j]
+      merged.mean[j] = a.mean[j] + delta * (b.weight / total)
+      merged.m2[j] = a.m2[j] + b.m2[j] + delta * delta * (a.weight * b.weight / total)
+    }
+    moments = merged
   }
 
   /// Adds everything `other` accumulated: sums add, moments merge by Chan's formula.
@@ -142,17 +150,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     weightTotal += other.weightTotal
     exampleCount += other.exampleCount
     if let q = other.weightedSquaredNormSum { weightedSquaredNormSum! += q }
-    if let b = other.moments, let a = moments, b.weight > 0 {
-      let total = a.weight + b.weight
-      var merged = a
-      merged.weight = total
-      for j in 0..<parameterCount {
-        let delta = b.mean[j] - a.mean[j]
-        merged.mean[j] = a.mean[j] + delta * (b.weight / total)
-        merged.m2[j] = a.m2[j] + b.m2[j] + delta * delta * (a.weight * b.weight / total)
-      }
-      moments = merged
-    }
+    if let b = other.moments { mergeMoments(b) }
   }
 
   /// The gradient `S / D` (`n` entries) with `D` from `normalization` (see
@@ -224,6 +222,18 @@ final class FirstError: @unchecked Sendable {
           ?? .invalidArgument(
             name: "tile", value: "\(error)", expected: "a tile the operator can write")
       }
+    }
+  }
+}
+
+/// `sum ← sum + weight·values`, in Double.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func addScaled<Scalar: BLASScalar>(_ values: [Scalar], by weight: Double, into sum: inout [Double])
+{
+  sum.withUnsafeMutableBufferPointer { sum in
+    values.withUnsafeBufferPointer { values in
+      for j in 0..<sum.count { sum[j] += Double(values[j]) * weight }
     }
   }
 }

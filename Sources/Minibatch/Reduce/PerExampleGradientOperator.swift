@@ -164,6 +164,8 @@ extension PerExampleGradientOperator {
 
 /// Checks example weights (count, finite, `≥ 0`) and returns their sum in Double, which must be
 /// positive.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func validatedWeightTotal<Scalar: BLASScalar>(
   _ weights: [Scalar], count: Int, countName: String = "length k"
 ) throws(MinibatchError) -> Double {
@@ -175,6 +177,8 @@ func validatedWeightTotal<Scalar: BLASScalar>(
 
 /// Checks that every weight is finite and `≥ 0` (naming the first that is not) and returns their
 /// sum in Double, which may be 0.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func validatedWeightSum<Scalar: BLASScalar>(
   _ weights: [Scalar], of what: String
 ) throws(MinibatchError) -> Double {
@@ -189,6 +193,8 @@ func validatedWeightSum<Scalar: BLASScalar>(
 
 /// `v_i = e_i / D`, divided in Double; throws ``MinibatchError/zeroTotalWeight(total:)`` when a
 /// quotient is not finite in `Scalar` (a denominator too small to divide by).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func scaledReductionVector<Scalar: BLASScalar>(
   _ weights: [Scalar], denominator: Double
 ) throws(MinibatchError) -> [Scalar] {

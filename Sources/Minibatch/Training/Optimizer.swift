@@ -62,13 +62,16 @@ public enum Regularization<Scalar: BLASScalar>: Sendable, Hashable {
     }
   }
 
-  /// `(λ for the gradient, λ for the decay)`.
-  var coefficients: (coupled: Scalar, decoupled: Scalar) {
-    switch self {
-    case .none: return (0, 0)
-    case .l2(let lambda): return (lambda, 0)
-    case .decoupledWeightDecay(let lambda): return (0, lambda)
-    }
+  /// `λ` added to the gradient (coupled L2), or 0.
+  var coupled: Scalar {
+    if case .l2(let lambda) = self { return lambda }
+    return 0
+  }
+
+  /// `λ` of the decoupled decay, or 0.
+  var decoupled: Scalar {
+    if case .decoupledWeightDecay(let lambda) = self { return lambda }
+    return 0
   }
 }
 
@@ -107,8 +110,7 @@ public struct StochasticGradientDescent<Scalar: BLASScalar>: Optimizer {
   }
 
   public func linearStep(learningRate: Scalar) -> (gradientScale: Scalar, parameterScale: Scalar)? {
-    let (coupled, decoupled) = regularization.coefficients
-    return (learningRate, 1 - learningRate * (coupled + decoupled))
+    (learningRate, 1 - learningRate * (regularization.coupled + regularization.decoupled))
   }
 
   public mutating func step(
@@ -167,7 +169,8 @@ public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
     var newVelocity = velocity.isEmpty ? filled(0, count: parameters.count) : velocity
     OptimizerKernels.momentumStep(
       &updated, velocity: &newVelocity, gradient: gradient, learningRate: learningRate,
-      momentum: momentum, nesterov: nesterov, regularization: regularization.coefficients)
+      momentum: momentum, nesterov: nesterov, coupled: regularization.coupled,
+      decoupled: regularization.decoupled)
     try validateFinite(updated, of: "parameters after the step")
     try validateFinite(newVelocity, of: "velocity after the step")
     (parameters, velocity) = (updated, newVelocity)
@@ -234,8 +237,8 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
     let t = stepCount + 1
     OptimizerKernels.adamStep(
       &updated, firstMoment: &m, secondMoment: &s, gradient: gradient, learningRate: learningRate,
-      beta1: beta1, beta2: beta2, epsilon: epsilon, step: t,
-      regularization: regularization.coefficients)
+      beta1: beta1, beta2: beta2, epsilon: epsilon, step: t, coupled: regularization.coupled,
+      decoupled: regularization.decoupled)
     try validateFinite(updated, of: "parameters after the step")
     try validateFinite(s, of: "second moment after the step")
     (parameters, firstMoment, secondMoment, stepCount) = (updated, m, s, t)
