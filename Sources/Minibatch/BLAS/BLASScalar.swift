@@ -6,7 +6,7 @@ import RealModule
 /// Everything above the BLAS layer is generic over `Scalar: BLASScalar`. The elementary
 /// functions the models need (`exp`, `log(onePlus:)`, `tanh`, …) come from swift-numerics' `Real`;
 /// the BLAS and LAPACK calls themselves are internal (the `BLAS` forwarders).
-public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable,
+public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Codable,
   CustomStringConvertible
 {
   /// Short BLAS prefix of the type, `"s"` or `"d"` (used in reports).

@@ -37,6 +37,27 @@ extension PerExampleGradients: PerExampleGradientOperator {
     reduceUnchecked(with: v, alpha: alpha, beta: beta, into: &y, parallelism: parallelism)
   }
 
+  /// The averaged gradient `(1/k)·Σ_i J[i, :]` (see ``PerExampleGradientOperator/mean(parallelism:)``),
+  /// straight to the kernel: the stored matrix's vector `1/k` needs no checks, and a small `J` is
+  /// dominated by per-call overhead.
+  @inlinable
+  public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
+    var y: [Scalar] = filled(0, count: n)
+    reduceUnchecked(
+      with: filled(1 / Scalar(k), count: k), alpha: 1, beta: 0, into: &y,
+      parallelism: parallelism)
+    return y
+  }
+
+  /// The summed gradient `Σ_i J[i, :]` (see ``PerExampleGradientOperator/sum(parallelism:)``).
+  @inlinable
+  public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
+    var y: [Scalar] = filled(0, count: n)
+    reduceUnchecked(
+      with: filled(1, count: k), alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+    return y
+  }
+
   /// `y ← alpha·(J∘J)ᵀv + beta·y`, one pass over `J` (threads own column panels). See
   /// ``PerExampleGradientOperator/reduceSquares(with:alpha:beta:into:parallelism:)``.
   public func reduceSquares(
