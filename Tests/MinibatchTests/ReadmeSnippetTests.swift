@@ -66,7 +66,7 @@ import Testing
     let (loss, gradient) = try model.meanLossAndGradient(parameters: w, batch: data)
     #expect(zip(mean, gradient).allSatisfy { abs($0 - $1) <= 1e-14 })
     #expect(abs((losses[0] + losses[1]) / 2 - loss) <= 1e-15)
-    let norms = J.squaredRowNorms(parallelism: .automatic)
+    let norms = J.squaredRowNorms()
     let (stored, _) = try model.perExampleGradients(parameters: w, batch: data)
     for i in 0..<2 {
       let exact = stored.row(i).reduce(0) { $0 + $1 * $1 }

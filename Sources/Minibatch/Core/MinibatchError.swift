@@ -6,7 +6,8 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   /// A count or length differs from the one the other arguments imply, e.g.
   /// `shapeMismatch(expected: 10, got: 9, of: "parameters (length n)")`.
   case shapeMismatch(expected: Int, got: Int, of: String)
-  /// A batch with no examples (k = 0). Averages over zero examples are undefined.
+  /// A batch with no examples (k = 0), or an accumulator with nothing in it. Averages over zero
+  /// examples are undefined.
   case emptyBatch
   /// A gradient with no entries (n = 0).
   case noParameters
@@ -59,7 +60,7 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
     case .noParameters:
       return "no parameters: gradients need at least one entry (n ≥ 1)"
     case .dimensionOutOfRange(let value, let limit, let what):
-      return "\(what) is \(value), outside the supported range 0...\(limit)"
+      return "\(what) is \(value), outside the supported range 1...\(limit)"
     case .nonFiniteValue(let index, let what):
       return "\(what)[\(index)] is not finite (NaN or infinity)"
     case .negativeValue(let index, let value, let what):

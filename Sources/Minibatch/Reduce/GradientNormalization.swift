@@ -55,10 +55,17 @@ public enum GradientNormalization: Sendable, Hashable, CustomStringConvertible {
 
   /// `D` for `exampleCount` accumulated examples of total weight `weightTotal`.
   ///
-  /// - Throws: the errors of ``validate()``, and ``MinibatchError/zeroTotalWeight(total:)`` when
-  ///   `D` is not positive and finite (``weightTotal`` of all-zero weights, nothing accumulated).
+  /// - Throws: the errors of ``validate()``; ``MinibatchError/emptyBatch`` when nothing was
+  ///   accumulated and the denominator depends on it; ``MinibatchError/zeroTotalWeight(total:)``
+  ///   when `D` is not positive and finite (``weightTotal`` of all-zero weights).
   public func denominator(weightTotal: Double, exampleCount: Int) throws(MinibatchError) -> Double {
     try validate()
+    switch self {
+    case .weightTotal, .datasetWeightTotal:
+      guard exampleCount > 0 else { throw .emptyBatch }
+    case .sum, .fixedDenominator:
+      break
+    }
     let d: Double
     switch self {
     case .sum: d = 1

@@ -130,6 +130,25 @@ extension PerExampleGradientOperator {
     return y
   }
 
+  /// ``reduce(with:alpha:beta:into:parallelism:)`` on one thread per core.
+  public func reduce(
+    with v: [Scalar], alpha: Scalar = 1, beta: Scalar, into y: inout [Scalar]
+  ) throws(MinibatchError) {
+    try reduce(with: v, alpha: alpha, beta: beta, into: &y, parallelism: .automatic)
+  }
+
+  /// ``reduceSquares(with:alpha:beta:into:parallelism:)`` on one thread per core.
+  public func reduceSquares(
+    with v: [Scalar], alpha: Scalar = 1, beta: Scalar, into y: inout [Scalar]
+  ) throws(MinibatchError) {
+    try reduceSquares(with: v, alpha: alpha, beta: beta, into: &y, parallelism: .automatic)
+  }
+
+  /// ``squaredRowNorms(parallelism:)`` on one thread per core.
+  public func squaredRowNorms() -> [Scalar] {
+    squaredRowNorms(parallelism: .automatic)
+  }
+
   /// The Euclidean norm of every example's gradient, `‖g_i‖₂` (`k` entries).
   public func rowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
     squaredRowNorms(parallelism: parallelism).map { $0.squareRoot() }

@@ -128,6 +128,12 @@ import Testing
     ) { try accumulator.merge(tracking) }
     #expect(accumulator == saved)
     expectError(.noParameters) { try GradientAccumulator<Double>(parameterCount: 0) }
+    let nothing = try GradientAccumulator<Double>(parameterCount: 4)
+    expectError(.emptyBatch) { try nothing.gradient(normalizedBy: .weightTotal) }
+    expectError(.emptyBatch) {
+      try nothing.gradient(normalizedBy: .datasetWeightTotal(2, exampleCount: 5))
+    }
+    #expect(try nothing.gradient(normalizedBy: .fixedDenominator(4)) == [0, 0, 0, 0])
     // Nothing accumulated (or only zero weights): no weighted mean, a clear error.
     var empty = try GradientAccumulator<Double>(parameterCount: 4)
     try empty.add(gradients, reductionWeights: [0, 0, 0])

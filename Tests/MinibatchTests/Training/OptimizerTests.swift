@@ -205,6 +205,15 @@ import Testing
     #expect(small == [-big / 2, -0.5])
     try rows.applyWeightedMeanStep(to: &small, learningRate: 0.5, exampleWeights: [1, 3])
     #expect(small == [-big, -1])
+    // Subnormal example weights: v_i = e_i/Σe is formed per entry in Double, so the step is the
+    // ordinary mean step (−η/Σe overflowed before).
+    let tiny = Scalar.leastNonzeroMagnitude
+    var viaTiny: [Scalar] = [0, 0]
+    var viaMean: [Scalar] = [0, 0]
+    let finite = try PerExampleGradients<Scalar>(rows: [[1, 2], [3, 4]])
+    try finite.applyWeightedMeanStep(to: &viaTiny, learningRate: 0.5, exampleWeights: [tiny, tiny])
+    try finite.applyMeanStep(to: &viaMean, learningRate: 0.5)
+    #expect(viaTiny == viaMean)
   }
 
   @Test func badArgumentsAreRefusedAndChangeNothing() throws {
