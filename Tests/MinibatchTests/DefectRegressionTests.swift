@@ -28,7 +28,7 @@ import Testing
   /// A feature with |μ|/σ ≈ 1e8 gets the right scale (E[x²] − μ² gave none).
   @Test func standardizerScalesAFeatureWithALargeMean() throws {
     let inputs = try Matrix<Double>(rows: [[1e8 - 1, 5], [1e8, 6], [1e8 + 1, 7]])
-    let standardizer = Standardizer(fitting: inputs)
+    let standardizer = try Standardizer(fitting: inputs)
     let sigma = (2.0 / 3).squareRoot()
     #expect(abs(standardizer.scales[0] - sigma) <= 1e-9 * sigma)
     #expect(standardizer.means[0] == 1e8)

@@ -40,9 +40,12 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
 
   /// A `rows × columns` matrix of zeros.
   ///
-  /// - Throws: the shape errors of ``init(rows:columns:elements:)``.
+  /// - Throws: the shape errors of ``init(rows:columns:elements:)``, and
+  ///   ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` beyond the machine's memory.
   public init(rows: Int, columns: Int) throws(MinibatchError) {
     try Self.validateShape(rows: rows, columns: columns)
+    try validateAllocation(
+      count: rows * columns, stride: MemoryLayout<Scalar>.stride, of: "a \(rows)×\(columns) matrix")
     self.init(rows: rows, columns: columns, storage: filled(0, count: rows * columns))
   }
 
@@ -84,25 +87,36 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Row `i` (a slice of the storage, no copy).
-  public func row(_ i: Int) -> ArraySlice<Scalar> {
-    precondition(i >= 0 && i < rows, "row \(i) out of range 0..<\(rows)")
+  /// - Throws: ``MinibatchError/indexOutOfRange(index:count:of:)`` unless `0 ≤ i < rows`.
+  public func row(_ i: Int) throws(MinibatchError) -> ArraySlice<Scalar> {
+    guard i >= 0 && i < rows else { throw .indexOutOfRange(index: i, count: rows, of: "row") }
+    return rowUnchecked(i)
+  }
+
+  /// Row `i`, for indices the package has checked.
+  func rowUnchecked(_ i: Int) -> ArraySlice<Scalar> {
+    assert(i >= 0 && i < rows)
     return elements[(i * columns)..<((i + 1) * columns)]
   }
 
   /// The matrix of the rows at `indices`, in that order (a gather; indices may repeat).
-  /// - Precondition: every index is in `0..<rows`, and there is at least one.
+  /// - Throws: ``MinibatchError/emptyBatch`` for no indices,
+  ///   ``MinibatchError/indexOutOfRange(index:count:of:)`` naming the first index outside
+  ///   `0..<rows`.
   @_specialize(where Scalar == Float, C == ArraySlice<Int>)
   @_specialize(where Scalar == Double, C == ArraySlice<Int>)
   @_specialize(where Scalar == Float, C == Range<Int>)
   @_specialize(where Scalar == Double, C == Range<Int>)
-  public func gatheringRows<C: Collection<Int>>(_ indices: C) -> Matrix {
-    precondition(!indices.isEmpty, "gathering no rows")
+  public func gatheringRows<C: Collection<Int>>(_ indices: C) throws(MinibatchError) -> Matrix {
+    guard !indices.isEmpty else { throw .emptyBatch }
     let (rows, columns) = (rows, columns)
+    if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
+      throw .indexOutOfRange(index: bad, count: rows, of: "row")
+    }
     let gathered = [Scalar](unsafeUninitializedCapacity: indices.count * columns) {
       buffer, initialized in
       elements.withUnsafeBufferPointer { source in
         for (r, i) in indices.enumerated() {
-          precondition(i >= 0 && i < rows, "row \(i) out of range 0..<\(rows)")
           (buffer.baseAddress! + r * columns).initialize(
             from: source.baseAddress! + i * columns, count: columns)
         }
@@ -120,7 +134,6 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Calls `body` with the entries as a mutable row-major buffer.
-
   mutating func withUnsafeMutableElements<R, E: Error>(
     _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
@@ -131,7 +144,6 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Calls `body` with the entries as a read-only row-major buffer.
-
   func withUnsafeElements<R, E: Error>(
     _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {

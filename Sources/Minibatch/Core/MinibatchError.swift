@@ -15,6 +15,16 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   case dimensionOutOfRange(value: Int, limit: Int, of: String)
   /// An entry of `of` at `index` is NaN or infinite where a finite value is required.
   case nonFiniteValue(index: Int, of: String)
+  /// The entry at `row`, `column` (both 0-based) of `of` (a batch's inputs or targets, a matrix
+  /// to standardise) is NaN or infinite where finite data is required.
+  case nonFiniteEntry(row: Int, column: Int, of: String)
+  /// Allocating `bytes` for `of` would exceed this machine's physical memory (`limit` bytes).
+  case allocationTooLarge(bytes: Int, limit: Int, of: String)
+  /// A bundled resource could not be found (a binary copied away from the resources directory
+  /// SwiftPM builds beside it).
+  case resourceMissing(name: String, searched: [String])
+  /// Index `index` of `of` is outside `0..<count` (a row, an example).
+  case indexOutOfRange(index: Int, count: Int, of: String)
   /// An entry of `of` at `index` is negative where only values `≥ 0` make sense (example weights).
   case negativeValue(index: Int, value: Double, of: String)
   /// Example weights that sum to zero (or to a value too small to divide by): the weighted mean is
@@ -63,6 +73,15 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
       return "\(what) is \(value), outside the supported range 1...\(limit)"
     case .nonFiniteValue(let index, let what):
       return "\(what)[\(index)] is not finite (NaN or infinity)"
+    case .nonFiniteEntry(let row, let column, let what):
+      return "\(what) has a NaN or infinite value at row \(row), column \(column) (0-based)"
+    case .allocationTooLarge(let bytes, let limit, let what):
+      return "\(what) would need \(bytes) bytes, more than this machine's \(limit) bytes of memory"
+    case .resourceMissing(let name, let searched):
+      return "bundled resource \(name) not found; looked in \(searched.joined(separator: ", ")) "
+        + "(copy Minibatch_Minibatch.resources next to the executable)"
+    case .indexOutOfRange(let index, let count, let what):
+      return "\(what) \(index) is out of range; expected 0..<\(count)"
     case .negativeValue(let index, let value, let what):
       return "\(what)[\(index)] is \(value); it must be ≥ 0"
     case .zeroTotalWeight(let total):

@@ -31,9 +31,12 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   ///
   /// - Throws: ``MinibatchError/emptyBatch`` if `k == 0`, ``MinibatchError/noParameters`` if
   ///   `n == 0`, ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for negative or too large
-  ///   dimensions.
+  ///   dimensions, ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `k·n` scalars exceed
+  ///   the machine's physical memory (checked before allocating).
   public init(k: Int, n: Int) throws(MinibatchError) {
     try Self.validateShape(k: k, n: n)
+    try validateAllocation(
+      count: k * n, stride: MemoryLayout<Scalar>.stride, of: "J (\(k)×\(n) per-example gradients)")
     matrix = Matrix(rows: k, columns: n, storage: filled(0, count: k * n))
   }
 
@@ -89,16 +92,13 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   public var elements: [Scalar] { matrix.elements }
 
   /// Row `i`, the gradient of example `i` (a slice of the storage, no copy).
-  /// - Precondition: `0 ≤ i < k`.
-
-  public func row(_ i: Int) -> ArraySlice<Scalar> {
-    precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
-    return matrix.elements[(i * n)..<((i + 1) * n)]
+  /// - Throws: ``MinibatchError/indexOutOfRange(index:count:of:)`` unless `0 ≤ i < k`.
+  public func row(_ i: Int) throws(MinibatchError) -> ArraySlice<Scalar> {
+    try matrix.row(i)
   }
 
   /// Entry `J[i, j] = ∂L_i/∂w_j`.
   /// - Precondition: `0 ≤ i < k`, `0 ≤ j < n`.
-
   public subscript(i: Int, j: Int) -> Scalar {
     get {
       precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
@@ -113,7 +113,6 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   /// Calls `body` with row `i` as a mutable buffer of `n` scalars, writing in place (the storage is
   /// copied first only if it is shared, as with `Array`).
   /// - Precondition: `0 ≤ i < k`.
-
   public mutating func withUnsafeMutableRow<R, E: Error>(
     _ i: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
@@ -125,7 +124,6 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Calls `body` with all `k·n` entries, row-major, as one mutable buffer (row `i` at `i·n`).
-
   public mutating func withUnsafeMutableElements<R, E: Error>(
     _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {
@@ -133,7 +131,6 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Calls `body` with all `k·n` entries, row-major, read-only.
-
   public func withUnsafeElements<R, E: Error>(
     _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {

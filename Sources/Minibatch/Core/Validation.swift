@@ -1,3 +1,5 @@
+import Foundation
+
 // Checks shared by the public entry points. Each throws the typed error that names what was wrong.
 
 @usableFromInline
@@ -71,4 +73,25 @@ func filled<Scalar: BLASScalar>(_ value: Scalar, count: Int) -> [Scalar] {
 @usableFromInline
 func zeroFill<Scalar: BLASScalar>(_ values: inout [Scalar]) {
   values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+}
+
+/// Throws ``MinibatchError/nonFiniteEntry(row:column:of:)`` naming the first NaN or infinity of a
+/// row-major `rows × columns` matrix.
+func validateFiniteEntries<Scalar: BLASScalar>(
+  _ matrix: Matrix<Scalar>, of what: String
+) throws(MinibatchError) {
+  if !allFinite(matrix.elements), let index = matrix.elements.firstIndex(where: { !$0.isFinite }) {
+    throw .nonFiniteEntry(row: index / matrix.columns, column: index % matrix.columns, of: what)
+  }
+}
+
+/// Throws ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `count` scalars of `stride`
+/// bytes would exceed the machine's physical memory: a throwing initialiser throws instead of
+/// dying in the allocator.
+func validateAllocation(count: Int, stride: Int, of what: String) throws(MinibatchError) {
+  let limit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+  let (bytes, overflow) = count.multipliedReportingOverflow(by: stride)
+  guard !overflow, bytes <= limit else {
+    throw .allocationTooLarge(bytes: overflow ? Int.max : bytes, limit: limit, of: what)
+  }
 }

@@ -22,11 +22,14 @@ public enum Targets<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// The targets of the examples at `indices`, in that order.
-  @_specialize(where Scalar == Float, C == ArraySlice<Int>)
-  @_specialize(where Scalar == Double, C == ArraySlice<Int>)
-  public func gathering<C: Collection<Int>>(_ indices: C) -> Targets {
+  /// - Throws: as ``Matrix/gatheringRows(_:)``.
+  public func gathering<C: Collection<Int>>(_ indices: C) throws(MinibatchError) -> Targets {
+    guard !indices.isEmpty else { throw .emptyBatch }
+    if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+      throw .indexOutOfRange(index: bad, count: count, of: "example")
+    }
     switch self {
-    case .values(let matrix): return .values(matrix.gatheringRows(indices))
+    case .values(let matrix): return .values(try matrix.gatheringRows(indices))
     case .labels(let labels): return .labels(indices.map { labels[$0] })
     }
   }
@@ -56,12 +59,16 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
   public var count: Int { inputs.rows }
 
   /// The examples at `indices`, in that order (a copy).
-  /// - Precondition: at least one index, each in `0..<count`.
-  @_specialize(where Scalar == Float, C == ArraySlice<Int>)
-  @_specialize(where Scalar == Double, C == ArraySlice<Int>)
-  public func gathering<C: Collection<Int>>(_ indices: C) -> Batch {
-    Batch(
-      inputs: inputs.gatheringRows(indices), targets: targets.gathering(indices),
+  /// - Throws: ``MinibatchError/emptyBatch`` for no indices,
+  ///   ``MinibatchError/indexOutOfRange(index:count:of:)`` naming the first index outside
+  ///   `0..<count`.
+  public func gathering<C: Collection<Int>>(_ indices: C) throws(MinibatchError) -> Batch {
+    guard !indices.isEmpty else { throw .emptyBatch }
+    if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+      throw .indexOutOfRange(index: bad, count: count, of: "example")
+    }
+    return Batch(
+      inputs: try inputs.gatheringRows(indices), targets: try targets.gathering(indices),
       inputSquaredNorms: indices.map { inputSquaredNorms[$0] })
   }
 

@@ -3,7 +3,8 @@ import Foundation
 /// Reads a labelled data set from a CSV file: one example per line, numeric feature cells, and an
 /// integer class label in one column.
 ///
-/// The format is deliberately small: comma-separated, no quoting, an optional header line, blank
+/// The format is deliberately small: comma-separated, no quoting, an optional header line
+/// (detected unless ``hasHeader`` says), blank
 /// lines ignored, `\n` or `\r\n` line ends. Every error names the 1-based line (and column) where
 /// it was found.
 public struct CSVLoader: Sendable, Hashable {
@@ -11,10 +12,12 @@ public struct CSVLoader: Sendable, Hashable {
   public var classCount: Int
   /// 0-based column of the label; `nil` means the last column.
   public var labelColumn: Int?
-  /// Whether the first line is a header to skip.
-  public var hasHeader: Bool
+  /// Whether the first non-blank line is a header to skip: `true`, `false`, or `nil` (the default)
+  /// to decide from the line itself — a header when any of its cells is not a number. A file
+  /// without a header never loses its first row.
+  public var hasHeader: Bool?
 
-  public init(classCount: Int, labelColumn: Int? = nil, hasHeader: Bool = true) {
+  public init(classCount: Int, labelColumn: Int? = nil, hasHeader: Bool? = nil) {
     self.classCount = classCount
     self.labelColumn = labelColumn
     self.hasHeader = hasHeader
@@ -24,7 +27,8 @@ public struct CSVLoader: Sendable, Hashable {
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` (missing, unreadable, not UTF-8),
   ///   ``MinibatchError/emptyFile(path:)``, ``MinibatchError/raggedRow(line:expected:got:)``,
-  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` (also for NaN and infinity),
+  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` (also for NaN, infinity and values
+  ///   beyond `Scalar`'s range),
   ///   ``MinibatchError/labelCellOutOfRange(line:column:text:classCount:)``, and
   ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a class count below 2 or a
   ///   label column outside the rows.
@@ -57,9 +61,19 @@ public struct CSVLoader: Sendable, Hashable {
     var labelIndex = 0
     // Swift reads "\r\n" as one Character, which `isNewline` matches.
     let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    var seenFirstLine = false
     for (offset, line) in lines.enumerated() {
       let lineNumber = offset + 1
-      if line.allSatisfy(\.isWhitespace) || (hasHeader && offset == 0) { continue }
+      if line.allSatisfy(\.isWhitespace) { continue }
+      if !seenFirstLine {
+        seenFirstLine = true
+        let isHeader =
+          hasHeader
+          ?? line.split(separator: ",", omittingEmptySubsequences: false).contains {
+            Double($0.trimmingCharacters(in: .whitespaces)) == nil
+          }
+        if isHeader { continue }
+      }
       let cells = line.split(separator: ",", omittingEmptySubsequences: false)
       if let width {
         guard cells.count == width else {
@@ -82,7 +96,8 @@ public struct CSVLoader: Sendable, Hashable {
           }
           labels.append(label)
         } else {
-          guard let value = Double(trimmed), value.isFinite else {
+          // Finite in Double and in Scalar: "1e39" is a number, but not a Float.
+          guard let value = Double(trimmed), value.isFinite, Scalar(value).isFinite else {
             throw .nonNumericCell(line: lineNumber, column: index + 1, text: String(cell))
           }
           features.append(Scalar(value))

@@ -11,7 +11,8 @@ public enum Digits {
   public static let classCount = 10
 
   /// The training and test sets, raw (not standardised).
-  /// - Throws: the ``CSVLoader`` errors if the bundled files are missing or damaged.
+  /// - Throws: ``MinibatchError/resourceMissing(name:searched:)`` if the bundled files are not
+  ///   where the build put them, the ``CSVLoader`` errors if they are damaged.
   public static func load<Scalar: BLASScalar>(
     _: Scalar.Type = Scalar.self
   ) throws(MinibatchError) -> (train: Batch<Scalar>, test: Batch<Scalar>) {
@@ -27,14 +28,31 @@ public enum Digits {
     _: Scalar.Type = Scalar.self
   ) throws(MinibatchError) -> (train: Batch<Scalar>, test: Batch<Scalar>) {
     let (train, test) = try load(Scalar.self)
-    let standardizer = Standardizer(fitting: train.inputs)
+    let standardizer = try Standardizer(fitting: train.inputs)
     return (try standardizer.transform(train), try standardizer.transform(test))
   }
 
-  static func path(of name: String) throws(MinibatchError) -> String {
-    guard let url = Bundle.module.url(forResource: name, withExtension: "csv") else {
-      throw .fileUnreadable(path: "\(name).csv", reason: "not found in Minibatch's resource bundle")
+  /// The bundled file `name.csv`, looked up in the resources directory SwiftPM puts next to the
+  /// executable (`Minibatch_Minibatch.resources`), beside the main bundle or beside the running
+  /// binary itself. `Bundle.module` is not used: it traps when the directory is missing (a binary
+  /// copied away from its build folder); this throws.
+  static func path(
+    of name: String, searching directories: [URL] = resourceDirectories
+  ) throws(MinibatchError) -> String {
+    for directory in directories {
+      let file = directory.appendingPathComponent("\(name).csv")
+      if FileManager.default.isReadableFile(atPath: file.path) { return file.path }
     }
-    return url.path
+    throw .resourceMissing(name: "\(name).csv", searched: directories.map(\.path))
+  }
+
+  /// Where SwiftPM puts the package's resources: beside the main bundle, or beside the binary.
+  static var resourceDirectories: [URL] {
+    let resources = "Minibatch_Minibatch.resources"
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return [
+      Bundle.main.bundleURL.appendingPathComponent(resources),
+      executable.deletingLastPathComponent().appendingPathComponent(resources),
+    ]
   }
 }

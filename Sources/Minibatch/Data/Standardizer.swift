@@ -14,17 +14,21 @@ public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
   /// first, then `σ² = (1/m)·Σ (x − μ)²`. The one-pass `E[x²] − μ²` cancels catastrophically when
   /// `|μ|/σ` is large (a feature of 1e6 ± 1 gets a wrong scale, or none); the centred second pass
   /// does not.
-  public init(fitting inputs: Matrix<Scalar>) {
+  ///
+  /// - Throws: ``MinibatchError/nonFiniteEntry(row:column:of:)`` naming the first NaN or infinite
+  ///   input (a mean or scale fitted on it would be NaN).
+  public init(fitting inputs: Matrix<Scalar>) throws(MinibatchError) {
+    try validateFiniteEntries(inputs, of: "inputs to standardise")
     let d = inputs.columns
     let count = Double(inputs.rows)
     var mean = [Double](repeating: 0, count: d)
     for i in 0..<inputs.rows {
-      for (j, x) in inputs.row(i).enumerated() { mean[j] += Double(x) }
+      for (j, x) in inputs.rowUnchecked(i).enumerated() { mean[j] += Double(x) }
     }
     for j in 0..<d { mean[j] /= count }
     var squares = [Double](repeating: 0, count: d)
     for i in 0..<inputs.rows {
-      for (j, x) in inputs.row(i).enumerated() {
+      for (j, x) in inputs.rowUnchecked(i).enumerated() {
         let deviation = Double(x) - mean[j]
         squares[j] += deviation * deviation
       }

@@ -73,7 +73,8 @@ extension PerExampleGradientModel {
     for i in 0..<k { for j in 0..<n { fdMean[j] += fd[i * n + j] / Double(k) } }
     var worst = (error: 0.0, example: 0)
     for i in 0..<k {
-      let error = normwiseRelativeError(rows.row(i).map(Double.init), fd[(i * n)..<((i + 1) * n)])
+      let error = normwiseRelativeError(
+        rows.matrix.rowUnchecked(i).map(Double.init), fd[(i * n)..<((i + 1) * n)])
       if error > worst.error { worst = (error, i) }
     }
     let analyticMean = meanGradient.map(Double.init)

@@ -42,7 +42,7 @@ public struct LinearRegression<Scalar: BLASScalar>: DenseNetworkModel {
     let penaltyRows = l2Penalty > 0 ? d + 1 : 0
     var a = [Scalar](repeating: 0, count: (k + penaltyRows) * (d + 1))
     for i in 0..<k {
-      a.replaceSubrange((i * (d + 1))..<(i * (d + 1) + d), with: data.inputs.row(i))
+      a.replaceSubrange((i * (d + 1))..<(i * (d + 1) + d), with: data.inputs.rowUnchecked(i))
       a[i * (d + 1) + d] = 1
     }
     let root = (Scalar(k) * l2Penalty).squareRoot()

@@ -62,7 +62,7 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringCo
       let di = delta.map { $0 + i * m }
       switch targets {
       case .values(let y):
-        return Self.squaredError(zi, y.row(i), m: m, delta: di)
+        return Self.squaredError(zi, y.rowUnchecked(i), m: m, delta: di)
       case .labels(let labels) where m == 1:
         return Self.binaryCrossEntropy(zi.pointee, label: labels[i], delta: di)
       case .labels(let labels):

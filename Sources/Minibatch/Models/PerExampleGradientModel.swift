@@ -167,7 +167,7 @@ extension PerExampleGradientModel {
       throw .wrongTargetKind(expected: "class labels", got: batch.targets.kindDescription)
     }
     let logits = try outputs(parameters: parameters, inputs: batch.inputs)
-    let correct = labels.indices.count { i in predictedClass(logits.row(i)) == labels[i] }
+    let correct = labels.indices.count { i in predictedClass(logits.rowUnchecked(i)) == labels[i] }
     return Double(correct) / Double(labels.count)
   }
 }

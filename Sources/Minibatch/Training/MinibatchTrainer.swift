@@ -119,6 +119,7 @@ where Opt.Scalar == Model.Scalar {
   /// set), each report also carries its mean loss and, for class labels, its accuracy.
   ///
   /// Everything is validated before the first step: the data against the model and the sampler,
+  /// the finiteness of every input and real-valued target (naming its row and column),
   /// the evaluation batch, the example weights (one per example, finite, ≥ 0, not all 0), the
   /// representation (factored needs a dense model), the normalisation, the schedule and the
   /// optimiser, `epochs ≥ 0`. A batch whose example weights are all 0 is skipped (not a step).
@@ -134,7 +135,11 @@ where Opt.Scalar == Model.Scalar {
     onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
   ) throws {
     try model.validate(parameters: parameters, batch: data)
-    if let evaluation { try model.validate(parameters: parameters, batch: evaluation) }
+    try validateFiniteData(data, of: "training")
+    if let evaluation {
+      try model.validate(parameters: parameters, batch: evaluation)
+      try validateFiniteData(evaluation, of: "evaluation")
+    }
     try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
     try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
     try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
@@ -154,7 +159,7 @@ where Opt.Scalar == Model.Scalar {
     // Dense models give factors; others fall back to the stored J, written and reduced in one
     // sweep into a buffer reused between batches.
     let factorable =
-      try model.perExampleGradientFactors(parameters: parameters, batch: data.gathering(0..<1))
+      try model.perExampleGradientFactors(parameters: parameters, batch: try data.gathering(0..<1))
       != nil
     try validateArgument(
       representation, named: "gradient representation",
@@ -176,7 +181,7 @@ where Opt.Scalar == Model.Scalar {
       var steps = 0
       let batches = sampler.batches(epoch: epoch)
       for (index, indices) in batches.enumerated() {
-        let batch = data.gathering(indices)
+        let batch = try data.gathering(indices)
         let weights = exampleWeights.map { w in indices.map { w[$0] } }
         if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
         let stopped = { (quantity: String) in
@@ -280,5 +285,16 @@ where Opt.Scalar == Model.Scalar {
       sum += Double(weight) * Double(loss)
     }
     return (sum, weights.reduce(0) { $0 + Double($1) })
+  }
+}
+
+/// Throws ``MinibatchError/nonFiniteEntry(row:column:of:)`` naming the first NaN or infinite input
+/// or real-valued target of `batch`, before any step (not as a non-finite loss mid-run).
+func validateFiniteData<Scalar: BLASScalar>(
+  _ batch: Batch<Scalar>, of what: String
+) throws(MinibatchError) {
+  try validateFiniteEntries(batch.inputs, of: "\(what) inputs")
+  if case .values(let targets) = batch.targets {
+    try validateFiniteEntries(targets, of: "\(what) targets")
   }
 }

@@ -52,8 +52,8 @@ import Testing
     let k = 400
     let inputs = try Matrix<Double>(rows: k, columns: 5, elements: rng.signedArray(count: k * 5))
     let truth: [Double] = [0.5, -1, 2, 0, 1.5]
-    let targets = (0..<k).map { i in
-      zip(inputs.row(i), truth).reduce(0.3) { $0 + $1.0 * $1.1 } + noise
+    let targets = try (0..<k).map { i in
+      try zip(inputs.row(i), truth).reduce(0.3) { $0 + $1.0 * $1.1 } + noise
         * rng.nextSigned(Double.self)
     }
     let data = try Batch(

@@ -24,7 +24,8 @@ import Testing
     }
     #expect(fromRows == fromFlat && fromFlat == fromWriter && fromWriter == inPlace)
     #expect(fromRows.k == 2 && fromRows.n == 3)
-    #expect(Array(fromRows.row(1)) == [4, 5, 6])
+    #expect(try Array(fromRows.row(1)) == [4, 5, 6])
+    expectError(.indexOutOfRange(index: 2, count: 2, of: "row")) { try fromRows.row(2) }
     #expect(fromRows[1, 2] == 6)
   }
 

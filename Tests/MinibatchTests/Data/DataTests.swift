@@ -85,12 +85,12 @@ import Testing
   func checkStandardized<Scalar: BLASScalar>(_: Scalar.Type) throws {
     let tolerance = Scalar.self == Double.self ? 1e-12 : 1e-5
     let (train, _) = try Digits.loadStandardized(Scalar.self)
-    let refit = Standardizer(fitting: train.inputs)
+    let refit = try Standardizer(fitting: train.inputs)
     #expect(refit.means.allSatisfy { abs(Double($0)) < tolerance })
     // Constant columns (always-blank pixels) stay 0 with scale 1; the others have scale 1.
     #expect(refit.scales.allSatisfy { abs(Double($0) - 1) < tolerance })
     let raw = try Matrix<Scalar>(rows: [[1, 5], [3, 5]])
-    let standardizer = Standardizer(fitting: raw)
+    let standardizer = try Standardizer(fitting: raw)
     #expect(standardizer.means == [2, 5] && standardizer.scales == [1, 1])
     #expect(try standardizer.transform(raw) == Matrix(rows: [[-1, 0], [1, 0]]))
     expectError(.shapeMismatch(expected: 2, got: 1, of: "features to standardise")) {

@@ -55,7 +55,7 @@ import Testing
           rowStride: model.parameterCount)
       }
       for i in 0..<k {
-        let single = batch.gathering([i])
+        let single = try batch.gathering([i])
         let (loss, gradient) = try model.meanLossAndGradient(
           parameters: parameters, batch: single)
         let row = Array(rows[(i * model.parameterCount)..<((i + 1) * model.parameterCount)])

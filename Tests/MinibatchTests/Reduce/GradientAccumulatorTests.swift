@@ -28,8 +28,8 @@ import Testing
         variance[j] += Double(weights[i]) * deviation * deviation / total
       }
     }
-    let squaredNorms = (0..<k).reduce(0.0) { sum, i in
-      sum + Double(weights[i]) * all.row(i).reduce(0.0) { $0 + Double($1) * Double($1) }
+    let squaredNorms = try (0..<k).reduce(0.0) { sum, i in
+      try sum + Double(weights[i]) * all.row(i).reduce(0.0) { $0 + Double($1) * Double($1) }
     }
     let tolerance = Scalar.self == Double.self ? 1e-13 : 1e-5
 

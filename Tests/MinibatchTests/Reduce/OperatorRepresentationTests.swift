@@ -75,7 +75,9 @@ import Testing
       elements: stored.elements, k: k, n: n, vector: v, alpha: -0.75, beta: 2, y: start)
     let squares = referenceReduction(
       elements: stored.elements.map { $0 * $0 }, k: k, n: n, vector: v, alpha: 0.5, beta: 0)
-    let norms = (0..<k).map { i in stored.row(i).reduce(0.0) { $0 + Double($1) * Double($1) } }
+    let norms = try (0..<k).map { i in
+      try stored.row(i).reduce(0.0) { $0 + Double($1) * Double($1) }
+    }
     let normTolerance = Double(n + 8) * Double(Scalar.ulpOfOne)
     for (name, gradients) in representations {
       #expect(gradients.exampleCount == k && gradients.parameterCount == n, "\(name) \(label)")

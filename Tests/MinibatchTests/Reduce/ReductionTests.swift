@@ -44,7 +44,8 @@ import Testing
       let norms = gradients.rowNorms()
       #expect(norms.count == k)
       for i in 0..<k {
-        let exact = gradients.row(i).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let exact = try gradients.row(i).reduce(0.0) { $0 + Double($1) * Double($1) }
+          .squareRoot()
         #expect(abs(Double(norms[i]) - exact) <= Double(n + 4) * Double(Scalar.ulpOfOne) * exact)
       }
     }

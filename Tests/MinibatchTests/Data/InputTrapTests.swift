@@ -1,0 +1,104 @@
+import Foundation
+import MinibatchTestSupport
+import Testing
+
+@testable import Minibatch
+
+/// User input that used to trap the process or be accepted silently now throws a typed error
+/// (issue 8's first list).
+@Suite struct InputTrapTests {
+  @Test func allocationsBeyondTheMachineThrow() {
+    // 8 TB of Double: valid dimensions, impossible memory.
+    let stored = caughtError { _ = try PerExampleGradients<Double>(k: 1_000_000, n: 1_000_000) }
+    guard case .allocationTooLarge(let bytes, let limit, _) = stored else {
+      Issue.record("expected allocationTooLarge, got \(String(describing: stored))")
+      return
+    }
+    #expect(bytes == 8_000_000_000_000 && limit > 0 && limit < bytes)
+    let matrix = caughtError { _ = try Matrix<Float>(rows: 2_000_000, columns: 2_000_000) }
+    guard case .allocationTooLarge(let matrixBytes, _, _) = matrix else {
+      Issue.record("expected allocationTooLarge, got \(String(describing: matrix))")
+      return
+    }
+    #expect(matrixBytes == 16_000_000_000_000)
+  }
+
+  /// The error `body` throws, if it is a `MinibatchError`.
+  func caughtError(_ body: () throws -> Void) -> MinibatchError? {
+    do {
+      try body()
+      return nil
+    } catch {
+      return error as? MinibatchError
+    }
+  }
+
+  @Test func gatheringAndRowsThrowOnBadIndices() throws {
+    let (train, _) = try Digits.load(Float.self)
+    expectError(.indexOutOfRange(index: 1437, count: 1437, of: "example")) {
+      try train.gathering(0..<5000)
+    }
+    expectError(.emptyBatch) { try train.gathering([Int]()) }
+    expectError(.indexOutOfRange(index: -1, count: 1437, of: "row")) {
+      try train.inputs.gatheringRows([3, -1])
+    }
+    expectError(.indexOutOfRange(index: 2, count: 2, of: "row")) {
+      try PerExampleGradients<Double>(rows: [[1], [2]]).row(2)
+    }
+  }
+
+  @Test func missingResourcesThrow() {
+    let nowhere = URL(fileURLWithPath: "/nonexistent/Minibatch_Minibatch.resources")
+    expectError(.resourceMissing(name: "digits-train.csv", searched: [nowhere.path])) {
+      try Digits.path(of: "digits-train", searching: [nowhere])
+    }
+  }
+
+  @Test func csvHeaderIsDetectedAndNeverDropsData() throws {
+    let loader = CSVLoader(classCount: 2)
+    let headerless: Batch<Double> = try loader.parse("1,2,0\n3,4,1\n")
+    #expect(headerless.count == 2)
+    let withHeader: Batch<Double> = try loader.parse("a,b,label\n1,2,0\n")
+    #expect(withHeader.count == 1 && withHeader.inputs.elements == [1, 2])
+    let explicit: Batch<Double> = try CSVLoader(classCount: 2, hasHeader: true).parse(
+      "1,2,0\n3,4,1\n")
+    #expect(explicit.count == 1)
+    let forced: Batch<Double> = try CSVLoader(classCount: 2, hasHeader: false).parse("\n1,2,0\n")
+    #expect(forced.count == 1)
+  }
+
+  @Test func valuesBeyondFloatRangeAreRefused() throws {
+    expectError(.nonNumericCell(line: 2, column: 2, text: "1e39")) {
+      let _: Batch<Float> = try CSVLoader(classCount: 2).parse("a,b,y\n1,1e39,0\n")
+    }
+    let wide: Batch<Double> = try CSVLoader(classCount: 2).parse("a,b,y\n1,1e39,0\n")
+    #expect(wide.inputs.elements == [1, 1e39])
+  }
+
+  @Test func nonFiniteDataIsRefusedBeforeTheFirstStep() throws {
+    let model = try LinearRegression<Double>(inputCount: 2)
+    let inputs = try Matrix<Double>(rows: [[1, 2], [3, .nan], [5, 6]])
+    let data = try Batch(inputs: inputs, targets: .values(try Matrix(rows: [[1], [2], [3]])))
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent(),
+      sampler: try BatchSampler(exampleCount: 3, batchSize: 1, shuffles: false, seed: 0),
+      schedule: .constant(0.1))
+    var w = model.initialParameters(seed: 0)
+    expectError(.nonFiniteEntry(row: 1, column: 1, of: "training inputs")) {
+      try trainer.train(parameters: &w, data: data, epochs: 1)
+    }
+    #expect(w == model.initialParameters(seed: 0))
+    let badTargets = try Batch(
+      inputs: try Matrix(rows: [[1, 2], [3, 4]]),
+      targets: .values(try Matrix(rows: [[1], [.infinity]])))
+    var second = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent(),
+      sampler: try BatchSampler(exampleCount: 2, batchSize: 1, seed: 0), schedule: .constant(0.1))
+    expectError(.nonFiniteEntry(row: 1, column: 0, of: "training targets")) {
+      try second.train(parameters: &w, data: badTargets, epochs: 1)
+    }
+    expectError(.nonFiniteEntry(row: 1, column: 1, of: "inputs to standardise")) {
+      try Standardizer(fitting: inputs)
+    }
+  }
+}
