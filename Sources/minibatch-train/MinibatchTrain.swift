@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Minibatch
 
 extension ModelKind: ExpressibleByArgument {}
@@ -71,7 +72,25 @@ struct MinibatchTrain: ParsableCommand {
       throw ValidationError("--l2 must be finite and ≥ 0 (got \(l2))")
     }
     if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1 (got \(threads))") }
-    _ = try hiddenLayers()
+    let widths = try hiddenLayers()
+    // The largest pass evaluates all 1,437 training examples at once: its activations and
+    // backpropagated errors, plus the parameters and an optimiser's state (up to 3 copies).
+    let sizes = [Digits.featureCount] + widths + [Digits.classCount]
+    let (parameters, overflow) = zip(sizes, sizes.dropFirst()).reduce((0, false)) { total, pair in
+      let (size, o1) = (pair.0 + 1).multipliedReportingOverflow(by: pair.1)
+      let (sum, o2) = total.0.addingReportingOverflow(size)
+      return (sum, total.1 || o1 || o2)
+    }
+    let scalarBytes = precision == .float ? 4 : 8
+    let activations = widths.reduce(0.0) { $0 + Double($1) } * 1_437 * 2
+    let needed = Double(scalarBytes) * (4 * Double(parameters) + activations)
+    let available = Double(ProcessInfo.processInfo.physicalMemory)
+    if overflow || needed > available {
+      throw ValidationError(
+        "--hidden \(hidden) needs about "
+          + String(format: "%.1f GB", needed / 1e9) + " of memory; this machine has "
+          + String(format: "%.1f GB", available / 1e9))
+    }
   }
 
   func hiddenLayers() throws -> [Int] {

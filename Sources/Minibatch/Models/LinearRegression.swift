@@ -9,6 +9,7 @@ public struct LinearRegression<Scalar: BLASScalar>: DenseNetworkModel {
   /// - Parameter inputCount: `d ≥ 1` features.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `d`.
   public init(inputCount: Int) throws(MinibatchError) {
+    try validateArgument(inputCount, named: "input count", expected: "≥ 1", inputCount >= 1)
     network = try MultilayerPerceptron(
       layerSizes: [inputCount, 1], hiddenActivation: .identity, outputLoss: .squaredError)
   }

@@ -13,6 +13,8 @@ public struct SoftmaxRegression<Scalar: BLASScalar>: DenseNetworkModel {
   ///   - classCount: `c ≥ 2` classes.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `d` or `c`.
   public init(inputCount: Int, classCount: Int) throws(MinibatchError) {
+    try validateArgument(inputCount, named: "input count", expected: "≥ 1", inputCount >= 1)
+    try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
     network = try MultilayerPerceptron(
       layerSizes: [inputCount, classCount], hiddenActivation: .identity,
       outputLoss: .softmaxCrossEntropy)

@@ -30,6 +30,8 @@ import Testing
     ["--batch-size", "0"], ["--epochs", "-1"], ["--learning-rate", "nan"], ["--l2", "-1"],
     ["--hidden", "64,0"], ["--hidden", "a"], ["--threads", "0"], ["--model", "svm"],
     ["--precision", "half"], ["--optimizer", "lbfgs"], ["--seed", "-3"], ["--unknown"],
+    // Too large for the machine: a usage error, not a crash in the allocator.
+    ["--model", "mlp", "--hidden", "10000000"], ["--hidden", "100000000000000000"],
   ])
   func badOptionsGetAUsageError(_ arguments: [String]) {
     do {

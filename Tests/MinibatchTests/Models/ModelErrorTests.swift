@@ -88,7 +88,20 @@ import Testing
     expectError(
       .invalidArgument(
         name: "outputs of a softmax cross-entropy model", value: "1", expected: "≥ 2 classes")
-    ) { try SoftmaxRegression<Scalar>(inputCount: 3, classCount: 1) }
+    ) { try MultilayerPerceptron<Scalar>(layerSizes: [3, 1]) }
+    // The regressions name the argument the user passed, not an internal layer.
+    expectError(.invalidArgument(name: "class count", value: "1", expected: "≥ 2")) {
+      try SoftmaxRegression<Scalar>(inputCount: 3, classCount: 1)
+    }
+    expectError(.invalidArgument(name: "class count", value: "0", expected: "≥ 2")) {
+      try SoftmaxRegression<Scalar>(inputCount: 3, classCount: 0)
+    }
+    expectError(.invalidArgument(name: "input count", value: "0", expected: "≥ 1")) {
+      try LogisticRegression<Scalar>(inputCount: 0)
+    }
+    expectError(.invalidArgument(name: "input count", value: "-2", expected: "≥ 1")) {
+      try LinearRegression<Scalar>(inputCount: -2)
+    }
     expectError(
       .invalidArgument(
         name: "regularisation strength λ", value: "-1.0", expected: "finite and ≥ 0")
