@@ -22,7 +22,7 @@ struct MinibatchTrain: ParsableCommand {
     case double
   }
 
-  @Option(help: "Which model to train: softmax, mlp, or both (default: both).")
+  @Option(help: "Which model to train: softmax or mlp (default: both, one after the other).")
   var model: ModelKind?
 
   @Option(name: .customLong("batch-size"), help: "Examples per mini-batch, k.")
@@ -45,11 +45,11 @@ struct MinibatchTrain: ParsableCommand {
   @Option(help: "Optimiser: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
   var optimizer: OptimizerKind = .momentum
 
-  @Option(help: "Hidden layer widths of the MLP, comma-separated.")
-  var hidden = "64"
+  @Option(help: "Hidden layer widths of the MLP, comma-separated (default: 64).")
+  var hidden: String?
 
-  @Option(help: "Hidden activation of the MLP: relu, tanh or identity.")
-  var activation: Activation = .relu
+  @Option(help: "Hidden activation of the MLP: relu, tanh or identity (default: relu).")
+  var activation: Activation?
 
   @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (coupled L2).")
   var l2 = 1e-4
@@ -61,6 +61,12 @@ struct MinibatchTrain: ParsableCommand {
   var threads: Int?
 
   func validate() throws {
+    if model == .softmax, hidden != nil || activation != nil {
+      throw ValidationError("--hidden and --activation apply to --model mlp only")
+    }
+    if precision == .float, let learningRate, !Float(learningRate).isFinite {
+      throw ValidationError("--learning-rate \(learningRate) is beyond Float's range")
+    }
     guard batchSize >= 1 else {
       throw ValidationError("--batch-size must be ≥ 1 (got \(batchSize))")
     }
@@ -87,17 +93,20 @@ struct MinibatchTrain: ParsableCommand {
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     if overflow || needed > available {
       throw ValidationError(
-        "--hidden \(hidden) needs about "
+        "--hidden \(hidden ?? "64") needs about "
           + String(format: "%.1f GB", needed / 1e9) + " of memory; this machine has "
           + String(format: "%.1f GB", available / 1e9))
     }
   }
 
   func hiddenLayers() throws -> [Int] {
-    let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let text = hidden ?? "64"
+    let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
+      Int($0.trimmingCharacters(in: .whitespaces))
+    }
     guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) >= 1 }) else {
       throw ValidationError(
-        "--hidden must be positive widths separated by commas (got \"\(hidden)\")")
+        "--hidden must be positive widths separated by single commas (got \"\(text)\")")
     }
     return widths.map { $0! }
   }
@@ -113,7 +122,7 @@ struct MinibatchTrain: ParsableCommand {
       recipe.seed = seed
       recipe.optimizer = optimizer
       recipe.hiddenLayers = try hiddenLayers()
-      recipe.hiddenActivation = activation
+      recipe.hiddenActivation = activation ?? .relu
       recipe.l2Penalty = l2
       recipe.cosineSchedule = !constantRate
       if let threads { recipe.threads = threads }

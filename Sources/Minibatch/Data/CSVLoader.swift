@@ -13,8 +13,8 @@ public struct CSVLoader: Sendable, Hashable {
   /// 0-based column of the label; `nil` means the last column.
   public var labelColumn: Int?
   /// Whether the first non-blank line is a header to skip: `true`, `false`, or `nil` (the default)
-  /// to decide from the line itself — a header when any of its cells is not a number. A file
-  /// without a header never loses its first row.
+  /// to decide from the line itself — a header when it has at least two cells and one of them is
+  /// not a number. A file without a header never loses its first row.
   public var hasHeader: Bool?
 
   public init(classCount: Int, labelColumn: Int? = nil, hasHeader: Bool? = nil) {
@@ -35,6 +35,12 @@ public struct CSVLoader: Sendable, Hashable {
   public func load<Scalar: BLASScalar>(
     _: Scalar.Type = Scalar.self, path: String
   ) throws(MinibatchError) -> Batch<Scalar> {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      throw .fileUnreadable(path: path, reason: "it is a directory, not a CSV file")
+    }
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -67,11 +73,12 @@ public struct CSVLoader: Sendable, Hashable {
       if line.allSatisfy(\.isWhitespace) { continue }
       if !seenFirstLine {
         seenFirstLine = true
+        let firstCells = line.split(separator: ",", omittingEmptySubsequences: false)
+        // A header has the columns of the data and a cell that is not a number.
         let isHeader =
           hasHeader
-          ?? line.split(separator: ",", omittingEmptySubsequences: false).contains {
-            Double($0.trimmingCharacters(in: .whitespaces)) == nil
-          }
+          ?? (firstCells.count >= 2
+            && firstCells.contains { Double($0.trimmingCharacters(in: .whitespaces)) == nil })
         if isHeader { continue }
       }
       let cells = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -80,6 +87,15 @@ public struct CSVLoader: Sendable, Hashable {
           throw .raggedRow(line: lineNumber, expected: width, got: cells.count)
         }
       } else {
+        guard cells.count >= 2 else {
+          let hint =
+            line.contains(";")
+            ? "; the line has semicolons: the loader reads commas only"
+            : line.contains("\t") ? "; the line has tabs: the loader reads commas only" : ""
+          throw .invalidArgument(
+            name: "columns on line \(lineNumber)", value: "1",
+            expected: "≥ 2 comma-separated cells (features and a label)\(hint)")
+        }
         labelIndex = labelColumn ?? cells.count - 1
         try validateArgument(
           labelIndex, named: "label column",

@@ -101,4 +101,24 @@ import Testing
       try Standardizer(fitting: inputs)
     }
   }
+
+  @Test func csvErrorsSayWhatTheFileLooksLike() {
+    let loader = CSVLoader(classCount: 2)
+    expectError(
+      .invalidArgument(
+        name: "columns on line 1", value: "1",
+        expected:
+          "≥ 2 comma-separated cells (features and a label); the line has semicolons: the loader "
+          + "reads commas only")
+    ) { let _: Batch<Double> = try loader.parse("1;2;0\n3;4;1\n") }
+    expectError(
+      .invalidArgument(
+        name: "columns on line 1", value: "1",
+        expected: "≥ 2 comma-separated cells (features and a label)")
+    ) { let _: Batch<Double> = try loader.parse("label\n1\n0\n") }
+    let directory = FileManager.default.temporaryDirectory.path
+    expectError(.fileUnreadable(path: directory, reason: "it is a directory, not a CSV file")) {
+      let _: Batch<Double> = try loader.load(path: directory)
+    }
+  }
 }

@@ -32,6 +32,8 @@ import Testing
     ["--precision", "half"], ["--optimizer", "lbfgs"], ["--seed", "-3"], ["--unknown"],
     // Too large for the machine: a usage error, not a crash in the allocator.
     ["--model", "mlp", "--hidden", "10000000"], ["--hidden", "100000000000000000"],
+    ["--hidden", "64,,32"], ["--model", "softmax", "--hidden", "32"],
+    ["--model", "softmax", "--activation", "tanh"], ["--learning-rate", "1e39"],
   ])
   func badOptionsGetAUsageError(_ arguments: [String]) {
     do {
