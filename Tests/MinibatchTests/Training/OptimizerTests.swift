@@ -20,12 +20,7 @@ import Testing
       return w
     }
     func run<O: Optimizer<Scalar>>(_ optimizer: O) throws -> [Scalar] {
-      var optimizer = optimizer
-      var w = start
-      for g in gradients {
-        try optimizer.step(parameters: &w, gradient: g, learningRate: Scalar(eta))
-      }
-      return w
+      try steps(optimizer, from: start, gradients: gradients, learningRate: Scalar(eta))
     }
 
     let sgd = reference { w, g in for j in w.indices { w[j] -= eta * g[j] } }
@@ -79,12 +74,7 @@ import Testing
     let gradients: [[Scalar]] = [[0.5, -1, 2], [-0.25, 0.75, 1], [0.1, 0.2, -0.3]]
     let (eta, lambda, mu) = (0.1, 0.2, 0.5)
     func run<O: Optimizer<Scalar>>(_ optimizer: O) throws -> [Scalar] {
-      var optimizer = optimizer
-      var w = start
-      for g in gradients {
-        try optimizer.step(parameters: &w, gradient: g, learningRate: Scalar(eta))
-      }
-      return w
+      try steps(optimizer, from: start, gradients: gradients, learningRate: Scalar(eta))
     }
     func reference(_ update: (inout [Double], [Double]) -> Void) -> [Double] {
       var w = start.map(Double.init)
@@ -268,5 +258,17 @@ import Testing
     #expect(adam.stepCount == savedAdam.stepCount)
     #expect(
       adam.firstMoment == savedAdam.firstMoment && adam.secondMoment == savedAdam.secondMoment)
+  }
+
+  /// `optimizer`'s parameters after one step per gradient, from `start`.
+  func steps<O: Optimizer>(
+    _ optimizer: O, from start: [O.Scalar], gradients: [[O.Scalar]], learningRate: O.Scalar
+  ) throws -> [O.Scalar] {
+    var optimizer = optimizer
+    var w = start
+    for g in gradients {
+      try optimizer.step(parameters: &w, gradient: g, learningRate: learningRate)
+    }
+    return w
   }
 }
