@@ -20,6 +20,8 @@ for row in rows:
         assert row["plain_seconds_median"] > 0 and row["paired_ratio_to_plain_median"] > 0, row
     if kernel.endswith("train-step-stored"):
         assert row["paired_ratio_to_factored_median"] > 0, row
+    if kernel == "csv-load":
+        assert row["mb_per_second"] > 0, row
     if kernel.startswith("rank-one-"):
         assert row["peak_rss_bytes"] > 0, row
 kernels = sorted({row["kernel"] for row in rows})
