@@ -37,6 +37,13 @@ extension DenseNetworkModel {
     try network.perExampleRowWriter(parameters: parameters, batch: batch)
   }
 
+  /// Class probabilities (see ``MultilayerPerceptron/probabilities(parameters:inputs:)``).
+  public func probabilities(
+    parameters: [Scalar], inputs: Matrix<Scalar>
+  ) throws(MinibatchError) -> Matrix<Scalar> {
+    try network.probabilities(parameters: parameters, inputs: inputs)
+  }
+
   public func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])? {

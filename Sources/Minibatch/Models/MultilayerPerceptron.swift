@@ -152,6 +152,42 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     return (passes.losses.reduce(0, +) / Scalar(batch.count), gradient)
   }
 
+  /// Class probabilities for every row of `inputs`: `softmax(z)` per row (`k × m`) for softmax
+  /// cross-entropy, `σ(z) = P(y = 1)` (`k × 1`) for binary cross-entropy, both computed around
+  /// the largest logit so they never overflow.
+  ///
+  /// - Throws: ``MinibatchError/wrongTargetKind(expected:got:)`` for a squared-error model (its
+  ///   outputs are predictions, see ``outputs(parameters:inputs:)``), and the errors of
+  ///   ``outputs(parameters:inputs:)``.
+  public func probabilities(
+    parameters: [Scalar], inputs: Matrix<Scalar>
+  ) throws(MinibatchError) -> Matrix<Scalar> {
+    guard outputLoss != .squaredError else {
+      throw .wrongTargetKind(expected: "a classifier", got: "a squared-error (regression) model")
+    }
+    var logits = try outputs(parameters: parameters, inputs: inputs)
+    let (k, m) = (logits.rows, logits.columns)
+    logits.withUnsafeMutableElements { z in
+      for i in 0..<k {
+        let row = z.baseAddress! + i * m
+        if m == 1 {
+          let e = Scalar.exp(-abs(row[0]))
+          row[0] = row[0] >= 0 ? 1 / (1 + e) : e / (1 + e)
+        } else {
+          var largest = row[0]
+          for j in 1..<m { largest = max(largest, row[j]) }
+          var total: Scalar = 0
+          for j in 0..<m {
+            row[j] = Scalar.exp(row[j] - largest)
+            total += row[j]
+          }
+          for j in 0..<m { row[j] /= total }
+        }
+      }
+    }
+    return logits
+  }
+
   // MARK: - Validation
 
   func validate(parameters: [Scalar], inputs: Matrix<Scalar>) throws(MinibatchError) {

@@ -155,6 +155,17 @@ extension PerExampleGradientModel {
     return losses.reduce(0, +) / Scalar(losses.count)
   }
 
+  /// The predicted class of every row of `inputs` (`k` entries): the largest logit for several
+  /// outputs, `logit > 0` (probability above ½, class 1) for one output.
+  ///
+  /// - Throws: the errors of ``outputs(parameters:inputs:)``.
+  public func predictedClasses(
+    parameters: [Scalar], inputs: Matrix<Scalar>
+  ) throws(MinibatchError) -> [Int] {
+    let logits = try outputs(parameters: parameters, inputs: inputs)
+    return (0..<logits.rows).map { predictedClass(logits.rowUnchecked($0)) }
+  }
+
   /// Fraction of examples whose predicted class equals the label, in `[0, 1]`.
   ///
   /// The prediction is the largest logit for several outputs, and `logit > 0` (probability above

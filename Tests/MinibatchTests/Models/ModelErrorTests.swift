@@ -143,3 +143,36 @@ import Testing
     #expect(rows.elements.allSatisfy { $0.isFinite })
   }
 }
+
+/// Predicted classes and probabilities agree with the logits and with each other.
+@Suite struct PredictionTests {
+  @Test func probabilitiesAndClassesFollowTheLogits() throws {
+    let softmax = try SoftmaxRegression<Double>(inputCount: 2, classCount: 3)
+    // The last row's logits are (1000, 0, −500): probabilities that a naive exp would overflow.
+    let inputs = try Matrix<Double>(rows: [[1, 0], [0, 1], [-1, -1], [500, 0]])
+    let w: [Double] = [2, 0, 0, 3, -1, -1, 0, 0, 0]
+    let probabilities = try softmax.probabilities(parameters: w, inputs: inputs)
+    let logits = try softmax.outputs(parameters: w, inputs: inputs)
+    for i in 0..<4 {
+      let row = try probabilities.row(i)
+      #expect(abs(row.reduce(0, +) - 1) <= 1e-15 && row.allSatisfy { $0.isFinite && $0 >= 0 })
+      let z = try logits.row(i)
+      let largest = z.max()!
+      let exact = z.map { Double.exp($0 - largest) }
+      let total = exact.reduce(0, +)
+      #expect(zip(row, exact).allSatisfy { abs($0 - $1 / total) <= 1e-15 })
+    }
+    #expect(try softmax.predictedClasses(parameters: w, inputs: inputs) == [0, 1, 2, 0])
+
+    let logistic = try LogisticRegression<Double>(inputCount: 1)
+    let x = try Matrix<Double>(rows: [[1], [-1], [0.1]])
+    let p = try logistic.probabilities(parameters: [800, 0], inputs: x)
+    #expect(p.elements == [1, 0, 1 / (1 + Double.exp(-80))])
+    #expect(try logistic.predictedClasses(parameters: [800, 0], inputs: x) == [1, 0, 1])
+
+    let linear = try LinearRegression<Double>(inputCount: 1)
+    expectError(
+      .wrongTargetKind(expected: "a classifier", got: "a squared-error (regression) model")
+    ) { try linear.probabilities(parameters: [1, 0], inputs: x) }
+  }
+}
