@@ -41,6 +41,11 @@ public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
     }
   }
 
+  init(means: [Scalar], scales: [Scalar]) {
+    self.means = means
+    self.scales = scales
+  }
+
   /// `inputs` standardised column by column.
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if the column count differs
   ///   from the fitted one.

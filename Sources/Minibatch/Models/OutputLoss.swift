@@ -2,7 +2,7 @@ import RealModule
 
 /// The loss on a model's last layer, per example, with its targets and its gradient `δ = ∂ℓ/∂z`
 /// with respect to the outputs `z`. All forms are numerically stable for any finite `z`.
-public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
   /// `ℓ = ½·‖z − y‖²` against real targets `y` (``Targets/values(_:)``); `δ = z − y`.
   /// The ½ makes the gradient the residual; the mean over a batch is half the mean squared error.
   case squaredError
@@ -119,7 +119,7 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, CustomStringCo
 }
 
 /// The nonlinearity after each hidden dense layer.
-public enum Activation: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum Activation: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
   /// `f(z) = z`.
   case identity
   /// `f(z) = max(z, 0)`; `f′(z) = 1` for `z > 0`, else 0 (0 at the kink).

@@ -41,7 +41,7 @@ extension Optimizer {
 
 /// How an optimiser regularises the parameters (all of them, biases included, as PyTorch's
 /// `weight_decay` does).
-public enum Regularization<Scalar: BLASScalar>: Sendable, Hashable {
+public enum Regularization<Scalar: BLASScalar>: Sendable, Hashable, Codable {
   /// No regularisation.
   case none
   /// Coupled L2: the gradient of `(λ/2)·‖w‖²` is added to `g`, `g ← g + λ·w`, before the update
@@ -140,7 +140,7 @@ public struct MomentumSGD<Scalar: BLASScalar>: Optimizer {
   public let nesterov: Bool
   public let regularization: Regularization<Scalar>
   /// The velocity `v` (empty before the first step).
-  public private(set) var velocity: [Scalar] = []
+  public internal(set) var velocity: [Scalar] = []
 
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 ≤ μ < 1` and
   ///   `λ ≥ 0`.
@@ -191,9 +191,9 @@ public struct Adam<Scalar: BLASScalar>: Optimizer {
   public let epsilon: Scalar
   public let regularization: Regularization<Scalar>
   /// First and second moment estimates (empty before the first step) and the step count `t`.
-  public private(set) var firstMoment: [Scalar] = []
-  public private(set) var secondMoment: [Scalar] = []
-  public private(set) var stepCount = 0
+  public internal(set) var firstMoment: [Scalar] = []
+  public internal(set) var secondMoment: [Scalar] = []
+  public internal(set) var stepCount = 0
 
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 ≤ β₁, β₂ < 1`,
   ///   `ε > 0` (finite) and `λ ≥ 0`.
