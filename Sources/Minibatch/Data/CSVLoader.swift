@@ -1,25 +1,44 @@
 import Foundation
 
-/// Reads a labelled data set from a CSV file: one example per line, numeric feature cells, and an
-/// integer class label in one column.
+/// A column of a CSV file: the last one, by 0-based index, or by its header name.
+public enum CSVColumn: Sendable, Hashable {
+  case last
+  case index(Int)
+  case name(String)
+}
+
+/// What a CSV file's target columns hold.
+public enum CSVTargets: Sendable, Hashable {
+  /// One column of integer class labels in `0..<classCount` (``Targets/labels(_:)``).
+  case labels(classCount: Int, column: CSVColumn = .last)
+  /// One or more columns of real values (``Targets/values(_:)``, regression), in this order.
+  case values(columns: [CSVColumn])
+}
+
+/// Reads a data set from a CSV file: one example per line, numeric feature cells, and target
+/// columns (integer class labels, or real values for regression).
 ///
 /// The format is deliberately small: comma-separated, no quoting, an optional header line
-/// (detected unless ``hasHeader`` says), blank
-/// lines ignored, `\n` or `\r\n` line ends. Every error names the 1-based line (and column) where
-/// it was found.
+/// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends. Every
+/// column that is not a target is a feature. Every error names the 1-based line (and column)
+/// where it was found.
 public struct CSVLoader: Sendable, Hashable {
-  /// Number of classes `c`; labels must be integers in `0..<c`.
-  public var classCount: Int
-  /// 0-based column of the label; `nil` means the last column.
-  public var labelColumn: Int?
+  /// The target columns and what they hold.
+  public var targets: CSVTargets
   /// Whether the first non-blank line is a header to skip: `true`, `false`, or `nil` (the default)
   /// to decide from the line itself — a header when it has at least two cells and one of them is
   /// not a number. A file without a header never loses its first row.
   public var hasHeader: Bool?
 
+  /// Class labels in `0..<classCount` in column `labelColumn` (0-based; `nil`: the last).
   public init(classCount: Int, labelColumn: Int? = nil, hasHeader: Bool? = nil) {
-    self.classCount = classCount
-    self.labelColumn = labelColumn
+    self.init(
+      targets: .labels(classCount: classCount, column: labelColumn.map { .index($0) } ?? .last),
+      hasHeader: hasHeader)
+  }
+
+  public init(targets: CSVTargets, hasHeader: Bool? = nil) {
+    self.targets = targets
     self.hasHeader = hasHeader
   }
 
@@ -30,8 +49,9 @@ public struct CSVLoader: Sendable, Hashable {
   ///   ``MinibatchError/nonNumericCell(line:column:text:)`` (also for NaN, infinity and values
   ///   beyond `Scalar`'s range),
   ///   ``MinibatchError/labelCellOutOfRange(line:column:text:classCount:)``, and
-  ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a class count below 2 or a
-  ///   label column outside the rows.
+  ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a class count below 2, a target
+  ///   column outside the rows, a repeated target column, no target or no feature column, or a
+  ///   column name without a header line or not in it.
   public func load<Scalar: BLASScalar>(
     _: Scalar.Type = Scalar.self, path: String
   ) throws(MinibatchError) -> Batch<Scalar> {
@@ -65,33 +85,104 @@ public struct CSVLoader: Sendable, Hashable {
   public func parse<Scalar: BLASScalar>(
     _ text: String, path: String = "<text>"
   ) throws(MinibatchError) -> Batch<Scalar> {
-    try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
+    if case .labels(let classCount, _) = targets {
+      try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
+    }
+    if case .values(let columns) = targets {
+      try validateArgument(
+        "[]", named: "target columns", expected: "at least one", !columns.isEmpty)
+    }
     var text = text
     let parsed = text.withUTF8 { bytes in
-      Result { () throws(MinibatchError) -> (features: [Scalar], labels: [Int], width: Int?) in
+      Result { () throws(MinibatchError) -> Parsed<Scalar> in
         try parseBytes(bytes, scalar: Scalar.self)
       }
     }
-    let (features, labels, width) = try parsed.get()
-    guard let width, !labels.isEmpty else { throw .emptyFile(path: path) }
-    let inputs = try Matrix(rows: labels.count, columns: width - 1, elements: features)
-    return try Batch(inputs: inputs, targets: .labels(labels))
+    let result = try parsed.get()
+    guard result.rows > 0 else { throw .emptyFile(path: path) }
+    let inputs = try Matrix(
+      rows: result.rows, columns: result.features.count / result.rows, elements: result.features)
+    switch targets {
+    case .labels:
+      return try Batch(inputs: inputs, targets: .labels(result.labels))
+    case .values(let columns):
+      let values = try Matrix(rows: result.rows, columns: columns.count, elements: result.values)
+      return try Batch(inputs: inputs, targets: .values(values))
+    }
+  }
+
+  /// What ``parseBytes(_:scalar:)`` reads: features row-major, and labels or target values.
+  struct Parsed<Scalar> {
+    var features: [Scalar] = []
+    var labels: [Int] = []
+    var values: [Scalar] = []
+    var rows = 0
+  }
+
+  /// The 0-based indices of the target columns of a `width`-column file with header `names`.
+  func targetIndices(
+    width: Int, names: [String]?, line: Int
+  ) throws(MinibatchError) -> [Int] {
+    let columns: [CSVColumn]
+    switch targets {
+    case .labels(_, let column): columns = [column]
+    case .values(let list): columns = list
+    }
+    var indices: [Int] = []
+    for column in columns {
+      let index: Int
+      switch column {
+      case .last:
+        index = width - 1
+      case .index(let i):
+        try validateArgument(
+          i, named: "target column", expected: "0..<\(width) (columns on line \(line))",
+          i >= 0 && i < width)
+        index = i
+      case .name(let name):
+        guard let names else {
+          throw .invalidArgument(
+            name: "target column", value: "\"\(name)\"",
+            expected: "a name from a header line (this file has none; use an index)")
+        }
+        guard let i = names.firstIndex(of: name) else {
+          throw .invalidArgument(
+            name: "target column", value: "\"\(name)\"",
+            expected: "one of the header's names: \(names.joined(separator: ", "))")
+        }
+        index = i
+      }
+      try validateArgument(
+        index, named: "target column", expected: "each column at most once",
+        !indices.contains(index))
+      indices.append(index)
+    }
+    try validateArgument(
+      width, named: "columns", expected: "more than the \(indices.count) target column(s)",
+      indices.count < width)
+    return indices
   }
 
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   func parseBytes<Scalar: BLASScalar>(
     _ bytes: UnsafeBufferPointer<UInt8>, scalar: Scalar.Type
-  ) throws(MinibatchError) -> (features: [Scalar], labels: [Int], width: Int?) {
-    var features: [Scalar] = []
-    var labels: [Int] = []
+  ) throws(MinibatchError) -> Parsed<Scalar> {
+    var result = Parsed<Scalar>()
     var width: Int?
-    var labelIndex = 0
+    var headerNames: [String]?
+    // Per column: nil for a feature, else its position among the targets.
+    var targetPosition: [Int?] = []
+    var targetValues: [Scalar] = []
     var seenFirstLine = false
     var cells: [Range<Int>] = []
     var lineNumber = 0
     var position = 0
     let count = bytes.count
+    let classCount: Int? = {
+      if case .labels(let classCount, _) = targets { return classCount }
+      return nil
+    }()
     while position < count {
       lineNumber += 1
       // One line: up to "\n", "\r\n" or "\r".
@@ -102,8 +193,7 @@ public struct CSVLoader: Sendable, Hashable {
       let lineEnd = position
       if position < count {
         position +=
-          bytes[position] == 0x0D && position + 1 < count && bytes[position + 1] == 0x0A
-          ? 2 : 1
+          bytes[position] == 0x0D && position + 1 < count && bytes[position + 1] == 0x0A ? 2 : 1
       }
       let line = lineStart..<lineEnd
       if line.allSatisfy({ CSVNumber.isSpace(bytes[$0]) }) { continue }
@@ -123,7 +213,10 @@ public struct CSVLoader: Sendable, Hashable {
         let isHeader =
           hasHeader
           ?? (cells.count >= 2 && cells.contains { CSVNumber.double(bytes, $0) == nil })
-        if isHeader { continue }
+        if isHeader {
+          headerNames = cells.map { text(CSVNumber.trimmed(bytes, $0)) }
+          continue
+        }
       }
       if let width {
         guard cells.count == width else {
@@ -140,32 +233,43 @@ public struct CSVLoader: Sendable, Hashable {
             name: "columns on line \(lineNumber)", value: "1",
             expected: "≥ 2 comma-separated cells (features and a label)\(hint)")
         }
-        labelIndex = labelColumn ?? cells.count - 1
-        try validateArgument(
-          labelIndex, named: "label column",
-          expected: "0..<\(cells.count) (columns on line \(lineNumber))",
-          labelIndex >= 0 && labelIndex < cells.count && cells.count >= 2)
+        if let headerNames {
+          try validateCount(
+            cells.count, expected: headerNames.count,
+            of: "cells on line \(lineNumber) (as the header)")
+        }
+        let indices = try targetIndices(width: cells.count, names: headerNames, line: lineNumber)
+        targetPosition = Array(repeating: nil, count: cells.count)
+        for (position, index) in indices.enumerated() { targetPosition[index] = position }
+        targetValues = Array(repeating: 0, count: indices.count)
         width = cells.count
-        features.reserveCapacity((count / max(1, lineEnd - lineStart)) * (cells.count - 1))
+        result.features.reserveCapacity(
+          (count / max(1, lineEnd - lineStart)) * (cells.count - indices.count))
       }
       for (index, cell) in cells.enumerated() {
-        if index == labelIndex {
+        if targetPosition[index] != nil, let classCount {
           guard let label = CSVNumber.integer(bytes, cell), label >= 0, label < classCount else {
             throw .labelCellOutOfRange(
               line: lineNumber, column: index + 1, text: text(cell), classCount: classCount)
           }
-          labels.append(label)
+          result.labels.append(label)
         } else {
           // Finite in Double and in Scalar: "1e39" is a number, but not a Float.
           guard let value = CSVNumber.double(bytes, cell), value.isFinite, Scalar(value).isFinite
           else {
             throw .nonNumericCell(line: lineNumber, column: index + 1, text: text(cell))
           }
-          features.append(Scalar(value))
+          if let target = targetPosition[index] {
+            targetValues[target] = Scalar(value)
+          } else {
+            result.features.append(Scalar(value))
+          }
         }
       }
+      result.values.append(contentsOf: classCount == nil ? targetValues : [])
+      result.rows += 1
     }
-    return (features, labels, width)
+    return result
   }
 }
 

@@ -43,7 +43,7 @@ import Testing
       try parse("x,y,l\n1,2,-1\n")
     }
     expectError(
-      .invalidArgument(name: "label column", value: "5", expected: "0..<3 (columns on line 2)")
+      .invalidArgument(name: "target column", value: "5", expected: "0..<3 (columns on line 2)")
     ) { try CSVLoader(classCount: 3, labelColumn: 5).parse("x,y,l\n1,2,0\n") as Batch<Double> }
     expectError(.invalidArgument(name: "class count", value: "1", expected: "≥ 2")) {
       try CSVLoader(classCount: 1).parse("x,l\n1,0\n") as Batch<Double>

@@ -121,4 +121,55 @@ import Testing
       let _: Batch<Double> = try loader.load(path: directory)
     }
   }
+
+  @Test func regressionTargetsByNameOrIndex() throws {
+    let text = "x1,price,x2,rooms\n1,250.5,2,3\n4,99,5,1\n"
+    let named: Batch<Double> = try CSVLoader(
+      targets: .values(columns: [.name("price"), .name("rooms")])
+    ).parse(text)
+    #expect(named.inputs.elements == [1, 2, 4, 5])
+    let namedTargets = Targets<Double>.values(try Matrix(rows: [[250.5, 3], [99, 1]]))
+    #expect(named.targets == namedTargets)
+    let byIndex: Batch<Float> = try CSVLoader(targets: .values(columns: [.index(1)])).parse(text)
+    let indexTargets = Targets<Float>.values(try Matrix(rows: [[250.5], [99]]))
+    #expect(byIndex.inputs.columns == 3 && byIndex.targets == indexTargets)
+    let last: Batch<Double> = try CSVLoader(targets: .values(columns: [.last])).parse("1,2,3.5\n")
+    let lastTargets = Targets<Double>.values(try Matrix(rows: [[3.5]]))
+    #expect(last.inputs.elements == [1, 2] && last.targets == lastTargets)
+    let labelled: Batch<Double> = try CSVLoader(
+      targets: .labels(classCount: 4, column: .name("rooms"))
+    ).parse(text)
+    #expect(labelled.targets == .labels([3, 1]) && labelled.inputs.columns == 3)
+
+    expectError(
+      .invalidArgument(
+        name: "target column", value: "\"area\"",
+        expected: "one of the header's names: x1, price, x2, rooms")
+    ) {
+      let _: Batch<Double> = try CSVLoader(targets: .values(columns: [.name("area")])).parse(text)
+    }
+    expectError(
+      .invalidArgument(
+        name: "target column", value: "\"y\"",
+        expected: "a name from a header line (this file has none; use an index)")
+    ) {
+      let _: Batch<Double> = try CSVLoader(targets: .values(columns: [.name("y")])).parse("1,2\n")
+    }
+    expectError(
+      .invalidArgument(name: "target column", value: "3", expected: "each column at most once")
+    ) {
+      let _: Batch<Double> = try CSVLoader(targets: .values(columns: [.last, .index(3)])).parse(
+        text)
+    }
+    expectError(
+      .invalidArgument(name: "columns", value: "2", expected: "more than the 2 target column(s)")
+    ) {
+      let _: Batch<Double> = try CSVLoader(targets: .values(columns: [.index(0), .index(1)])).parse(
+        "1,2\n")
+    }
+    expectError(.shapeMismatch(expected: 4, got: 3, of: "cells on line 2 (as the header)")) {
+      let _: Batch<Double> = try CSVLoader(targets: .values(columns: [.last])).parse(
+        "a,b,c,d\n1,2,3\n")
+    }
+  }
 }
