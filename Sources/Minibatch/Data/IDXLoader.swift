@@ -1,0 +1,113 @@
+import Foundation
+
+/// Reads the IDX format of MNIST and Fashion-MNIST: a 4-byte magic number (two zero bytes, a type
+/// code, the number of dimensions), one big-endian 32-bit size per dimension, then the values,
+/// big-endian, row-major. Users bring their own files (`train-images-idx3-ubyte` and so on).
+public enum IDXLoader {
+  /// An IDX array: its shape and its values, row-major.
+  public struct Contents: Sendable, Hashable {
+    public var shape: [Int]
+    public var values: [Double]
+  }
+
+  /// Reads one IDX file. Every type code of the format is understood: unsigned and signed bytes,
+  /// 16- and 32-bit integers, 32- and 64-bit floats.
+  ///
+  /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` for a missing or unreadable file,
+  ///   and for a malformed one with the byte offset of the problem (bad magic number, unknown
+  ///   type, truncated header or data, trailing bytes, sizes that overflow or exceed memory).
+  public static func read(path: String) throws(MinibatchError) -> Contents {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      let exists = FileManager.default.fileExists(atPath: path)
+      throw .fileUnreadable(
+        path: path, reason: exists ? error.localizedDescription : "no such file")
+    }
+    let bytes = [UInt8](data)
+    func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
+      .fileUnreadable(path: path, reason: "not an IDX file: byte \(offset): \(problem)")
+    }
+    guard bytes.count >= 4 else { throw malformed(bytes.count, "the file ends inside the header") }
+    guard bytes[0] == 0, bytes[1] == 0 else {
+      throw malformed(0, "the magic number starts with \(bytes[0]), \(bytes[1]), not 0, 0")
+    }
+    let sizes: [UInt8: Int] = [0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8]
+    guard let size = sizes[bytes[2]] else {
+      throw malformed(2, "unknown type code 0x\(String(bytes[2], radix: 16))")
+    }
+    let dimensions = Int(bytes[3])
+    guard dimensions >= 1 else { throw malformed(3, "no dimensions") }
+    let headerEnd = 4 + 4 * dimensions
+    guard bytes.count >= headerEnd else {
+      throw malformed(bytes.count, "the file ends inside the sizes of \(dimensions) dimensions")
+    }
+    func bigEndian(_ offset: Int, _ count: Int) -> UInt64 {
+      (0..<count).reduce(0) { ($0 << 8) | UInt64(bytes[offset + $1]) }
+    }
+    let shape = (0..<dimensions).map { Int(bigEndian(4 + 4 * $0, 4)) }
+    var count = 1
+    for extent in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+      guard !overflow else { throw malformed(4, "sizes \(shape) overflow") }
+      count = product
+    }
+    try validateAllocation(count: count, stride: MemoryLayout<Double>.stride, of: "IDX \(path)")
+    let (dataBytes, overflow) = count.multipliedReportingOverflow(by: size)
+    guard !overflow, bytes.count - headerEnd >= dataBytes else {
+      throw malformed(
+        bytes.count, "the file ends after \(bytes.count - headerEnd) of \(dataBytes) data bytes")
+    }
+    guard bytes.count - headerEnd == dataBytes else {
+      throw malformed(
+        headerEnd + dataBytes, "\(bytes.count - headerEnd - dataBytes) bytes after the data")
+    }
+    let type = bytes[2]
+    let values = (0..<count).map { index -> Double in
+      let offset = headerEnd + index * size
+      let raw = bigEndian(offset, size)
+      switch type {
+      case 0x08: return Double(UInt8(raw))
+      case 0x09: return Double(Int8(bitPattern: UInt8(raw)))
+      case 0x0B: return Double(Int16(bitPattern: UInt16(raw)))
+      case 0x0C: return Double(Int32(bitPattern: UInt32(raw)))
+      case 0x0D: return Double(Float(bitPattern: UInt32(raw)))
+      default: return Double(bitPattern: raw)
+      }
+    }
+    return Contents(shape: shape, values: values)
+  }
+
+  /// A labelled batch from an images file (`N × …`, every example flattened to one row of raw
+  /// values, not scaled) and a labels file (`N` class labels in `0..<classCount`).
+  ///
+  /// - Throws: the errors of ``read(path:)``; ``MinibatchError/shapeMismatch(expected:got:of:)``
+  ///   when the files disagree on `N` or the labels are not one-dimensional;
+  ///   ``MinibatchError/labelOutOfRange(index:label:classCount:)``;
+  ///   ``MinibatchError/nonFiniteEntry(row:column:of:)`` for NaN or infinite float images.
+  public static func load<Scalar: BLASScalar>(
+    _: Scalar.Type = Scalar.self, images: String, labels: String, classCount: Int = 10
+  ) throws(MinibatchError) -> Batch<Scalar> {
+    try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
+    let pixels = try read(path: images)
+    let classes = try read(path: labels)
+    try validateCount(classes.shape.count, expected: 1, of: "dimensions of the labels file")
+    let n = pixels.shape[0]
+    try validateCount(classes.shape[0], expected: n, of: "labels (one per image)")
+    let width = pixels.shape.dropFirst().reduce(1, *)
+    let inputs = try Matrix<Scalar>(
+      rows: n, columns: width, elements: pixels.values.map { Scalar($0) })
+    try validateFiniteEntries(inputs, of: "images")
+    var labelsOut: [Int] = []
+    labelsOut.reserveCapacity(n)
+    for (index, value) in classes.values.enumerated() {
+      guard value == value.rounded(), value >= 0, value < Double(classCount) else {
+        throw .labelOutOfRange(
+          index: index, label: Int(exactly: value) ?? -1, classCount: classCount)
+      }
+      labelsOut.append(Int(value))
+    }
+    return try Batch(inputs: inputs, targets: .labels(labelsOut))
+  }
+}
