@@ -1,22 +1,24 @@
 import Foundation
 
+/// An n-dimensional array read from a file (IDX, .npy): its shape and its values, row-major, in
+/// Double (every integer and float type of those formats converts exactly, but for 64-bit integers
+/// beyond 2⁵³).
+public struct NumericArray: Sendable, Hashable {
+  public var shape: [Int]
+  public var values: [Double]
+}
+
 /// Reads the IDX format of MNIST and Fashion-MNIST: a 4-byte magic number (two zero bytes, a type
 /// code, the number of dimensions), one big-endian 32-bit size per dimension, then the values,
 /// big-endian, row-major. Users bring their own files (`train-images-idx3-ubyte` and so on).
 public enum IDXLoader {
-  /// An IDX array: its shape and its values, row-major.
-  public struct Contents: Sendable, Hashable {
-    public var shape: [Int]
-    public var values: [Double]
-  }
-
   /// Reads one IDX file. Every type code of the format is understood: unsigned and signed bytes,
   /// 16- and 32-bit integers, 32- and 64-bit floats.
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` for a missing or unreadable file,
   ///   and for a malformed one with the byte offset of the problem (bad magic number, unknown
   ///   type, truncated header or data, trailing bytes, sizes that overflow or exceed memory).
-  public static func read(path: String) throws(MinibatchError) -> Contents {
+  public static func read(path: String) throws(MinibatchError) -> NumericArray {
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -76,7 +78,7 @@ public enum IDXLoader {
       default: return Double(bitPattern: raw)
       }
     }
-    return Contents(shape: shape, values: values)
+    return NumericArray(shape: shape, values: values)
   }
 
   /// A labelled batch from an images file (`N × …`, every example flattened to one row of raw
