@@ -8,6 +8,30 @@ public struct NumericArray: Sendable, Hashable {
   public var values: [Double]
 }
 
+/// The bytes of the file at `path`, or ``MinibatchError/fileUnreadable(path:reason:)``.
+func fileBytes(_ path: String) throws(MinibatchError) -> [UInt8] {
+  do {
+    return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+  } catch {
+    let exists = FileManager.default.fileExists(atPath: path)
+    throw .fileUnreadable(path: path, reason: exists ? error.localizedDescription : "no such file")
+  }
+}
+
+/// Class labels from a file's values: integers in `0..<classCount`, or
+/// ``MinibatchError/labelOutOfRange(index:label:classCount:)`` naming the first that is not.
+func classLabels(_ values: [Double], classCount: Int) throws(MinibatchError) -> [Int] {
+  var labels: [Int] = []
+  labels.reserveCapacity(values.count)
+  for (index, value) in values.enumerated() {
+    guard value == value.rounded(), value >= 0, value < Double(classCount) else {
+      throw .labelOutOfRange(index: index, label: Int(exactly: value) ?? -1, classCount: classCount)
+    }
+    labels.append(Int(value))
+  }
+  return labels
+}
+
 /// Reads the IDX format of MNIST and Fashion-MNIST: a 4-byte magic number (two zero bytes, a type
 /// code, the number of dimensions), one big-endian 32-bit size per dimension, then the values,
 /// big-endian, row-major. Users bring their own files (`train-images-idx3-ubyte` and so on).

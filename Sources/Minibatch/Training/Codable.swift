@@ -42,16 +42,29 @@ extension MultilayerPerceptron: Codable {
   }
 }
 
+/// A single dense layer with `loss` decoded from `decoder`, or a `DecodingError` naming `kind`.
+func singleLayer<Scalar: BLASScalar>(
+  _ decoder: Decoder, loss: OutputLoss, kind: String
+) throws -> MultilayerPerceptron<Scalar> {
+  let network = try MultilayerPerceptron<Scalar>(from: decoder)
+  guard network.layerSizes.count == 2, network.outputLoss == loss else {
+    throw decodingError(
+      .invalidArgument(
+        name: "model", value: "\(network.layerSizes) \(network.outputLoss)", expected: kind),
+      decoder)
+  }
+  return network
+}
+
 extension LinearRegression: Codable {
   public init(from decoder: Decoder) throws {
-    let network = try MultilayerPerceptron<Scalar>(from: decoder)
-    guard network.layerSizes.count == 2, network.outputCount == 1,
-      network.outputLoss == .squaredError
-    else {
+    let network: MultilayerPerceptron<Scalar> = try singleLayer(
+      decoder, loss: .squaredError, kind: "a linear regression ([d, 1], squared error)")
+    guard network.outputCount == 1 else {
       throw decodingError(
         .invalidArgument(
-          name: "model", value: "\(network.layerSizes) \(network.outputLoss)",
-          expected: "a linear regression ([d, 1], squared error)"), decoder)
+          name: "outputs", value: "\(network.outputCount)", expected: "1 (a linear regression)"),
+        decoder)
     }
     self = try validated(decoder) { () throws(MinibatchError) in
       try LinearRegression(inputCount: network.inputCount)
@@ -62,13 +75,9 @@ extension LinearRegression: Codable {
 
 extension LogisticRegression: Codable {
   public init(from decoder: Decoder) throws {
-    let network = try MultilayerPerceptron<Scalar>(from: decoder)
-    guard network.layerSizes.count == 2, network.outputLoss == .binaryCrossEntropy else {
-      throw decodingError(
-        .invalidArgument(
-          name: "model", value: "\(network.layerSizes) \(network.outputLoss)",
-          expected: "a logistic regression ([d, 1], binary cross-entropy)"), decoder)
-    }
+    let network: MultilayerPerceptron<Scalar> = try singleLayer(
+      decoder, loss: .binaryCrossEntropy,
+      kind: "a logistic regression ([d, 1], binary cross-entropy)")
     self = try validated(decoder) { () throws(MinibatchError) in
       try LogisticRegression(inputCount: network.inputCount)
     }
@@ -78,13 +87,9 @@ extension LogisticRegression: Codable {
 
 extension SoftmaxRegression: Codable {
   public init(from decoder: Decoder) throws {
-    let network = try MultilayerPerceptron<Scalar>(from: decoder)
-    guard network.layerSizes.count == 2, network.outputLoss == .softmaxCrossEntropy else {
-      throw decodingError(
-        .invalidArgument(
-          name: "model", value: "\(network.layerSizes) \(network.outputLoss)",
-          expected: "a softmax regression ([d, c], softmax cross-entropy)"), decoder)
-    }
+    let network: MultilayerPerceptron<Scalar> = try singleLayer(
+      decoder, loss: .softmaxCrossEntropy,
+      kind: "a softmax regression ([d, c], softmax cross-entropy)")
     self = try validated(decoder) { () throws(MinibatchError) in
       try SoftmaxRegression(inputCount: network.inputCount, classCount: network.outputCount)
     }
