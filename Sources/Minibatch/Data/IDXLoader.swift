@@ -43,15 +43,7 @@ public enum IDXLoader {
   ///   and for a malformed one with the byte offset of the problem (bad magic number, unknown
   ///   type, truncated header or data, trailing bytes, sizes that overflow or exceed memory).
   public static func read(path: String) throws(MinibatchError) -> NumericArray {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      let exists = FileManager.default.fileExists(atPath: path)
-      throw .fileUnreadable(
-        path: path, reason: exists ? error.localizedDescription : "no such file")
-    }
-    let bytes = [UInt8](data)
+    let bytes = try fileBytes(path)
     func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
       .fileUnreadable(path: path, reason: "not an IDX file: byte \(offset): \(problem)")
     }
@@ -125,15 +117,7 @@ public enum IDXLoader {
     let inputs = try Matrix<Scalar>(
       rows: n, columns: width, elements: pixels.values.map { Scalar($0) })
     try validateFiniteEntries(inputs, of: "images")
-    var labelsOut: [Int] = []
-    labelsOut.reserveCapacity(n)
-    for (index, value) in classes.values.enumerated() {
-      guard value == value.rounded(), value >= 0, value < Double(classCount) else {
-        throw .labelOutOfRange(
-          index: index, label: Int(exactly: value) ?? -1, classCount: classCount)
-      }
-      labelsOut.append(Int(value))
-    }
-    return try Batch(inputs: inputs, targets: .labels(labelsOut))
+    return try Batch(
+      inputs: inputs, targets: .labels(try classLabels(classes.values, classCount: classCount)))
   }
 }

@@ -11,15 +11,7 @@ public enum NPYLoader {
   ///   and for a malformed one with the byte offset of the problem (magic string, header,
   ///   unsupported type such as object or complex arrays, truncated or trailing data).
   public static func read(path: String) throws(MinibatchError) -> NumericArray {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      let exists = FileManager.default.fileExists(atPath: path)
-      throw .fileUnreadable(
-        path: path, reason: exists ? error.localizedDescription : "no such file")
-    }
-    let bytes = [UInt8](data)
+    let bytes = try fileBytes(path)
     func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
       .fileUnreadable(path: path, reason: "not a .npy file: byte \(offset): \(problem)")
     }
@@ -136,15 +128,8 @@ public enum NPYLoader {
     let x = try matrix(Scalar.self, try read(path: inputs), of: "inputs")
     let y = try read(path: labels)
     try validateCount(y.values.count, expected: x.rows, of: "labels (one per input row)")
-    var labelsOut: [Int] = []
-    for (index, value) in y.values.enumerated() {
-      guard value == value.rounded(), value >= 0, value < Double(classCount) else {
-        throw .labelOutOfRange(
-          index: index, label: Int(exactly: value) ?? -1, classCount: classCount)
-      }
-      labelsOut.append(Int(value))
-    }
-    return try Batch(inputs: x, targets: .labels(labelsOut))
+    return try Batch(
+      inputs: x, targets: .labels(try classLabels(y.values, classCount: classCount)))
   }
 
   /// A batch with real-valued targets (regression): `N × …` inputs and `N` or `N × m` targets.
