@@ -64,6 +64,9 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
       }
       offset += size
     }
+    // Parameters, a gradient and an optimiser's state are n scalars each.
+    try validateAllocation(
+      count: offset, stride: MemoryLayout<Scalar>.stride, of: "n = \(offset) parameters")
     self.layerSizes = layerSizes
     self.hiddenActivation = hiddenActivation
     self.outputLoss = outputLoss
@@ -194,6 +197,14 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     try validateCount(parameters.count, expected: parameterCount, of: "parameters (n)")
     try validateFinite(parameters, of: "parameters")
     try validateCount(inputs.columns, expected: inputCount, of: "input features per example (d)")
+    // The passes keep every layer's outputs and errors for the whole batch: throw, rather than
+    // die in the allocator, when a batch is too large for the machine.
+    let (perExample, overflow) = layerSizes.dropFirst().reduce(0, +)
+      .multipliedReportingOverflow(by: 2)
+    let (count, overflow2) = perExample.multipliedReportingOverflow(by: inputs.rows)
+    try validateAllocation(
+      count: overflow || overflow2 ? Int.max : count, stride: MemoryLayout<Scalar>.stride,
+      of: "the passes of \(inputs.rows) examples through layers \(layerSizes)")
   }
 
   public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {

@@ -32,6 +32,9 @@
 ///
 /// Every operation validates its arguments and throws before it writes anything. With
 /// `beta == 0`, `y` is overwritten (its old contents, even NaN, are never read).
+///
+/// A type of your own may conform; its `reduce` must not throw for a vector of `k` finite entries
+/// (``mean(parallelism:)`` and ``sum(parallelism:)`` rely on it and stop the program otherwise).
 public protocol PerExampleGradientOperator<Scalar>: Sendable {
   associatedtype Scalar: BLASScalar
 

@@ -23,6 +23,24 @@ import Testing
     #expect(matrixBytes == 16_000_000_000_000)
   }
 
+  /// A batch whose forward and backward passes would not fit in memory is refused before any
+  /// allocation: 2·10⁶ scalars per example, 10⁵ examples = 800 GB of Float.
+  @Test func passesBeyondTheMachineThrow() throws {
+    let model = try MultilayerPerceptron<Float>(
+      layerSizes: [1, 1_000_000, 1], outputLoss: .squaredError)
+    let k = 100_000
+    let batch = try Batch(
+      inputs: try Matrix<Float>(rows: k, columns: 1),
+      targets: .values(try Matrix<Float>(rows: k, columns: 1)))
+    let parameters = [Float](repeating: 0, count: model.parameterCount)
+    let error = caughtError { _ = try model.losses(parameters: parameters, batch: batch) }
+    guard case .allocationTooLarge(let bytes, _, _) = error else {
+      Issue.record("expected allocationTooLarge, got \(String(describing: error))")
+      return
+    }
+    #expect(bytes == 2 * 1_000_001 * k * 4)
+  }
+
   /// The error `body` throws, if it is a `MinibatchError`.
   func caughtError(_ body: () throws -> Void) -> MinibatchError? {
     do {
