@@ -18,6 +18,13 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable {
     state = (splitMix(), splitMix(), splitMix(), splitMix())
   }
 
+  /// A generator starting from a full 256-bit state (not all zero), e.g. drawn from the operating
+  /// system's CSPRNG.
+  init(state: (UInt64, UInt64, UInt64, UInt64)) {
+    precondition(state != (0, 0, 0, 0), "xoshiro256** cannot start from the all-zero state")
+    self.state = state
+  }
+
   @inlinable
   public mutating func next() -> UInt64 {
     let result = rotateLeft(state.1 &* 5, by: 7) &* 9

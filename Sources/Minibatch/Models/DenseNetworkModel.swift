@@ -11,6 +11,7 @@ extension DenseNetworkModel {
   public var parameterCount: Int { network.parameterCount }
   public var inputCount: Int { network.inputCount }
   public var outputCount: Int { network.outputCount }
+  public var parameterBlocks: ParameterBlocks { network.parameterBlocks }
 
   public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
     try network.validate(parameters: parameters, batch: batch)

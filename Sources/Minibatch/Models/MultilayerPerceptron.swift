@@ -29,6 +29,15 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   public let parameterCount: Int
   let layers: [DenseLayer]
 
+  /// One block per tensor: `W_0, b_0, W_1, b_1, …` (``FactoredPerExampleGradients/tensorBlocks``).
+  public var parameterBlocks: ParameterBlocks {
+    do {
+      return try ParameterBlocks(sizes: layers.flatMap { [$0.inputs * $0.outputs, $0.outputs] })
+    } catch {
+      preconditionFailure("a validated network has an empty layer: \(error)")
+    }
+  }
+
   /// Where one dense layer's parameters live in the flat vector.
   struct DenseLayer: Sendable {
     let inputs: Int

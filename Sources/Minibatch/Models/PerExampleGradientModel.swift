@@ -63,6 +63,10 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
   func meanLossAndGradient(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar])
+
+  /// The parameter vector's blocks, one per parameter tensor (for dense layers `W_0, b_0, W_1,
+  /// b_1, …`), for per-block (per-layer) clipping. The default is one block of all `n`.
+  var parameterBlocks: ParameterBlocks { get }
 }
 
 /// Which representation of `J` (``PerExampleGradientOperator``) a model's gradients take. All
@@ -83,6 +87,14 @@ public enum GradientRepresentation: String, Sendable, Hashable, CaseIterable,
 }
 
 extension PerExampleGradientModel {
+  public var parameterBlocks: ParameterBlocks {
+    do {
+      return try ParameterBlocks.whole(parameterCount: parameterCount)
+    } catch {
+      preconditionFailure("a model has no parameters: \(error)")
+    }
+  }
+
   public func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])? {

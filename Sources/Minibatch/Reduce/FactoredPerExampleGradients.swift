@@ -163,28 +163,48 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     _ v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar], squared: Bool,
     parallelism: Parallelism
   ) {
+    product(
+      weightVectors: Array(repeating: v, count: layers.count),
+      biasVectors: Array(repeating: v, count: layers.count), alpha: alpha, beta: beta,
+      into: &y, squared: squared, parallelism: parallelism)
+  }
+
+  /// As ``product(_:alpha:beta:into:squared:parallelism:)`` with a reduction vector of its own
+  /// for each layer's `W_l` block and `b_l` block (per-block clipping).
+  func product(
+    weightVectors: [[Scalar]], biasVectors: [[Scalar]], alpha: Scalar, beta: Scalar,
+    into y: inout [Scalar], squared: Bool, parallelism: Parallelism
+  ) {
     let k = exampleCount
-    for (layer, offset) in zip(layers, weightOffsets) {
+    for (l, (layer, offset)) in zip(layers, weightOffsets).enumerated() {
       let (inputs, outputs) = (layer.inputCount, layer.outputCount)
-      // diag(v)·Δ (or diag(v)·(Δ∘Δ)): k × out, the smaller factor of the outer products.
-      var scaledDeltas = layer.deltas.elements
-      for i in 0..<k {
-        for o in 0..<outputs {
-          let d = scaledDeltas[i * outputs + o]
-          scaledDeltas[i * outputs + o] = (squared ? d * d : d) * v[i]
+      /// diag(v)·Δ (or diag(v)·(Δ∘Δ)): k × out, the smaller factor of the outer products.
+      func scaledDeltas(_ v: [Scalar]) -> [Scalar] {
+        var scaled = layer.deltas.elements
+        for i in 0..<k {
+          for o in 0..<outputs {
+            let d = scaled[i * outputs + o]
+            scaled[i * outputs + o] = (squared ? d * d : d) * v[i]
+          }
         }
+        return scaled
       }
+      let weightDeltas = scaledDeltas(weightVectors[l])
+      let biasDeltas =
+        biasVectors[l] == weightVectors[l] ? weightDeltas : scaledDeltas(biasVectors[l])
       y.withUnsafeMutableBufferPointer { y in
         let weightBlock = y.baseAddress! + offset
         let biasBlock = weightBlock + inputs * outputs
-        scaledDeltas.withUnsafeBufferPointer { sd in
-          // b_l block: Σ_i v_i·δ_l[i] (squared: Σ_i v_i·δ_l[i]²), one GEMV with a vector of ones.
+        // b_l block: Σ_i v_i·δ_l[i] (squared: Σ_i v_i·δ_l[i]²), one GEMV with a vector of ones.
+        biasDeltas.withUnsafeBufferPointer { sd in
           let ones = [Scalar](repeating: 1, count: k)
           ones.withUnsafeBufferPointer { one in
             BLAS.gemv(
               transpose: true, m: k, n: outputs, alpha: alpha, a: sd.baseAddress!, lda: outputs,
               x: one.baseAddress!, incx: 1, beta: beta, y: biasBlock, incy: 1)
           }
+        }
+        weightDeltas.withUnsafeBufferPointer { sd in
           layer.inputs.withUnsafeElements { a in
             if !squared {
               if outputs == 1 {
@@ -218,6 +238,65 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
         }
       }
     }
+  }
+
+  // MARK: - Per-block operations
+
+  /// The blocks of this `J`'s parameter layout, one per tensor: `W_0, b_0, W_1, b_1, …`. With
+  /// these blocks, per-block norms and reductions come from the factors; with any others, from
+  /// tiles (``PerExampleGradientOperator/squaredBlockNorms(_:parallelism:)``).
+  public var tensorBlocks: ParameterBlocks {
+    do {
+      return try ParameterBlocks(
+        sizes: layers.flatMap { [$0.inputCount * $0.outputCount, $0.outputCount] })
+    } catch {
+      preconditionFailure("a validated factored J has an empty layer: \(error)")
+    }
+  }
+
+  /// Per-block squared norms; for ``tensorBlocks``, `‖δ_l[i]‖²·‖a_{l−1}[i]‖²` (`W_l`) and
+  /// `‖δ_l[i]‖²` (`b_l`) with no row formed.
+  public func squaredBlockNorms(
+    _ blocks: ParameterBlocks, parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> [[Double]] {
+    try blocks.validate(parameterCount: parameterCount)
+    guard blocks == tensorBlocks else { return tiledSquaredBlockNorms(blocks) }
+    var norms: [[Double]] = []
+    for layer in layers {
+      var weight = [Double](repeating: 0, count: exampleCount)
+      var bias = [Double](repeating: 0, count: exampleCount)
+      layer.inputs.withUnsafeElements { a in
+        layer.deltas.withUnsafeElements { d in
+          let (inputs, outputs) = (layer.inputCount, layer.outputCount)
+          for i in 0..<exampleCount {
+            let input =
+              layer.inputSquaredNorms?[i]
+              ?? sumOfSquares(a.baseAddress! + i * inputs, count: inputs)
+            bias[i] = sumOfSquares(d.baseAddress! + i * outputs, count: outputs)
+            weight[i] = bias[i] * input
+          }
+        }
+      }
+      norms += [weight, bias]
+    }
+    return norms
+  }
+
+  /// Per-block reduction; for ``tensorBlocks``, one GEMM per `W_l` and one GEMV per `b_l` with
+  /// the block's own vector.
+  public func reduce(
+    blockVectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar = 1, beta: Scalar,
+    into y: inout [Scalar], parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) {
+    try prepareBlockReduction(blockVectors, blocks: blocks, alpha: alpha, beta: beta, y: &y)
+    guard blocks == tensorBlocks else {
+      tiledBlockReduce(blockVectors, blocks: blocks, alpha: alpha, beta: beta, into: &y)
+      return
+    }
+    product(
+      weightVectors: stride(from: 0, to: blockVectors.count, by: 2).map { blockVectors[$0] },
+      biasVectors: stride(from: 1, to: blockVectors.count, by: 2).map { blockVectors[$0] },
+      alpha: alpha, beta: beta, into: &y, squared: false, parallelism: parallelism)
   }
 
   /// The tile `rows × columns` of `J`: for row `i` and each layer, `δ_l[i][o]·a_{l−1}[i]` in the

@@ -68,6 +68,27 @@ public protocol PerExampleGradientOperator<Scalar>: Sendable {
   /// entries, accumulated in Double).
   func squaredRowNorms(parallelism: Parallelism) -> [Scalar]
 
+  /// `‖g_i[b]‖²` for every block `b` and example `i`: `blocks.count` arrays of `k` entries, in
+  /// Double. A default computes them from tiles (one pass over `J`); the stored and factored
+  /// representations compute them directly.
+  ///
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless the blocks cover `n`.
+  func squaredBlockNorms(
+    _ blocks: ParameterBlocks, parallelism: Parallelism
+  ) throws(MinibatchError) -> [[Double]]
+
+  /// For every block `b`: `y[b] ← alpha·Σ_i v_b[i]·J[i, b] + beta·y[b]`, each block reduced with
+  /// its own vector `v_b` (`blockVectors[b]`, `k` finite entries). With one block it is
+  /// ``reduce(with:alpha:beta:into:parallelism:)``.
+  ///
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` for the blocks, the number or
+  ///   lengths of the vectors or `y`; ``MinibatchError/nonFiniteValue(index:of:)``. On error `y`
+  ///   is unchanged.
+  func reduce(
+    blockVectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar, beta: Scalar,
+    into y: inout [Scalar], parallelism: Parallelism
+  ) throws(MinibatchError)
+
   /// Writes the tile `rows × columns` of `J` into `tile` with `rowStride` scalars between rows:
   /// `tile[(i − rows.lowerBound)·rowStride + (j − columns.lowerBound)] = J[i, j]`.
   ///

@@ -22,6 +22,13 @@ public struct EpochReport: Sendable, Hashable {
   /// Accuracy (fraction correct) on the evaluation batch at the end of the epoch, if one with
   /// class labels was given.
   public var evaluationAccuracy: Double?
+  /// With differential privacy: the `ε` spent by all steps up to the end of this epoch (counting
+  /// epochs from 0 with the same settings), for the settings' `δ` (``RDPAccountant``); `+∞`
+  /// with noise multiplier 0.
+  public var epsilon: Double?
+  /// With differential privacy: the examples of this epoch whose gradient was scaled down by
+  /// clipping.
+  public var clippedExamples: Int?
 
   /// Training throughput, examples per second.
   public var examplesPerSecond: Double { Double(examples) / seconds }
@@ -97,13 +104,21 @@ where Opt.Scalar == Model.Scalar {
   public let normalization: TrainingNormalization
   /// Threads for the package's own kernels (writing and reducing `J`).
   public let parallelism: Parallelism
+  /// Differentially private training (DP-SGD), or `nil`. With it every step's gradient is
+  /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:)``: the batch's
+  /// clipped sum plus noise, divided by the sampler's expected batch size `q·N` (or by the
+  /// ``TrainingNormalization/fixedDenominator(_:)`` given); the sampler must be Poisson, and
+  /// empty batches take a noise-only step.
+  public let privacy: DifferentialPrivacy?
 
   public init(
     model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
     representation: GradientRepresentation = .automatic,
     normalization: TrainingNormalization = .datasetWeightTotal,
-    parallelism: Parallelism = .automatic
+    parallelism: Parallelism = .automatic,
+    privacy: DifferentialPrivacy? = nil
   ) {
+    self.privacy = privacy
     self.model = model
     self.optimizer = optimizer
     self.sampler = sampler
@@ -156,6 +171,9 @@ where Opt.Scalar == Model.Scalar {
     let batchNormalization = normalization.gradientNormalization(
       weightTotal: weightTotal, exampleCount: data.count)
     try batchNormalization.validate()
+    let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
+      try validatePrivacy(privacy, exampleWeights: exampleWeights)
+    }
     // Dense models give factors; others fall back to the stored J, written and reduced in one
     // sweep into a buffer reused between batches.
     let factorable =
@@ -179,8 +197,28 @@ where Opt.Scalar == Model.Scalar {
       var lossWeight = 0.0
       var examples = 0
       var steps = 0
+      var clippedExamples = 0
+      var noise = privacy.map { privacy in
+        privacy.noiseSeed.map {
+          GaussianNoise(seed: $0 ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
+        } ?? GaussianNoise()
+      }
       let batches = sampler.batches(epoch: epoch)
       for (index, indices) in batches.enumerated() {
+        if let privacy, let privateDenominator {
+          // DP-SGD: clipped sum + noise over the fixed denominator; empty batches included.
+          let (losses, clipped) = try privateStep(
+            privacy, indices: indices, data: data, denominator: privateDenominator,
+            usesStoredJ: usesStoredJ, noise: &noise!, parameters: &parameters,
+            learningRate: learningRate, epoch: epoch, batch: index)
+          lossSum += losses.reduce(0) { $0 + Double($1) }
+          lossWeight += Double(losses.count)
+          examples += losses.count
+          clippedExamples += clipped
+          steps += 1
+          continue
+        }
+        if indices.isEmpty { continue }  // a Poisson batch with no example: nothing to learn from
         let batch = try data.gathering(indices)
         let weights = exampleWeights.map { w in indices.map { w[$0] } }
         if let weights, weights.allSatisfy({ $0 == 0 }) { continue }  // nothing to learn from
@@ -266,6 +304,14 @@ where Opt.Scalar == Model.Scalar {
         epoch: epoch, meanLoss: steps == 0 ? 0 : lossSum / lossWeight, steps: steps,
         examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
+      if let privacy, let rate = sampler.poissonRate {
+        var accountant = try RDPAccountant()
+        try accountant.compose(
+          noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
+          steps: (epoch + 1) * sampler.batchesPerEpoch)
+        report.epsilon = try accountant.epsilon(delta: privacy.delta).epsilon
+        report.clippedExamples = clippedExamples
+      }
       if let evaluation {
         report.evaluationLoss = Double(
           try model.meanLoss(parameters: parameters, batch: evaluation))
@@ -275,6 +321,84 @@ where Opt.Scalar == Model.Scalar {
       }
       try onEpoch(report, parameters)
     }
+  }
+
+  /// Checks the private settings against the sampler, the model and the example weights, and
+  /// returns the fixed denominator of every private step.
+  func validatePrivacy(
+    _ privacy: DifferentialPrivacy, exampleWeights: [Scalar]?
+  ) throws(MinibatchError) -> Double {
+    try validateArgument(
+      "shuffled batches of \(sampler.batchSize)", named: "sampler",
+      expected: "Poisson sampling (BatchSampler(exampleCount:poissonRate:…)) for DP-SGD",
+      sampler.poissonRate != nil)
+    try validateArgument(
+      "given", named: "example weights",
+      expected: "none with differential privacy (they change each example's sensitivity)",
+      exampleWeights == nil)
+    try privacy.clipping.validate(blockCount: model.parameterBlocks.count)
+    switch normalization {
+    case .datasetWeightTotal: return sampler.expectedBatchSize
+    case .fixedDenominator(let denominator): return denominator
+    case .weightTotal, .sum:
+      throw .invalidArgument(
+        name: "normalization", value: normalization.description,
+        expected: "the expected batch size (default) or a fixed denominator for DP-SGD")
+    }
+  }
+
+  /// One DP-SGD step on the batch `indices` (possibly empty): the clipped sum of its per-example
+  /// gradients, noise, the fixed denominator, then the optimiser. Returns the batch's losses and
+  /// how many examples were clipped.
+  mutating func privateStep(
+    _ privacy: DifferentialPrivacy, indices: ArraySlice<Int>, data: Batch<Scalar>,
+    denominator: Double, usesStoredJ: Bool, noise: inout GaussianNoise,
+    parameters: inout [Scalar], learningRate: Scalar, epoch: Int, batch index: Int
+  ) throws -> (losses: [Scalar], clipped: Int) {
+    var clipped = ClippedSum<Scalar>(
+      sum: filled(0, count: model.parameterCount), clippedExamples: 0)
+    var losses: [Scalar] = []
+    if !indices.isEmpty {
+      let batch = try data.gathering(indices)
+      let gradients: any PerExampleGradientOperator<Scalar>
+      if usesStoredJ {
+        let writer: PerExampleRowWriter<Scalar>
+        (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+        var stored = try PerExampleGradients<Scalar>(k: batch.count, n: model.parameterCount)
+        try stored.write(writer, parallelism: parallelism)
+        gradients = stored
+      } else {
+        (gradients, losses) = try model.perExampleGradients(
+          parameters: parameters, batch: batch, representation: representation,
+          parallelism: parallelism)
+      }
+      let meanLoss = losses.reduce(0) { $0 + Double($1) } / Double(losses.count)
+      guard meanLoss.isFinite else {
+        throw MinibatchError.nonFiniteLoss(epoch: epoch, batch: index, loss: meanLoss)
+      }
+      do throws(MinibatchError) {
+        clipped = try gradients.clippedSum(
+          privacy.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
+      } catch {
+        if case .nonFiniteValue = error {
+          throw MinibatchError.nonFiniteStep(
+            epoch: epoch, batch: index, quantity: "per-example gradient norms")
+        }
+        throw error
+      }
+    }
+    let gradient: [Scalar]
+    do throws(MinibatchError) {
+      gradient = try privacy.noisyGradient(
+        clippedSum: clipped.sum, expectedBatchSize: denominator, noise: &noise)
+      try optimizer.step(parameters: &parameters, gradient: gradient, learningRate: learningRate)
+    } catch {
+      if case .nonFiniteValue(_, let what) = error {
+        throw MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: what)
+      }
+      throw error
+    }
+    return (losses, clipped.clippedExamples)
   }
 
   /// `(Σ w_i·ℓ_i, Σ w_i)` in Double (weights 1 without example weights).

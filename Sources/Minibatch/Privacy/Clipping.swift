@@ -1,0 +1,125 @@
+/// How DP-SGD bounds each example's contribution before the noise is added.
+///
+/// - ``flat(bound:)``: `g_i ← min(1, C/‖g_i‖)·g_i`, so `‖g_i‖ ≤ C` (Abadi et al. 2016).
+/// - ``perBlock(bounds:)``: each parameter block `b` (a model's weight matrices and bias vectors,
+///   ``PerExampleGradientModel/parameterBlocks``) is clipped on its own,
+///   `g_i[b] ← min(1, C_b/‖g_i[b]‖)·g_i[b]`, so `‖g_i‖ ≤ √(Σ_b C_b²)`. These are the semantics of
+///   Opacus' `clipping="per_layer"`, whose thresholds are one per parameter tensor (weight and
+///   bias separately), as here.
+///
+/// Either way the clipping factors are a reduction vector (one per block), and the clipped sum is
+/// `Jᵀv` — one GEMM per dense layer on the factored representation, no rows formed. A zero-norm
+/// row keeps factor 1. A bound of `+∞` clips nothing.
+public enum GradientClipping: Sendable, Hashable, CustomStringConvertible {
+  /// One bound `C > 0` on the whole per-example gradient.
+  case flat(bound: Double)
+  /// One bound `C_b > 0` per parameter block.
+  case perBlock(bounds: [Double])
+
+  /// `count` equal per-block bounds `C/√count`, whose combined bound `√(Σ C_b²)` is `C`.
+  public static func perBlock(totalBound: Double, blockCount: Int) -> GradientClipping {
+    .perBlock(
+      bounds: Array(
+        repeating: totalBound / Double(max(1, blockCount)).squareRoot(),
+        count: max(1, blockCount)))
+  }
+
+  /// The `ℓ₂` sensitivity of the clipped sum to one example: `C` (flat) or `√(Σ_b C_b²)`
+  /// (per block). The noise's standard deviation is the noise multiplier times this.
+  public var sensitivity: Double {
+    switch self {
+    case .flat(let bound): return bound
+    case .perBlock(let bounds): return bounds.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .flat(let bound): return "flat clipping C = \(bound)"
+    case .perBlock(let bounds): return "per-block clipping C_b = \(bounds)"
+    }
+  }
+
+  /// Bounds positive (`+∞` allowed), and one per block for per-block clipping.
+  func validate(blockCount: Int) throws(MinibatchError) {
+    switch self {
+    case .flat(let bound):
+      try validateArgument(bound, named: "clipping bound", expected: "> 0", bound > 0)
+    case .perBlock(let bounds):
+      try validateCount(bounds.count, expected: blockCount, of: "per-block clipping bounds")
+      for (b, bound) in bounds.enumerated() {
+        try validateArgument(
+          bound, named: "clipping bound of block \(b)", expected: "> 0", bound > 0)
+      }
+    }
+  }
+}
+
+/// `v_i = min(1, C/‖g_i‖)` from the squared norms `‖g_i‖²`, in Double: 1 for a row already within
+/// the bound (zero rows included), `C/‖g_i‖` otherwise.
+public func clippingFactors(squaredNorms: [Double], bound: Double) -> [Double] {
+  squaredNorms.map { squared in
+    let norm = squared.squareRoot()
+    return norm > bound ? bound / norm : 1
+  }
+}
+
+/// The clipped sum of a batch's per-example gradients and how many rows were clipped.
+public struct ClippedSum<Scalar: BLASScalar>: Sendable, Equatable {
+  /// `Σ_i clip(g_i)`, `n` entries: a **sum**, not divided by anything.
+  public var sum: [Scalar]
+  /// Examples with at least one block scaled down (factor `< 1`).
+  public var clippedExamples: Int
+}
+
+extension PerExampleGradientOperator {
+  /// `Σ_i clip(g_i)` (see ``GradientClipping``): the norms come from the representation (factored:
+  /// from the factors; stored: from the rows; streamed: a first sweep), the factors are formed in
+  /// Double, and the sum is one reduction with them (per block: one per block).
+  ///
+  /// - Parameter blocks: the parameter blocks for ``GradientClipping/perBlock(bounds:)`` (one bound
+  ///   each); not used by flat clipping.
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN;
+  ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` for blocks that do not cover `n` or a
+  ///   bound count that does not match them; ``MinibatchError/nonFiniteValue(index:of:)`` when a
+  ///   norm overflowed.
+  public func clippedSum(
+    _ clipping: GradientClipping, blocks: ParameterBlocks? = nil,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> ClippedSum<Scalar> {
+    var y: [Scalar] = filled(0, count: parameterCount)
+    switch clipping {
+    case .flat(let bound):
+      try clipping.validate(blockCount: 1)
+      let norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
+      try validateFinite(norms, of: "squared per-example gradient norms")
+      let factors = clippingFactors(squaredNorms: norms, bound: bound)
+      try reduce(
+        with: factors.map { Scalar($0) }, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+      return ClippedSum(sum: y, clippedExamples: factors.count { $0 < 1 })
+    case .perBlock(let bounds):
+      let chosen: ParameterBlocks? = blocks
+      let blocks: ParameterBlocks
+      if let chosen {
+        blocks = chosen
+      } else {
+        blocks = try ParameterBlocks.whole(parameterCount: parameterCount)
+      }
+      try blocks.validate(parameterCount: parameterCount)
+      try clipping.validate(blockCount: blocks.count)
+      let norms = try squaredBlockNorms(blocks, parallelism: parallelism)
+      var clipped = [Bool](repeating: false, count: exampleCount)
+      var vectors: [[Scalar]] = []
+      for (b, (blockNorms, bound)) in zip(norms, bounds).enumerated() {
+        try validateFinite(blockNorms, of: "squared per-example norms of block \(b)")
+        let factors = clippingFactors(squaredNorms: blockNorms, bound: bound)
+        for (i, factor) in factors.enumerated() where factor < 1 { clipped[i] = true }
+        vectors.append(factors.map { Scalar($0) })
+      }
+      try reduce(
+        blockVectors: vectors, blocks: blocks, alpha: 1, beta: 0, into: &y,
+        parallelism: parallelism)
+      return ClippedSum(sum: y, clippedExamples: clipped.count { $0 })
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/// The settings of differentially private SGD (DP-SGD, Abadi et al. 2016) and its private
+/// gradient:
+///
+/// ```
+/// g̃ = ( Σ_{i ∈ batch} clip(g_i) + N(0, σ²·S²·I) ) / B
+/// ```
+///
+/// with `clip` the ``clipping``, `S` its ``GradientClipping/sensitivity`` (`C` for flat clipping),
+/// `σ` the ``noiseMultiplier`` and `B` the **expected** batch size `q·N` of Poisson sampling — a
+/// fixed denominator, never the realised batch size, which would itself depend on the data. The
+/// noise is drawn once per step (``GaussianNoise``), in Double, and added to the clipped sum
+/// before the division. An empty batch still takes a step: the noise alone, as the analysis
+/// assumes.
+///
+/// The privacy spent is tracked by ``RDPAccountant`` for the Poisson-subsampled Gaussian
+/// mechanism with sampling rate `q`; ``delta`` is the `δ` its `ε` is reported for.
+public struct DifferentialPrivacy: Sendable, Hashable {
+  /// How each example's gradient is bounded.
+  public let clipping: GradientClipping
+  /// `σ ≥ 0`: the noise's standard deviation over the sensitivity. `0` adds no noise (and gives
+  /// `ε = ∞`), which is useful only to compare with non-private training.
+  public let noiseMultiplier: Double
+  /// `δ ∈ (0, 1)`, usually below `1/N`.
+  public let delta: Double
+  /// The noise's seed (reproducible runs, tests), or `nil` to seed it from the operating system's
+  /// CSPRNG (see ``GaussianNoise``).
+  public let noiseSeed: UInt64?
+
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a clipping bound
+  ///   `≤ 0` or NaN, a noise multiplier that is negative or not finite, or `δ ∉ (0, 1)`.
+  public init(
+    clipping: GradientClipping, noiseMultiplier: Double, delta: Double, noiseSeed: UInt64? = nil
+  ) throws(MinibatchError) {
+    if case .perBlock(let bounds) = clipping {
+      try clipping.validate(blockCount: bounds.count)
+      try validateArgument(
+        bounds, named: "per-block clipping bounds", expected: "at least one",
+        !bounds.isEmpty)
+    } else {
+      try clipping.validate(blockCount: 1)
+    }
+    try validateArgument(
+      noiseMultiplier, named: "noise multiplier", expected: "finite and ≥ 0",
+      noiseMultiplier.isFinite && noiseMultiplier >= 0)
+    try RDPAccountant.validate(delta: delta)
+    self.clipping = clipping
+    self.noiseMultiplier = noiseMultiplier
+    self.delta = delta
+    self.noiseSeed = noiseSeed
+  }
+
+  /// Settings whose noise multiplier is the smallest reaching `targetEpsilon` after `steps` steps
+  /// at sampling rate `q` (``RDPAccountant/noiseMultiplier(targetEpsilon:samplingRate:steps:delta:tolerance:orders:)``,
+  /// to 0.01 in `ε`).
+  ///
+  /// - Throws: the accountant's and the initialiser's errors.
+  public static func calibrated(
+    targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int,
+    clipping: GradientClipping, noiseSeed: UInt64? = nil
+  ) throws(MinibatchError) -> DifferentialPrivacy {
+    let sigma = try RDPAccountant.noiseMultiplier(
+      targetEpsilon: targetEpsilon, samplingRate: samplingRate, steps: steps, delta: delta)
+    return try DifferentialPrivacy(
+      clipping: clipping, noiseMultiplier: sigma, delta: delta, noiseSeed: noiseSeed)
+  }
+
+  /// The noise's standard deviation on the clipped **sum**, `σ·S`.
+  public var noiseStandardDeviation: Double { noiseMultiplier * clipping.sensitivity }
+
+  /// `(clippedSum + N(0, σ²S²·I)) / B`, the private gradient of one step, with the noise drawn
+  /// from `noise` and added in Double.
+  ///
+  /// - Parameters:
+  ///   - clippedSum: `Σ_i clip(g_i)` (``PerExampleGradientOperator/clippedSum(_:blocks:parallelism:)``),
+  ///     or `n` zeros for an empty batch.
+  ///   - expectedBatchSize: `B = q·N > 0`, the fixed denominator.
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `B` not finite and
+  ///   `> 0`; ``MinibatchError/nonFiniteValue(index:of:)`` if the result overflows `Scalar`.
+  public func noisyGradient<Scalar: BLASScalar>(
+    clippedSum: [Scalar], expectedBatchSize: Double, noise: inout GaussianNoise
+  ) throws(MinibatchError) -> [Scalar] {
+    try validateArgument(
+      expectedBatchSize, named: "expected batch size", expected: "finite and > 0",
+      expectedBatchSize.isFinite && expectedBatchSize > 0)
+    let deviation = noiseStandardDeviation
+    var gradient = clippedSum
+    for j in gradient.indices {
+      let noisy =
+        Double(clippedSum[j]) + (deviation > 0 ? deviation * noise.nextStandardNormal() : 0)
+      gradient[j] = Scalar(noisy / expectedBatchSize)
+    }
+    try validateFinite(gradient, of: "private gradient")
+    return gradient
+  }
+}
