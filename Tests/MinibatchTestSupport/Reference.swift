@@ -65,3 +65,27 @@ public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [
 public func identityTolerance<Scalar: BLASScalar>(_: Scalar.Type) -> Double {
   Scalar.self == Float.self ? 1e-5 : 1e-12
 }
+
+/// `Σ_i clip(g_i)` in Double from the stored entries: per block `b`, rows scaled by
+/// `min(1, C_b/‖g_i[b]‖)` (one block and one bound for flat clipping). Also returns the number of
+/// examples with a block scaled down.
+public func referenceClippedSum<Scalar: BLASScalar>(
+  elements: [Scalar], k: Int, n: Int, blocks: [Range<Int>], bounds: [Double]
+) -> (sum: [Double], clipped: Int) {
+  var sum = [Double](repeating: 0, count: n)
+  var clipped = 0
+  for i in 0..<k {
+    var wasClipped = false
+    for (block, bound) in zip(blocks, bounds) {
+      let norm = block.reduce(0.0) {
+        $0 + Double(elements[i * n + $1]) * Double(elements[i * n + $1])
+      }
+      .squareRoot()
+      let factor = norm > bound ? bound / norm : 1
+      if factor < 1 { wasClipped = true }
+      for j in block { sum[j] += factor * Double(elements[i * n + j]) }
+    }
+    if wasClipped { clipped += 1 }
+  }
+  return (sum, clipped)
+}
