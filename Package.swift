@@ -8,6 +8,7 @@ let package = Package(
     .library(name: "Minibatch", targets: ["Minibatch"]),
     .executable(name: "minibatch-bench", targets: ["minibatch-bench"]),
     .executable(name: "minibatch-train", targets: ["minibatch-train"]),
+    .executable(name: "minibatch-privacy", targets: ["minibatch-privacy"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -47,6 +48,13 @@ let package = Package(
       ]
     ),
 
+    .executableTarget(
+      name: "minibatch-privacy",
+      dependencies: [
+        "Minibatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
     // MARK: - Benchmarks and tests
     .executableTarget(
       name: "minibatch-bench",
@@ -61,7 +69,7 @@ let package = Package(
     .testTarget(
       name: "MinibatchTests",
       dependencies: [
-        "Minibatch", "MinibatchTestSupport", "minibatch-train",
+        "Minibatch", "MinibatchTestSupport", "minibatch-train", "minibatch-privacy",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]
