@@ -18,7 +18,8 @@ public enum CSVTargets: Sendable, Hashable {
 /// Reads a data set from a CSV file: one example per line, numeric feature cells, and target
 /// columns (integer class labels, or real values for regression).
 ///
-/// The format is deliberately small: comma-separated, no quoting, an optional header line
+/// The format is deliberately small: comma-separated (or another one-byte ``delimiter``: `;`,
+/// tab, `|`), no quoting, an optional header line
 /// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends. Every
 /// column that is not a target is a feature. Every error names the 1-based line (and column)
 /// where it was found.
@@ -29,6 +30,9 @@ public struct CSVLoader: Sendable, Hashable {
   /// to decide from the line itself — a header when it has at least two cells and one of them is
   /// not a number. A file without a header never loses its first row.
   public var hasHeader: Bool?
+  /// The byte between cells, an ASCII character other than a digit, sign, `.`, `e`/`E`, space or
+  /// line end: `,` (the default), `;`, `\t`, `|`, ….
+  public var delimiter: Character = ","
 
   /// Class labels in `0..<classCount` in column `labelColumn` (0-based; `nil`: the last).
   public init(classCount: Int, labelColumn: Int? = nil, hasHeader: Bool? = nil) {
@@ -37,9 +41,22 @@ public struct CSVLoader: Sendable, Hashable {
       hasHeader: hasHeader)
   }
 
-  public init(targets: CSVTargets, hasHeader: Bool? = nil) {
+  public init(targets: CSVTargets, hasHeader: Bool? = nil, delimiter: Character = ",") {
     self.targets = targets
     self.hasHeader = hasHeader
+    self.delimiter = delimiter
+  }
+
+  /// The delimiter's byte; throws unless it is one ASCII character that cannot be part of a
+  /// number or a line end.
+  func delimiterByte() throws(MinibatchError) -> UInt8 {
+    let forbidden = Set("0123456789+-.eE \r\n")
+    guard let byte = delimiter.asciiValue, !forbidden.contains(delimiter) else {
+      throw .invalidArgument(
+        name: "delimiter", value: "\"\(delimiter)\"",
+        expected: "one ASCII character that is not a digit, sign, '.', 'e', space or line end")
+    }
+    return byte
   }
 
   /// Loads the file at `path` as a batch of `.labels` targets.
@@ -88,6 +105,7 @@ public struct CSVLoader: Sendable, Hashable {
     if case .labels(let classCount, _) = targets {
       try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
     }
+    _ = try delimiterByte()
     if case .values(let columns) = targets {
       try validateArgument(
         "[]", named: "target columns", expected: "at least one", !columns.isEmpty)
@@ -169,6 +187,8 @@ public struct CSVLoader: Sendable, Hashable {
     _ bytes: UnsafeBufferPointer<UInt8>, scalar: Scalar.Type
   ) throws(MinibatchError) -> Parsed<Scalar> {
     var result = Parsed<Scalar>()
+    let separator = try delimiterByte()
+    let separatorName = delimiter == "\t" ? "tab" : "'\(delimiter)'"
     var width: Int?
     var headerNames: [String]?
     // Per column: nil for a feature, else its position among the targets.
@@ -199,7 +219,7 @@ public struct CSVLoader: Sendable, Hashable {
       if line.allSatisfy({ CSVNumber.isSpace(bytes[$0]) }) { continue }
       cells.removeAll(keepingCapacity: true)
       var cellStart = lineStart
-      for index in line where bytes[index] == 0x2C {  // ","
+      for index in line where bytes[index] == separator {
         cells.append(cellStart..<index)
         cellStart = index + 1
       }
@@ -225,13 +245,13 @@ public struct CSVLoader: Sendable, Hashable {
       } else {
         guard cells.count >= 2 else {
           let content = text(line)
+          let others = [(";", "semicolons"), ("\t", "tabs"), (",", "commas"), ("|", "bars")]
+            .filter { $0.0 != String(delimiter) && content.contains($0.0) }
           let hint =
-            content.contains(";")
-            ? "; the line has semicolons: the loader reads commas only"
-            : content.contains("\t") ? "; the line has tabs: the loader reads commas only" : ""
+            others.first.map { "; the line has \($0.1): set the delimiter to \"\($0.0)\"" } ?? ""
           throw .invalidArgument(
             name: "columns on line \(lineNumber)", value: "1",
-            expected: "≥ 2 comma-separated cells (features and a label)\(hint)")
+            expected: "≥ 2 cells separated by \(separatorName) (features and a label)\(hint)")
         }
         if let headerNames {
           try validateCount(

@@ -126,17 +126,47 @@ import Testing
       .invalidArgument(
         name: "columns on line 1", value: "1",
         expected:
-          "≥ 2 comma-separated cells (features and a label); the line has semicolons: the loader "
-          + "reads commas only")
+          "≥ 2 cells separated by ',' (features and a label); the line has semicolons: set the "
+          + "delimiter to \";\"")
     ) { let _: Batch<Double> = try loader.parse("1;2;0\n3;4;1\n") }
     expectError(
       .invalidArgument(
         name: "columns on line 1", value: "1",
-        expected: "≥ 2 comma-separated cells (features and a label)")
+        expected: "≥ 2 cells separated by ',' (features and a label)")
     ) { let _: Batch<Double> = try loader.parse("label\n1\n0\n") }
+    expectError(
+      .invalidArgument(
+        name: "columns on line 2", value: "1",
+        expected: "≥ 2 cells separated by tab (features and a label); the line has commas: set the "
+          + "delimiter to \",\"")
+    ) {
+      let _: Batch<Double> = try CSVLoader(
+        targets: .labels(classCount: 2), delimiter: "\t"
+      ).parse("\n1,2,0\n")
+    }
+    expectError(
+      .invalidArgument(
+        name: "delimiter", value: "\".\"",
+        expected: "one ASCII character that is not a digit, sign, '.', 'e', space or line end")
+    ) {
+      let _: Batch<Double> = try CSVLoader(targets: .labels(classCount: 2), delimiter: ".")
+        .parse("1.2.0\n")
+    }
     let directory = FileManager.default.temporaryDirectory.path
     expectError(.fileUnreadable(path: directory, reason: "it is a directory, not a CSV file")) {
       let _: Batch<Double> = try loader.load(path: directory)
+    }
+  }
+
+  /// Semicolon- and tab-separated files with the delimiter set read like the comma version.
+  @Test func otherDelimiters() throws {
+    let comma: Batch<Double> = try CSVLoader(classCount: 2).parse("a,b,y\n1.5,-2,1\n3,4e1,0\n")
+    for delimiter: Character in [";", "\t", "|"] {
+      let text = "a,b,y\n1.5,-2,1\n3,4e1,0\n".replacingOccurrences(of: ",", with: String(delimiter))
+      let loaded: Batch<Double> = try CSVLoader(
+        targets: .labels(classCount: 2), delimiter: delimiter
+      ).parse(text)
+      #expect(loaded == comma, "\(delimiter)")
     }
   }
 
