@@ -9,7 +9,8 @@ import Minibatch
 struct MinibatchPrivacy: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "minibatch-privacy",
-    abstract: "DP-SGD privacy accounting: ε from a noise multiplier, or the noise multiplier for ε.",
+    abstract:
+      "DP-SGD privacy accounting: ε from a noise multiplier, or the noise multiplier for ε.",
     discussion: """
       Rényi DP of the Poisson-subsampled Gaussian mechanism (Mironov, Talwar and Zhang 2019), \
       composed over the steps and converted to (ε, δ) by Balle et al. (2020, Theorem 21) over \
@@ -19,7 +20,9 @@ struct MinibatchPrivacy: ParsableCommand {
     subcommands: [Epsilon.self, NoiseMultiplier.self])
 
   struct Mechanism: ParsableArguments {
-    @Option(name: .customLong("sampling-rate"), help: "q: each example's probability of joining a step, in (0, 1].")
+    @Option(
+      name: .customLong("sampling-rate"),
+      help: "q: each example's probability of joining a step, in (0, 1].")
     var samplingRate: Double
 
     @Option(help: "T: the number of steps (≥ 0).")
@@ -43,7 +46,9 @@ struct MinibatchPrivacy: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "ε spent by T steps at noise multiplier σ and sampling rate q, for δ.")
 
-    @Option(name: .customLong("noise-multiplier"), help: "σ > 0: noise standard deviation over the clipping bound.")
+    @Option(
+      name: .customLong("noise-multiplier"),
+      help: "σ > 0: noise standard deviation over the clipping bound.")
     var noiseMultiplier: Double
 
     @OptionGroup var mechanism: Mechanism
@@ -54,7 +59,9 @@ struct MinibatchPrivacy: ParsableCommand {
       }
     }
 
-    func run() throws { try lines().forEach { print($0) } }
+    func run() throws {
+      for line in try lines() { print(line) }
+    }
 
     /// What `run` prints; the last line is `epsilon = …`.
     func lines() throws -> [String] {
@@ -91,7 +98,9 @@ struct MinibatchPrivacy: ParsableCommand {
       }
     }
 
-    func run() throws { try lines().forEach { print($0) } }
+    func run() throws {
+      for line in try lines() { print(line) }
+    }
 
     /// What `run` prints; the last line is `noise_multiplier = …`.
     func lines() throws -> [String] {

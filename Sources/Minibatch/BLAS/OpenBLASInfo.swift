@@ -12,6 +12,13 @@ public enum OpenBLASInfo {
   /// The number of threads OpenBLAS uses inside one call (`openblas_get_num_threads()`).
   public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
+  /// Sets the number of threads OpenBLAS uses inside one call (`openblas_set_num_threads`), for
+  /// the whole process. The library never calls this itself; a program that owns its process
+  /// (like `minibatch-train --threads`) may, before it starts work. Values below 1 mean 1.
+  public static func setThreadCount(_ threads: Int) {
+    openblas_set_num_threads(Int32(clamping: max(1, threads)))
+  }
+
   /// OpenBLAS's build configuration string (`openblas_get_config()`).
   public static var configuration: String {
     guard let config = openblas_get_config() else { return "unknown" }

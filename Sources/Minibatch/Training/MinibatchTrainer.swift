@@ -34,6 +34,21 @@ public struct EpochReport: Sendable, Hashable {
   public var examplesPerSecond: Double { Double(examples) / seconds }
 }
 
+/// Where an epoch is, handed to ``MinibatchTrainer/onStep`` after every step (for progress
+/// lines).
+public struct StepProgress: Sendable, Hashable {
+  /// The epoch, 0-based.
+  public var epoch: Int
+  /// Steps taken or skipped so far in this epoch (1 after the first).
+  public var step: Int
+  /// Batches in the epoch.
+  public var stepsPerEpoch: Int
+  /// Examples in the steps so far this epoch.
+  public var examples: Int
+  /// Seconds since the epoch started.
+  public var seconds: Double
+}
+
 /// How the trainer normalises each batch's weighted gradient sum `S = Σ_batch e_i·g_i` (example
 /// weights `e_i`, 1 without them) into the gradient its optimiser sees; each case maps to a
 /// ``GradientNormalization``.
@@ -110,6 +125,9 @@ where Opt.Scalar == Model.Scalar {
   /// ``TrainingNormalization/fixedDenominator(_:)`` given); the sampler must be Poisson, and
   /// empty batches take a noise-only step.
   public let privacy: DifferentialPrivacy?
+  /// Called after every batch of every epoch (taken or skipped), on the training thread; `nil`
+  /// (the default) for no calls. For progress reporting: keep it cheap.
+  public var onStep: (@Sendable (StepProgress) -> Void)?
 
   public init(
     model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
@@ -205,6 +223,12 @@ where Opt.Scalar == Model.Scalar {
       }
       let batches = sampler.batches(epoch: epoch)
       for (index, indices) in batches.enumerated() {
+        defer {
+          onStep?(
+            StepProgress(
+              epoch: epoch, step: index + 1, stepsPerEpoch: batches.count, examples: examples,
+              seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        }
         if let privacy, let privateDenominator {
           // DP-SGD: clipped sum + noise over the fixed denominator; empty batches included.
           let (losses, clipped) = try privateStep(

@@ -26,16 +26,43 @@ import Testing
   }
 
   @Test(arguments: [
-    ["epsilon", "--noise-multiplier", "0", "--sampling-rate", "0.1", "--steps", "10", "--delta", "1e-5"],
-    ["epsilon", "--noise-multiplier", "nan", "--sampling-rate", "0.1", "--steps", "10", "--delta", "1e-5"],
-    ["epsilon", "--noise-multiplier", "1", "--sampling-rate", "1.5", "--steps", "10", "--delta", "1e-5"],
-    ["epsilon", "--noise-multiplier", "1", "--sampling-rate", "0", "--steps", "10", "--delta", "1e-5"],
-    ["epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.1", "--steps", "-1", "--delta", "1e-5"],
-    ["epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.1", "--steps", "10", "--delta", "1"],
+    [
+      "epsilon", "--noise-multiplier", "0", "--sampling-rate", "0.1", "--steps", "10", "--delta",
+      "1e-5",
+    ],
+    [
+      "epsilon", "--noise-multiplier", "nan", "--sampling-rate", "0.1", "--steps", "10", "--delta",
+      "1e-5",
+    ],
+    [
+      "epsilon", "--noise-multiplier", "1", "--sampling-rate", "1.5", "--steps", "10", "--delta",
+      "1e-5",
+    ],
+    [
+      "epsilon", "--noise-multiplier", "1", "--sampling-rate", "0", "--steps", "10", "--delta",
+      "1e-5",
+    ],
+    [
+      "epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.1", "--steps", "-1", "--delta",
+      "1e-5",
+    ],
+    [
+      "epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.1", "--steps", "10", "--delta",
+      "1",
+    ],
     ["epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.1", "--steps", "10"],
-    ["noise-multiplier", "--epsilon", "-2", "--sampling-rate", "0.1", "--steps", "10", "--delta", "1e-5"],
-    ["noise-multiplier", "--epsilon", "2", "--sampling-rate", "0.1", "--steps", "0", "--delta", "1e-5"],
-    ["noise-multiplier", "--epsilon", "inf", "--sampling-rate", "0.1", "--steps", "10", "--delta", "1e-5"],
+    [
+      "noise-multiplier", "--epsilon", "-2", "--sampling-rate", "0.1", "--steps", "10", "--delta",
+      "1e-5",
+    ],
+    [
+      "noise-multiplier", "--epsilon", "2", "--sampling-rate", "0.1", "--steps", "0", "--delta",
+      "1e-5",
+    ],
+    [
+      "noise-multiplier", "--epsilon", "inf", "--sampling-rate", "0.1", "--steps", "10", "--delta",
+      "1e-5",
+    ],
   ])
   func badValuesGetAUsageError(_ arguments: [String]) {
     do {

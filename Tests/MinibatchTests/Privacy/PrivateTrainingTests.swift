@@ -40,13 +40,13 @@ import Testing
         normalization: .fixedDenominator(sampler.expectedBatchSize))
       let privacy = try DifferentialPrivacy(
         clipping: .flat(bound: .infinity), noiseMultiplier: 0, delta: 1e-5, noiseSeed: 1)
-      var private_ = MinibatchTrainer(
+      var privateTrainer = MinibatchTrainer(
         model: model, optimizer: optimizer, sampler: sampler, schedule: .constant(0.3),
         representation: representation, privacy: privacy)
       var (w1, w2) = (model.initialParameters(seed: 2), model.initialParameters(seed: 2))
       var reports: [EpochReport] = []
       try plain.train(parameters: &w1, data: data, epochs: 3)
-      try private_.train(parameters: &w2, data: data, epochs: 3) { report, _ in
+      try privateTrainer.train(parameters: &w2, data: data, epochs: 3) { report, _ in
         reports.append(report)
       }
       #expect(relativeError(w2, w1) <= 1e-12, "\(name) \(representation) q=\(rate)")

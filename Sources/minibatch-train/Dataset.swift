@@ -1,0 +1,231 @@
+import Foundation
+import Minibatch
+
+/// What the targets are: class labels or real values.
+enum Task: String, CaseIterable, Codable, Sendable {
+  case classification
+  case regression
+}
+
+/// Where the data comes from and how to read it (the command line's data options).
+struct DataOptions: Sendable {
+  /// A CSV or `.npy` table (features and target columns), or an inputs file (`.npy`, IDX) when
+  /// ``trainLabels`` is given; `nil`: the bundled digits.
+  var train: String?
+  var trainLabels: String?
+  var test: String?
+  var testLabels: String?
+  /// The target column: a 0-based index or (CSV with a header) a name; `nil`: the last column.
+  var target: String?
+  /// `nil`: decided from the training targets (see ``decideTask(_:)``).
+  var task: Task?
+  var delimiter: Character = ","
+  /// `nil`: detected from the first line.
+  var hasHeader: Bool?
+  /// Standardise the features with the training set's means and deviations.
+  var standardize = true
+}
+
+/// A loaded training set, optional test set, and what they hold.
+struct LoadedData<Scalar: BLASScalar>: Sendable {
+  var train: Batch<Scalar>
+  var test: Batch<Scalar>?
+  var task: Task
+  /// Classes for classification (largest label + 1 over both sets, at least 2).
+  var classCount: Int?
+  /// Fitted on the training features when standardising.
+  var standardizer: Standardizer<Scalar>?
+  /// One line describing the data, for the program's output.
+  var summary: String
+}
+
+/// The file formats the program reads.
+enum DataFormat {
+  case csv
+  case npy
+  case idx
+
+  init(path: String) {
+    let name = (path as NSString).lastPathComponent.lowercased()
+    if name.hasSuffix(".npy") {
+      self = .npy
+    } else if name.hasSuffix("-ubyte") || name.contains(".idx") {
+      self = .idx
+    } else {
+      self = .csv
+    }
+  }
+}
+
+/// Classification when every training target is a whole number in `0..<1000` (a class label);
+/// regression otherwise. `--task` overrides it (say, for integer-valued regression targets).
+func decideTask(_ targets: [Double]) -> Task {
+  targets.allSatisfy { $0 >= 0 && $0 < 1000 && $0.rounded() == $0 } ? .classification : .regression
+}
+
+extension DataOptions {
+  /// Reads the training (and test) data in `Scalar`, decides the task, converts labels, and fits
+  /// and applies the standardiser (fitted on the training set only).
+  func load<Scalar: BLASScalar>(
+    _: Scalar.Type, standardizer saved: Standardizer<Scalar>? = nil, task savedTask: Task? = nil,
+    classCount savedClassCount: Int? = nil
+  ) throws -> LoadedData<Scalar> {
+    guard let train else {
+      let (train, test) = try Digits.load(Scalar.self)
+      return try finish(
+        train: train, test: test, task: .classification, classCount: Digits.classCount,
+        saved: saved,
+        summary: "bundled UCI digits: \(train.count) training and \(test.count) test examples, "
+          + "\(Digits.featureCount) features, \(Digits.classCount) classes")
+    }
+    let trainValues = try readValues(Scalar.self, path: train, labels: trainLabels)
+    let testValues = try test.map { try readValues(Scalar.self, path: $0, labels: testLabels) }
+    if let testValues {
+      guard testValues.inputs.columns == trainValues.inputs.columns else {
+        throw MinibatchError.shapeMismatch(
+          expected: trainValues.inputs.columns, got: testValues.inputs.columns,
+          of: "features of the test set (as the training set)")
+      }
+    }
+    let targets = trainValues.targets.elements.map { Double($0) }
+    let task = savedTask ?? self.task ?? decideTask(targets)
+    var classCount: Int?
+    var trainBatch: Batch<Scalar>
+    var testBatch: Batch<Scalar>?
+    switch task {
+    case .regression:
+      trainBatch = try Batch(inputs: trainValues.inputs, targets: .values(trainValues.targets))
+      testBatch = try testValues.map { try Batch(inputs: $0.inputs, targets: .values($0.targets)) }
+    case .classification:
+      let trainLabels = try labels(trainValues.targets, of: train)
+      let testLabels = try testValues.map { try labels($0.targets, of: test!) }
+      let largest = max(trainLabels.max() ?? 0, testLabels?.max() ?? 0)
+      let count = savedClassCount ?? max(2, largest + 1)
+      if largest >= count {
+        throw MinibatchError.labelOutOfRange(
+          index: 0, label: largest, classCount: count)
+      }
+      classCount = count
+      trainBatch = try Batch(inputs: trainValues.inputs, targets: .labels(trainLabels))
+      testBatch = try testValues.map { try Batch(inputs: $0.inputs, targets: .labels(testLabels!)) }
+    }
+    let description =
+      "\(train): \(trainBatch.count) examples, \(trainBatch.inputs.columns) features, "
+      + (classCount.map { "\($0) classes" } ?? "\(trainValues.targets.columns) target(s)")
+      + (testBatch.map { "; \(test!): \($0.count) test examples" } ?? "")
+    return try finish(
+      train: trainBatch, test: testBatch, task: task, classCount: classCount, saved: saved,
+      summary: description)
+  }
+
+  func finish<Scalar: BLASScalar>(
+    train: Batch<Scalar>, test: Batch<Scalar>?, task: Task, classCount: Int?,
+    saved: Standardizer<Scalar>?, summary: String
+  ) throws -> LoadedData<Scalar> {
+    let standardizer = try saved ?? (standardize ? Standardizer(fitting: train.inputs) : nil)
+    return LoadedData(
+      train: try standardizer?.transform(train) ?? train,
+      test: try test.map { try standardizer?.transform($0) ?? $0 }, task: task,
+      classCount: classCount, standardizer: standardizer, summary: summary)
+  }
+
+  /// Whole numbers `≥ 0` as class labels, naming the first row that is not.
+  func labels<Scalar: BLASScalar>(_ targets: Matrix<Scalar>, of path: String) throws -> [Int] {
+    guard targets.columns == 1 else {
+      throw MinibatchError.invalidArgument(
+        name: "target columns of \(path)", value: "\(targets.columns)",
+        expected: "one column of class labels for classification")
+    }
+    return try targets.elements.enumerated().map { row, value in
+      guard value >= 0, value.rounded() == value, Double(value) < 1e9 else {
+        throw MinibatchError.invalidArgument(
+          name: "target of row \(row + 1) in \(path)", value: "\(value)",
+          expected: "a class label (a whole number ≥ 0); use --task regression for real values")
+      }
+      return Int(value)
+    }
+  }
+
+  /// The features and the real-valued target columns of one data set.
+  func readValues<Scalar: BLASScalar>(
+    _: Scalar.Type, path: String, labels: String?
+  ) throws -> (inputs: Matrix<Scalar>, targets: Matrix<Scalar>) {
+    if let labels {
+      // An inputs file and a targets file (.npy or IDX, like MNIST's images and labels).
+      let batch: Batch<Scalar>
+      switch DataFormat(path: path) {
+      case .npy: batch = try NPYLoader.load(Scalar.self, inputs: path, values: labels)
+      case .idx:
+        let images = try IDXLoader.read(path: path)
+        let classes = try IDXLoader.read(path: labels)
+        let rows = images.shape.first ?? 0
+        let inputs = try Matrix<Scalar>(
+          rows: rows, columns: rows == 0 ? 0 : images.values.count / rows,
+          elements: images.values.map { Scalar($0) })
+        try validateTargetCount(classes.values.count, rows: rows, of: labels)
+        batch = try Batch(
+          inputs: inputs,
+          targets: .values(
+            try Matrix(rows: rows, columns: 1, elements: classes.values.map { Scalar($0) })))
+      case .csv:
+        throw MinibatchError.invalidArgument(
+          name: "format of \(path)", value: "CSV",
+          expected: ".npy or IDX inputs with a separate labels file (a CSV holds its targets)")
+      }
+      guard case .values(let targets) = batch.targets else { preconditionFailure() }
+      return (batch.inputs, targets)
+    }
+    switch DataFormat(path: path) {
+    case .csv:
+      let column: CSVColumn =
+        target.map { text in Int(text).map { .index($0) } ?? .name(text) } ?? .last
+      let batch: Batch<Scalar> = try CSVLoader(
+        targets: .values(columns: [column]), hasHeader: hasHeader, delimiter: delimiter
+      ).load(path: path)
+      guard case .values(let targets) = batch.targets else { preconditionFailure() }
+      return (batch.inputs, targets)
+    case .npy:
+      let array = try NPYLoader.read(path: path)
+      guard array.shape.count == 2, array.shape[1] >= 2 else {
+        throw MinibatchError.invalidArgument(
+          name: "shape of \(path)", value: "\(array.shape)",
+          expected: "a 2-D table of features and a target column, or --train-labels")
+      }
+      let (rows, width) = (array.shape[0], array.shape[1])
+      let column =
+        try target.map { text in
+          guard let index = Int(text), index >= 0, index < width else {
+            throw MinibatchError.invalidArgument(
+              name: "--target", value: text, expected: "a column index in 0..<\(width) for .npy")
+          }
+          return index
+        } ?? (width - 1)
+      var features: [Scalar] = []
+      var targets: [Scalar] = []
+      features.reserveCapacity(rows * (width - 1))
+      for row in 0..<rows {
+        for j in 0..<width {
+          let value = Scalar(array.values[row * width + j])
+          guard value.isFinite else {
+            throw MinibatchError.nonFiniteEntry(row: row, column: j, of: path)
+          }
+          if j == column { targets.append(value) } else { features.append(value) }
+        }
+      }
+      return (
+        try Matrix(rows: rows, columns: width - 1, elements: features),
+        try Matrix(rows: rows, columns: 1, elements: targets)
+      )
+    case .idx:
+      throw MinibatchError.invalidArgument(
+        name: "labels of \(path)", value: "none",
+        expected: "an IDX labels file (--train-labels / --test-labels)")
+    }
+  }
+
+  func validateTargetCount(_ count: Int, rows: Int, of path: String) throws {
+    guard count == rows else {
+      throw MinibatchError.shapeMismatch(expected: rows, got: count, of: "labels in \(path)")
+    }
+  }
+}
