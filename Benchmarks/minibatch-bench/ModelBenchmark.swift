@@ -12,7 +12,11 @@ import Minibatch
 /// - factored-moments: `(J∘J)ᵀv` of the factored `J` (given its factors): the extra cost of
 ///   per-parameter second moments;
 /// - stored-fused-mean: forward, backward, then `J` written and reduced tile by tile into a
-///   reused stored matrix (the materialised path at its best).
+///   reused stored matrix (the materialised path at its best);
+/// - factored-dp-step / factored-dp-per-layer: a whole DP-SGD gradient — forward, backward, the
+///   per-example norms from the factors, the clipped sum (one GEMM per layer with the clipping
+///   vector; per layer: one per tensor), Gaussian noise and the division by `B` — flat or per
+///   parameter tensor.
 struct ModelCase {
   var model: String
   var scalar: String
@@ -78,6 +82,20 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   var y = [Scalar](repeating: 0, count: model.parameterCount)
   var stored = try PerExampleGradients<Scalar>(k: k, n: model.parameterCount)
   let (factored, _) = try model.perExampleGradientFactors(parameters: parameters, batch: batch)!
+  var noise = GaussianNoise(seed: 5)
+  let flat = try DifferentialPrivacy(clipping: .flat(bound: 1), noiseMultiplier: 1, delta: 1e-5)
+  let perLayer = try DifferentialPrivacy(
+    clipping: .perBlock(totalBound: 1, blockCount: model.parameterBlocks.count),
+    noiseMultiplier: 1, delta: 1e-5)
+  let privateStep = { (privacy: DifferentialPrivacy) throws in
+    let (gradients, _) = try model.perExampleGradientFactors(parameters: parameters, batch: batch)!
+    let clipped = try gradients.clippedSum(
+      privacy.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
+    let gradient = try privacy.noisyGradient(
+      clippedSum: clipped.sum, expectedBatchSize: Double(k), noise: &noise,
+      parallelism: parallelism)
+    sink.consume(gradient[0])
+  }
 
   let kernels: [(String, () throws -> Void)] = [
     (
@@ -105,6 +123,24 @@ func benchmarkModel<Model: PerExampleGradientModel>(
         sink.consume(y[0])
       }
     ),
+    ("factored-dp-step", { try privateStep(flat) }),
+    (
+      "dp-clip-only",
+      {
+        let clipped = try factored.clippedSum(
+          flat.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
+        sink.consume(clipped.sum[0])
+      }
+    ),
+    (
+      "dp-noise-only",
+      {
+        let gradient = try flat.noisyGradient(
+          clippedSum: y, expectedBatchSize: Double(k), noise: &noise, parallelism: parallelism)
+        sink.consume(gradient[0])
+      }
+    ),
+    ("factored-dp-per-layer", { try privateStep(perLayer) }),
   ]
   let plainStep = {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])

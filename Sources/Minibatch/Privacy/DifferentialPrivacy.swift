@@ -74,22 +74,43 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   ///   - clippedSum: `Σ_i clip(g_i)` (``PerExampleGradientOperator/clippedSum(_:blocks:parallelism:)``),
   ///     or `n` zeros for an empty batch.
   ///   - expectedBatchSize: `B = q·N > 0`, the fixed denominator.
+  ///   - parallelism: threads for the noise; the draws are the same for any number (each chunk of
+  ///     32,768 entries has a generator of its own, seeded from `noise`).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `B` not finite and
   ///   `> 0`; ``MinibatchError/nonFiniteValue(index:of:)`` if the result overflows `Scalar`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func noisyGradient<Scalar: BLASScalar>(
-    clippedSum: [Scalar], expectedBatchSize: Double, noise: inout GaussianNoise
+    clippedSum: [Scalar], expectedBatchSize: Double, noise: inout GaussianNoise,
+    parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
     try validateArgument(
       expectedBatchSize, named: "expected batch size", expected: "finite and > 0",
       expectedBatchSize.isFinite && expectedBatchSize > 0)
     let deviation = noiseStandardDeviation
+    let table = Ziggurat.shared
     var gradient = clippedSum
-    for j in gradient.indices {
-      let noisy =
-        Double(clippedSum[j]) + (deviation > 0 ? deviation * noise.nextStandardNormal() : 0)
-      gradient[j] = Scalar(noisy / expectedBatchSize)
+    gradient.withUnsafeMutableBufferPointer { buffer in
+      let entries = SendableMutablePointer(buffer.baseAddress!)
+      // Chunks of the vector draw from generators of their own, so the threads share the work
+      // and the result does not depend on how many there are.
+      noise.forEachChunk(count: buffer.count, parallelism: parallelism) { chunk, chunkNoise in
+        table.edges.withUnsafeBufferPointer { edges in
+          table.ratios.withUnsafeBufferPointer { ratios in
+            for j in chunk {
+              let draw =
+                deviation > 0
+                ? deviation
+                  * chunkNoise.nextStandardNormal(
+                    edges: edges.baseAddress!, ratios: ratios.baseAddress!) : 0
+              entries.pointer[j] = Scalar((Double(entries.pointer[j]) + draw) / expectedBatchSize)
+            }
+          }
+        }
+      }
     }
     try validateFinite(gradient, of: "private gradient")
     return gradient
   }
+
 }

@@ -3,12 +3,17 @@ import Foundation
 /// Standard normal draws for DP-SGD's noise, reproducible from a seed or seeded by the operating
 /// system.
 ///
-/// - **With a seed**: ``SeededGenerator`` (xoshiro256**, seeded through SplitMix64) feeds the
-///   Box–Muller transform: two uniforms `u₁ ∈ (0, 1]`, `u₂ ∈ [0, 1)` of 53 bits each give
-///   `√(−2 ln u₁)·cos(2πu₂)` and then `√(−2 ln u₁)·sin(2πu₂)`. The same seed gives the same
-///   draws on every run (and on every machine whose C library rounds `log`, `cos` and `sin`
-///   alike, as glibc does). For experiments and tests, not for a privacy guarantee: anyone who
-///   knows the seed can subtract the noise.
+/// Draws come from the **ziggurat method** (Marsaglia and Tsang 2000, in Doornik's 2005 form with
+/// 128 layers): one 64-bit draw picks a layer (7 bits) and a signed 53-bit uniform `u`; `u·x_i`
+/// is returned at once when it lies inside the layer's rectangle (about 98.8 % of draws, a
+/// multiply and a compare: the noise of a 200,000-parameter step costs well under a millisecond),
+/// otherwise a wedge test with `exp`, or Marsaglia's exact tail beyond `r = 3.4426…` with `log`.
+/// The distribution is exactly `N(0, 1)` up to rounding; nothing is truncated.
+///
+/// - **With a seed**: ``SeededGenerator`` (xoshiro256**, seeded through SplitMix64) supplies the
+///   bits. The same seed gives the same draws on every run (and on every machine whose C library
+///   rounds `exp` and `log` alike, as glibc does). For experiments and tests, not for a privacy
+///   guarantee: anyone who knows the seed can subtract the noise.
 /// - **Without a seed**: the generator's whole 256-bit state is read from the operating
 ///   system's CSPRNG (`getrandom(2)` through `SystemRandomNumberGenerator`), once. xoshiro256** is
 ///   not itself a cryptographic generator; its state is unpredictable, its output is not
@@ -20,13 +25,12 @@ import Foundation
 /// leak it. Minibatch, like Opacus and TF Privacy by default, does not implement Mironov's
 /// snapping mechanism or a discrete Gaussian (Canonne, Kamath and Steinke 2020). What it does:
 /// draws and adds the noise in Double (53-bit uniforms, so the noise has far more resolution than
-/// a Float gradient) before rounding the noisy gradient to `Scalar`, and truncates no draw below
-/// `|z| ≈ 8.57` (`u₁ ≥ 2⁻⁵³`). The reported `ε` is that of the idealised real-valued mechanism.
+/// a Float gradient) before rounding the noisy gradient to `Scalar`, and does not truncate the
+/// tails. The reported `ε` is that of the idealised real-valued mechanism.
 public struct GaussianNoise: Sendable {
   /// The seed, or `nil` when the state came from the operating system.
   public let seed: UInt64?
   var generator: SeededGenerator
-  var spare: Double?
 
   /// Reproducible draws: the whole sequence is determined by `seed`.
   public init(seed: UInt64) {
@@ -45,20 +49,132 @@ public struct GaussianNoise: Sendable {
 
   /// One draw from `N(0, 1)`.
   public mutating func nextStandardNormal() -> Double {
-    if let spare {
-      self.spare = nil
-      return spare
+    nextStandardNormal(using: Ziggurat.shared)
+  }
+
+  /// One draw from `N(0, 1)` with the layers at hand (loops hoist the table out).
+  @inline(__always)
+  mutating func nextStandardNormal(using table: Ziggurat) -> Double {
+    table.edges.withUnsafeBufferPointer { edges in
+      table.ratios.withUnsafeBufferPointer { ratios in
+        nextStandardNormal(edges: edges.baseAddress!, ratios: ratios.baseAddress!)
+      }
     }
-    let u1 = (Double(generator.next() >> 11) + 1) * 0x1p-53
-    let u2 = Double(generator.next() >> 11) * 0x1p-53
-    let radius = (-2 * log(u1)).squareRoot()
-    let angle = 2 * Double.pi * u2
-    spare = radius * sin(angle)
-    return radius * cos(angle)
+  }
+
+  /// The ziggurat's fast path inline (a draw, a compare, a multiply), the rest out of line.
+  @inline(__always)
+  mutating func nextStandardNormal(
+    edges: UnsafePointer<Double>, ratios: UnsafePointer<Double>
+  ) -> Double {
+    let bits = generator.next()
+    let layer = Int(bits & 0x7F)
+    let u = Double(bits >> 11) * 0x1p-52 - 1  // uniform in [−1, 1)
+    if abs(u) < ratios[layer] { return u * edges[layer] }
+    return outsideRectangle(layer: layer, u: u, edges: edges, ratios: ratios)
+  }
+
+  /// The ~1.2 % of draws that fall outside their layer's rectangle: the wedge test, the tail,
+  /// or a fresh draw.
+  @inline(never)
+  mutating func outsideRectangle(
+    layer firstLayer: Int, u firstU: Double, edges: UnsafePointer<Double>,
+    ratios: UnsafePointer<Double>
+  ) -> Double {
+    var (layer, u) = (firstLayer, firstU)
+    while true {
+      if abs(u) < ratios[layer] { return u * edges[layer] }
+      if layer == 0 { return tail(negative: u < 0) }
+      // The wedge between the rectangle and the curve: accept under the density.
+      let x = u * edges[layer]
+      let outer = exp(-0.5 * (edges[layer] * edges[layer] - x * x))
+      let inner = exp(-0.5 * (edges[layer + 1] * edges[layer + 1] - x * x))
+      if inner + uniform() * (outer - inner) < 1 { return x }
+      let bits = generator.next()
+      layer = Int(bits & 0x7F)
+      u = Double(bits >> 11) * 0x1p-52 - 1
+    }
+  }
+
+  /// A draw beyond `r` (Marsaglia 1964): `x = −ln(u₁)/r`, `y = −ln(u₂)` until `2y ≥ x²`.
+  mutating func tail(negative: Bool) -> Double {
+    let r = Ziggurat.r
+    while true {
+      let x = -log(openUniform()) / r
+      let y = -log(openUniform())
+      if 2 * y >= x * x { return negative ? -(r + x) : r + x }
+    }
+  }
+
+  /// Uniform in `[0, 1)` with 53 bits.
+  mutating func uniform() -> Double { Double(generator.next() >> 11) * 0x1p-53 }
+
+  /// Uniform in `(0, 1]` with 53 bits (safe to take the logarithm of).
+  mutating func openUniform() -> Double { (Double(generator.next() >> 11) + 1) * 0x1p-53 }
+
+  /// Calls `body(chunk, generator)` for consecutive chunks of ``chunkSize`` entries of `0..<count`,
+  /// on up to `parallelism` threads, each chunk with a generator of its own whose 256-bit state
+  /// is drawn from this one (sequentially, before any work): the draws for an entry depend only
+  /// on this generator's state and the entry's position, never on the thread count.
+  mutating func forEachChunk(
+    count: Int, parallelism: Parallelism,
+    _ body: @Sendable (Range<Int>, inout GaussianNoise) -> Void
+  ) {
+    let chunks = (count + Self.chunkSize - 1) / Self.chunkSize
+    var generators: [GaussianNoise] = []
+    generators.reserveCapacity(chunks)
+    for _ in 0..<chunks {
+      var state = (generator.next(), generator.next(), generator.next(), generator.next())
+      if state == (0, 0, 0, 0) { state.0 = 1 }
+      generators.append(GaussianNoise(seed: seed, state: state))
+    }
+    let shared = generators
+    parallelism.forEachRange(of: chunks) { range in
+      for c in range {
+        var chunkNoise = shared[c]
+        body(c * Self.chunkSize..<min(count, (c + 1) * Self.chunkSize), &chunkNoise)
+      }
+    }
+  }
+
+  /// Entries per chunk of ``forEachChunk(count:parallelism:_:)``.
+  static let chunkSize = 1 << 15
+
+  init(seed: UInt64?, state: (UInt64, UInt64, UInt64, UInt64)) {
+    self.seed = seed
+    generator = SeededGenerator(state: state)
   }
 
   /// `count` draws from `N(0, standardDeviation²)`.
   public mutating func draws(count: Int, standardDeviation: Double) -> [Double] {
-    (0..<count).map { _ in standardDeviation * nextStandardNormal() }
+    let table = Ziggurat.shared
+    return (0..<count).map { _ in standardDeviation * nextStandardNormal(using: table) }
+  }
+}
+
+/// The ziggurat's 128 layers for the standard normal density `f(x) = e^{−x²/2}` (unnormalised):
+/// equal areas `v`, the base layer `0` reaching `x₀ = v/f(r)` (its tail beyond `r` sampled
+/// exactly), `x₁ = r`, `x_{i+1} = f⁻¹(v/x_i + f(x_i))`, `x₁₂₈ = 0`.
+struct Ziggurat: Sendable {
+  static let r = 3.442619855899
+  static let area = 9.91256303526217e-3
+  static let shared = Ziggurat()
+
+  /// `x_i`, 129 entries, decreasing from `x₀` to `x₁₂₈ = 0`.
+  let edges: [Double]
+  /// `x_{i+1}/x_i`: `|u| <` this puts `u·x_i` inside layer `i`'s rectangle.
+  let ratios: [Double]
+
+  init() {
+    func density(_ x: Double) -> Double { exp(-0.5 * x * x) }
+    var x = [Double](repeating: 0, count: 129)
+    x[0] = Self.area / density(Self.r)
+    x[1] = Self.r
+    for i in 1..<127 {
+      x[i + 1] = (-2 * log(Self.area / x[i] + density(x[i]))).squareRoot()
+    }
+    x[128] = 0
+    edges = x
+    ratios = (0..<128).map { x[$0 + 1] / x[$0] }
   }
 }

@@ -171,6 +171,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// As ``product(_:alpha:beta:into:squared:parallelism:)`` with a reduction vector of its own
   /// for each layer's `W_l` block and `b_l` block (per-block clipping).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   func product(
     weightVectors: [[Scalar]], biasVectors: [[Scalar]], alpha: Scalar, beta: Scalar,
     into y: inout [Scalar], squared: Bool, parallelism: Parallelism
@@ -256,6 +258,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// Per-block squared norms; for ``tensorBlocks``, `‖δ_l[i]‖²·‖a_{l−1}[i]‖²` (`W_l`) and
   /// `‖δ_l[i]‖²` (`b_l`) with no row formed.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func squaredBlockNorms(
     _ blocks: ParameterBlocks, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [[Double]] {
@@ -284,6 +288,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// Per-block reduction; for ``tensorBlocks``, one GEMM per `W_l` and one GEMV per `b_l` with
   /// the block's own vector.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func reduce(
     blockVectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar = 1, beta: Scalar,
     into y: inout [Scalar], parallelism: Parallelism = .automatic

@@ -88,55 +88,19 @@ extension PerExampleGradientOperator {
   }
 
   func tiledSquaredBlockNorms(_ blocks: ParameterBlocks) -> [[Double]] {
-    let k = exampleCount
-    var norms = [[Double]](repeating: [Double](repeating: 0, count: k), count: blocks.count)
-    let tileColumns = TileSweep.tileColumns(Scalar.self)
-    var scratch = [Scalar](repeating: 0, count: 8 * tileColumns)
-    scratch.withUnsafeMutableBufferPointer { scratch in
-      for (b, block) in blocks.ranges.enumerated() {
-        for start in stride(from: 0, to: k, by: 8) {
-          let rows = start..<min(k, start + 8)
-          for tileStart in stride(from: block.lowerBound, to: block.upperBound, by: tileColumns) {
-            let tile = tileStart..<min(block.upperBound, tileStart + tileColumns)
-            writeValidatedTile(rows: rows, columns: tile, into: scratch)
-            for r in 0..<rows.count {
-              norms[b][start + r] += sumOfSquares(
-                scratch.baseAddress! + r * tile.count, count: tile.count)
-            }
-          }
-        }
-      }
+    Minibatch.tiledSquaredBlockNorms(k: exampleCount, blocks: blocks) { rows, columns, scratch in
+      writeValidatedTile(rows: rows, columns: columns, into: scratch)
     }
-    return norms
   }
 
   func tiledBlockReduce(
     _ vectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar, beta: Scalar,
     into y: inout [Scalar]
   ) {
-    let k = exampleCount
-    let tileColumns = TileSweep.tileColumns(Scalar.self)
-    var scratch = [Scalar](repeating: 0, count: 8 * tileColumns)
-    scratch.withUnsafeMutableBufferPointer { scratch in
-      y.withUnsafeMutableBufferPointer { y in
-        for (block, v) in zip(blocks.ranges, vectors) {
-          RowCombinationKernel.scale(y.baseAddress!, block, by: beta)
-          let coefficients = v.map { alpha * $0 }
-          for tileStart in stride(from: block.lowerBound, to: block.upperBound, by: tileColumns) {
-            let tile = tileStart..<min(block.upperBound, tileStart + tileColumns)
-            for start in stride(from: 0, to: k, by: 8) {
-              let rows = start..<min(k, start + 8)
-              writeValidatedTile(rows: rows, columns: tile, into: scratch)
-              coefficients.withUnsafeBufferPointer { c in
-                RowCombinationKernel.addRows(
-                  a: scratch.baseAddress!, lda: tile.count, rows: 0..<rows.count,
-                  columns: 0..<tile.count, coefficients: c.baseAddress! + start,
-                  y: y.baseAddress! + tile.lowerBound, eightAtATime: true)
-              }
-            }
-          }
-        }
-      }
+    Minibatch.tiledBlockReduce(
+      k: exampleCount, vectors, blocks: blocks, alpha: alpha, beta: beta, into: &y
+    ) { rows, columns, scratch in
+      writeValidatedTile(rows: rows, columns: columns, into: scratch)
     }
   }
 
@@ -152,10 +116,75 @@ extension PerExampleGradientOperator {
   }
 }
 
+/// `‖J[i, b]‖²` per block from tiles that `write(rows, columns, scratch)` fills (row stride = the
+/// tile's width): groups of 8 rows swept across each block in cache-sized tiles.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func tiledSquaredBlockNorms<Scalar: BLASScalar>(
+  k: Int, blocks: ParameterBlocks,
+  write: (Range<Int>, Range<Int>, UnsafeMutableBufferPointer<Scalar>) -> Void
+) -> [[Double]] {
+  var norms = [[Double]](repeating: [Double](repeating: 0, count: k), count: blocks.count)
+  let tileColumns = TileSweep.tileColumns(Scalar.self)
+  var scratch = [Scalar](repeating: 0, count: 8 * tileColumns)
+  scratch.withUnsafeMutableBufferPointer { scratch in
+    for (b, block) in blocks.ranges.enumerated() {
+      for start in stride(from: 0, to: k, by: 8) {
+        let rows = start..<min(k, start + 8)
+        for tileStart in stride(from: block.lowerBound, to: block.upperBound, by: tileColumns) {
+          let tile = tileStart..<min(block.upperBound, tileStart + tileColumns)
+          write(rows, tile, scratch)
+          for r in 0..<rows.count {
+            norms[b][start + r] += sumOfSquares(
+              scratch.baseAddress! + r * tile.count, count: tile.count)
+          }
+        }
+      }
+    }
+  }
+  return norms
+}
+
+/// Per block `b`: `y[b] ← beta·y[b] + alpha·Σ_i v_b[i]·J[i, b]` from tiles that `write` fills,
+/// 8 rows at a time (``RowCombinationKernel``).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func tiledBlockReduce<Scalar: BLASScalar>(
+  k: Int, _ vectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar, beta: Scalar,
+  into y: inout [Scalar],
+  write: (Range<Int>, Range<Int>, UnsafeMutableBufferPointer<Scalar>) -> Void
+) {
+  let tileColumns = TileSweep.tileColumns(Scalar.self)
+  var scratch = [Scalar](repeating: 0, count: 8 * tileColumns)
+  scratch.withUnsafeMutableBufferPointer { scratch in
+    y.withUnsafeMutableBufferPointer { y in
+      for (block, v) in zip(blocks.ranges, vectors) {
+        RowCombinationKernel.scale(y.baseAddress!, block, by: beta)
+        let coefficients = v.map { alpha * $0 }
+        for tileStart in stride(from: block.lowerBound, to: block.upperBound, by: tileColumns) {
+          let tile = tileStart..<min(block.upperBound, tileStart + tileColumns)
+          for start in stride(from: 0, to: k, by: 8) {
+            let rows = start..<min(k, start + 8)
+            write(rows, tile, scratch)
+            coefficients.withUnsafeBufferPointer { c in
+              RowCombinationKernel.addRows(
+                a: scratch.baseAddress!, lda: tile.count, rows: 0..<rows.count,
+                columns: 0..<tile.count, coefficients: c.baseAddress! + start,
+                y: y.baseAddress! + tile.lowerBound, eightAtATime: true)
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // MARK: - Stored J: straight from the matrix
 
 extension PerExampleGradients {
   /// `‖J[i, b]‖²` per block from the stored rows, in Double (one pass over `J`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func squaredBlockNorms(
     _ blocks: ParameterBlocks, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [[Double]] {
@@ -171,6 +200,8 @@ extension PerExampleGradients {
   }
 
   /// Per block, one GEMV on the `k × |b|` submatrix (leading dimension `n`).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func reduce(
     blockVectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar = 1, beta: Scalar,
     into y: inout [Scalar], parallelism: Parallelism = .automatic

@@ -414,7 +414,8 @@ where Opt.Scalar == Model.Scalar {
     let gradient: [Scalar]
     do throws(MinibatchError) {
       gradient = try privacy.noisyGradient(
-        clippedSum: clipped.sum, expectedBatchSize: denominator, noise: &noise)
+        clippedSum: clipped.sum, expectedBatchSize: denominator, noise: &noise,
+        parallelism: parallelism)
       try optimizer.step(parameters: &parameters, gradient: gradient, learningRate: learningRate)
     } catch {
       if case .nonFiniteValue(_, let what) = error {

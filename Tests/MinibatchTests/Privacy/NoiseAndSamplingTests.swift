@@ -2,6 +2,10 @@ import Minibatch
 import MinibatchTestSupport
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The Gaussian noise (reproducible, the right spread) and Poisson sampling (the binomial batch
 /// sizes, each example's inclusion rate), with fixed seeds and 5-standard-error bounds.
 @Suite struct NoiseAndSamplingTests {
@@ -52,6 +56,35 @@ import Testing
       abs(GradientClipping.perBlock(totalBound: 2, blockCount: 4).sensitivity - 2) <= 1e-15)
   }
 
+  /// The noise on a vector longer than one chunk is the same for 1, 2 and 5 threads.
+  @Test func noiseDoesNotDependOnTheThreadCount() throws {
+    let privacy = try DifferentialPrivacy(
+      clipping: .flat(bound: 2), noiseMultiplier: 0.7, delta: 1e-5)
+    let sum = [Float](repeating: 1, count: 100_003)
+    let results = try [1, 2, 5].map { threads in
+      var noise = GaussianNoise(seed: 11)
+      return try privacy.noisyGradient(
+        clippedSum: sum, expectedBatchSize: 3, noise: &noise, parallelism: .threads(threads))
+    }
+    #expect(results[0] == results[1] && results[1] == results[2])
+    #expect(Set(results[0]).count > 99_000)
+  }
+
+  /// The empirical distribution function of 10⁶ draws against `Φ` at points through the body,
+  /// the wedges and the tails (beyond the ziggurat's `r = 3.44`), within 5 standard errors
+  /// `√(p(1 − p)/m)`.
+  @Test func noiseFollowsTheStandardNormal() {
+    var noise = GaussianNoise(seed: 2026)
+    let m = 1_000_000
+    let draws = (0..<m).map { _ in noise.nextStandardNormal() }.sorted()
+    for t in [-4.5, -3.6, -3.0, -2.0, -1.0, -0.3, 0.0, 0.3, 1.0, 2.0, 3.0, 3.6, 4.5] {
+      let p = 0.5 * erfc(-t / 2.0.squareRoot())
+      let below = Double(draws.partitioningIndex { $0 > t }) / Double(m)
+      let error = (p * (1 - p) / Double(m)).squareRoot()
+      #expect(abs(below - p) <= 5 * error + 1e-7, "F(\(t)) = \(below), Φ = \(p)")
+    }
+  }
+
   /// Batch sizes are Binomial(N, q): over 4,000 batches the mean is within 5 standard errors of
   /// `qN` and the variance within 5 of `q(1 − q)N`; each example joins at rate `q`.
   @Test func poissonBatchSizesAreBinomial() throws {
@@ -99,5 +132,18 @@ import Testing
     expectError(.invalidArgument(name: "example count", value: "0", expected: "≥ 1")) {
       try BatchSampler(exampleCount: 0, poissonRate: 0.5, seed: 1)
     }
+  }
+}
+
+extension Array where Element: Comparable {
+  /// The first index whose element satisfies `predicate` (which must be false then true along
+  /// the sorted array).
+  func partitioningIndex(where predicate: (Element) -> Bool) -> Int {
+    var (low, high) = (0, count)
+    while low < high {
+      let middle = (low + high) / 2
+      if predicate(self[middle]) { high = middle } else { low = middle + 1 }
+    }
+    return low
   }
 }
