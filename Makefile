@@ -6,8 +6,12 @@ SWIFT        ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 BENCH_ARGS   ?=
 TRAIN_ARGS   ?=
+PRIVACY_ARGS ?= --help
+# The command-line programs and their tests need swift-argument-parser, behind a package trait so
+# that a package depending on the library never resolves it.
+TRAITS       := --traits CommandLineTools
 
-.PHONY: all deps build test bench bench-quick bench-jax bench-torch train test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -26,11 +30,11 @@ deps:
 
 ## build: debug build of everything
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build $(TRAITS)
 
 ## test: the whole test suite
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test $(TRAITS)
 
 ## bench: release build and the full benchmark table (BENCH_ARGS=--json for JSON lines)
 bench: deps
@@ -52,16 +56,20 @@ bench-torch:
 
 ## train: the example program on the bundled digits (TRAIN_ARGS=--help for its options)
 train: deps
-	$(SWIFT) run -c release minibatch-train $(TRAIN_ARGS)
+	$(SWIFT) run -c release $(TRAITS) minibatch-train $(TRAIN_ARGS)
+
+## privacy: the command-line privacy accountant (PRIVACY_ARGS="epsilon --noise-multiplier 1.1 …")
+privacy: deps
+	$(SWIFT) run -c release $(TRAITS) minibatch-privacy $(PRIVACY_ARGS)
 
 ## test-thread-sanitizer / test-address-sanitizer: the suite under TSan / ASan (+ LeakSanitizer)
 test-thread-sanitizer: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test $(TRAITS) --sanitize=thread --scratch-path .build-tsan
 
 # XCTest's async test support leaks a few bytes on exit; .lsan-suppressions names only that.
 test-address-sanitizer: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.lsan-suppressions:print_suppressions=0 \
-	  $(SWIFT) test --sanitize=address --scratch-path .build-asan
+	  $(SWIFT) test $(TRAITS) --sanitize=address --scratch-path .build-asan
 
 ## format / lint: the toolchain's swift format with the repository's .swift-format
 format:

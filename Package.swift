@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -9,6 +9,13 @@ let package = Package(
     .executable(name: "minibatch-bench", targets: ["minibatch-bench"]),
     .executable(name: "minibatch-train", targets: ["minibatch-train"]),
     .executable(name: "minibatch-privacy", targets: ["minibatch-privacy"]),
+  ],
+  // The command-line programs need swift-argument-parser; a package that depends on the library
+  // does not resolve it unless it enables this trait. `make test` and `make train` enable it.
+  traits: [
+    .trait(
+      name: "CommandLineTools",
+      description: "Build minibatch-train and minibatch-privacy with swift-argument-parser.")
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -44,14 +51,20 @@ let package = Package(
     .executableTarget(
       name: "minibatch-train",
       dependencies: [
-        "Minibatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Minibatch",
+        .product(
+          name: "ArgumentParser", package: "swift-argument-parser",
+          condition: .when(traits: ["CommandLineTools"])),
       ]
     ),
 
     .executableTarget(
       name: "minibatch-privacy",
       dependencies: [
-        "Minibatch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Minibatch",
+        .product(
+          name: "ArgumentParser", package: "swift-argument-parser",
+          condition: .when(traits: ["CommandLineTools"])),
       ]
     ),
 

@@ -1,455 +1,477 @@
-import ArgumentParser
-import Foundation
-import Minibatch
+#if CommandLineTools
+  import ArgumentParser
+  import Foundation
+  import Minibatch
 
-extension ModelKind: ExpressibleByArgument {}
-extension OptimizerKind: ExpressibleByArgument {}
-extension Activation: ExpressibleByArgument {}
-extension Task: ExpressibleByArgument {}
+  extension ModelKind: ExpressibleByArgument {}
+  extension OptimizerKind: ExpressibleByArgument {}
+  extension Activation: ExpressibleByArgument {}
+  extension Task: ExpressibleByArgument {}
 
-/// `swift run -c release minibatch-train`: mini-batch training on the bundled digits or on the
-/// user's own CSV, `.npy` or IDX files.
-@main
-struct MinibatchTrain: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "minibatch-train",
-    abstract: "Train softmax, logistic or linear regression or an MLP with mini-batch SGD.",
-    discussion: """
-      Without --train: the bundled UCI digits (softmax regression, then an MLP, unless --model \
-      says which). With --train FILE: your data. A CSV (or a 2-D .npy array) holds the features \
-      and the target in its last column unless --target says which (a 0-based index, or a \
-      header name); .npy or IDX inputs take their targets from --train-labels. The task is \
-      classification when every training target is a whole number in 0..<1000, regression \
-      otherwise (--task overrides). Features are standardised with the training set's means \
-      and deviations. Prints one line per epoch (and progress within long epochs).
-      """)
+  /// `swift run -c release minibatch-train`: mini-batch training on the bundled digits or on the
+  /// user's own CSV, `.npy` or IDX files.
+  @main
+  struct MinibatchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "minibatch-train",
+      abstract: "Train softmax, logistic or linear regression or an MLP with mini-batch SGD.",
+      discussion: """
+        Without --train: the bundled UCI digits (softmax regression, then an MLP, unless --model \
+        says which). With --train FILE: your data. A CSV (or a 2-D .npy array) holds the features \
+        and the target in its last column unless --target says which (a 0-based index, or a \
+        header name); .npy or IDX inputs take their targets from --train-labels. The task is \
+        classification when every training target is a whole number in 0..<1000, regression \
+        otherwise (--task overrides). Features are standardised with the training set's means \
+        and deviations. Prints one line per epoch (and progress within long epochs).
+        """)
 
-  enum Precision: String, ExpressibleByArgument, CaseIterable {
-    case float
-    case double
-  }
+    enum Precision: String, ExpressibleByArgument, CaseIterable {
+      case float
+      case double
+    }
 
-  enum Header: String, ExpressibleByArgument, CaseIterable {
-    case auto
-    case yes
-    case no
-  }
+    enum Header: String, ExpressibleByArgument, CaseIterable {
+      case auto
+      case yes
+      case no
+    }
 
-  // MARK: Data
+    // MARK: Data
 
-  @Option(help: "Training data: a CSV or .npy table, or .npy / IDX inputs with --train-labels.")
-  var train: String?
+    @Option(help: "Training data: a CSV or .npy table, or .npy / IDX inputs with --train-labels.")
+    var train: String?
 
-  @Option(name: .customLong("train-labels"), help: "Targets of .npy or IDX training inputs.")
-  var trainLabels: String?
+    @Option(name: .customLong("train-labels"), help: "Targets of .npy or IDX training inputs.")
+    var trainLabels: String?
 
-  @Option(help: "Test data, in the format of --train (evaluated after every epoch).")
-  var test: String?
+    @Option(help: "Test data, in the format of --train (evaluated after every epoch).")
+    var test: String?
 
-  @Option(name: .customLong("test-labels"), help: "Targets of .npy or IDX test inputs.")
-  var testLabels: String?
+    @Option(name: .customLong("test-labels"), help: "Targets of .npy or IDX test inputs.")
+    var testLabels: String?
 
-  @Option(help: "The target column: a 0-based index or a header name (default: the last).")
-  var target: String?
+    @Option(help: "The target column: a 0-based index or a header name (default: the last).")
+    var target: String?
 
-  @Option(help: "classification or regression (default: decided from the training targets).")
-  var task: Task?
+    @Option(help: "classification or regression (default: decided from the training targets).")
+    var task: Task?
 
-  @Option(help: "The CSV delimiter: one character, or 'tab' (default: ',').")
-  var delimiter: String = ","
+    @Option(help: "The CSV delimiter: one character, or 'tab' (default: ',').")
+    var delimiter: String = ","
 
-  @Option(help: "Whether the CSV's first line is a header: auto, yes or no.")
-  var header: Header = .auto
+    @Option(help: "Whether the CSV's first line is a header: auto, yes or no.")
+    var header: Header = .auto
 
-  @Flag(name: .customLong("no-standardize"), help: "Train on the features as they are.")
-  var noStandardize = false
+    @Flag(name: .customLong("no-standardize"), help: "Train on the features as they are.")
+    var noStandardize = false
 
-  // MARK: Model and training
+    // MARK: Model and training
 
-  @Option(
-    help: """
-      softmax, mlp, linear or logistic (default: softmax then mlp on the digits; softmax or \
-      linear by task on your data).
-      """)
-  var model: ModelKind?
+    @Option(
+      help: """
+        softmax, mlp, linear or logistic (default: softmax then mlp on the digits; softmax or \
+        linear by task on your data).
+        """)
+    var model: ModelKind?
 
-  @Option(name: .customLong("batch-size"), help: "Examples per mini-batch, k (expected k with DP).")
-  var batchSize: Int?
+    @Option(
+      name: .customLong("batch-size"), help: "Examples per mini-batch, k (expected k with DP).")
+    var batchSize: Int?
 
-  @Option(
-    name: .customLong("learning-rate"),
-    help: "Initial learning rate (default: 0.05 single layer / 0.02 MLP with momentum).")
-  var learningRate: Double?
+    @Option(
+      name: .customLong("learning-rate"),
+      help: "Initial learning rate (default: 0.05 single layer / 0.02 MLP with momentum).")
+    var learningRate: Double?
 
-  @Option(help: "Epochs (default: 20 single layer / 30 MLP); with --load, epochs to add.")
-  var epochs: Int?
+    @Option(help: "Epochs (default: 20 single layer / 30 MLP); with --load, epochs to add.")
+    var epochs: Int?
 
-  @Option(help: "Seed for initialisation and sampling.")
-  var seed: UInt64?
+    @Option(help: "Seed for initialisation and sampling.")
+    var seed: UInt64?
 
-  @Option(help: "Scalar type: float or double (default: float, or the saved one with --load).")
-  var precision: Precision?
+    @Option(help: "Scalar type: float or double (default: float, or the saved one with --load).")
+    var precision: Precision?
 
-  @Option(help: "Optimiser: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var optimizer: OptimizerKind?
+    @Option(help: "Optimiser: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var optimizer: OptimizerKind?
 
-  @Option(help: "Hidden layer widths of the MLP, comma-separated (default: 64).")
-  var hidden: String?
+    @Option(help: "Hidden layer widths of the MLP, comma-separated (default: 64).")
+    var hidden: String?
 
-  @Option(help: "Hidden activation of the MLP: relu, tanh or identity (default: relu).")
-  var activation: Activation?
+    @Option(help: "Hidden activation of the MLP: relu, tanh or identity (default: relu).")
+    var activation: Activation?
 
-  @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (default: 1e-4).")
-  var l2: Double?
+    @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (default: 1e-4).")
+    var l2: Double?
 
-  @Flag(help: "Constant learning rate instead of the cosine schedule.")
-  var constantRate = false
+    @Flag(help: "Constant learning rate instead of the cosine schedule.")
+    var constantRate = false
 
-  @Option(help: "Threads for the package's kernels and for OpenBLAS (default: all cores).")
-  var threads: Int?
+    @Option(help: "Threads for the package's kernels and for OpenBLAS (default: all cores).")
+    var threads: Int?
 
-  @Option(
-    name: .customLong("early-stopping"),
-    help: "Stop after this many epochs without a lower test loss; keep the best parameters.")
-  var earlyStopping: Int?
+    @Option(
+      name: .customLong("early-stopping"),
+      help: "Stop after this many epochs without a lower test loss; keep the best parameters.")
+    var earlyStopping: Int?
 
-  // MARK: Saving and output
+    // MARK: Saving and output
 
-  @Option(help: "Save the model, optimiser state, standardiser and recipe to this JSON file.")
-  var save: String?
+    @Option(help: "Save the model, optimiser state, standardiser and recipe to this JSON file.")
+    var save: String?
 
-  @Option(help: "Resume from a file written by --save (with --epochs N to train N more).")
-  var load: String?
+    @Option(help: "Resume from a file written by --save (with --epochs N to train N more).")
+    var load: String?
 
-  @Option(help: "Write the per-epoch history to this CSV file.")
-  var history: String?
+    @Option(help: "Write the per-epoch history to this CSV file.")
+    var history: String?
 
-  @Option(help: "Plot the loss and accuracy per epoch to this SVG file.")
-  var plot: String?
+    @Option(help: "Plot the loss and accuracy per epoch to this SVG file.")
+    var plot: String?
 
-  // MARK: Differential privacy
+    // MARK: Differential privacy
 
-  @Option(
-    name: .customLong("dp-clip-norm"),
-    help: "DP-SGD: clip each example's gradient to this norm C (turns on Poisson sampling).")
-  var dpClipNorm: Double?
+    @Option(
+      name: .customLong("dp-clip-norm"),
+      help: "DP-SGD: clip each example's gradient to this norm C (turns on Poisson sampling).")
+    var dpClipNorm: Double?
 
-  @Option(name: .customLong("dp-noise-multiplier"), help: "DP-SGD: the noise multiplier σ.")
-  var dpNoiseMultiplier: Double?
+    @Option(name: .customLong("dp-noise-multiplier"), help: "DP-SGD: the noise multiplier σ.")
+    var dpNoiseMultiplier: Double?
 
-  @Option(
-    name: .customLong("dp-epsilon"),
-    help: "DP-SGD: calibrate σ to reach this ε after the planned epochs.")
-  var dpEpsilon: Double?
+    @Option(
+      name: .customLong("dp-epsilon"),
+      help: "DP-SGD: calibrate σ to reach this ε after the planned epochs.")
+    var dpEpsilon: Double?
 
-  @Option(name: .customLong("dp-delta"), help: "DP-SGD: δ (default: 1e-5).")
-  var dpDelta: Double?
+    @Option(name: .customLong("dp-delta"), help: "DP-SGD: δ (default: 1e-5).")
+    var dpDelta: Double?
 
-  @Flag(
-    name: .customLong("dp-per-layer"),
-    help: "DP-SGD: clip every parameter tensor to C/√tensors (total bound C).")
-  var dpPerLayer = false
+    @Flag(
+      name: .customLong("dp-per-layer"),
+      help: "DP-SGD: clip every parameter tensor to C/√tensors (total bound C).")
+    var dpPerLayer = false
 
-  @Option(
-    name: .customLong("dp-noise-seed"),
-    help: "DP-SGD: seed the noise (reproducible, not private); default: the OS's CSPRNG.")
-  var dpNoiseSeed: UInt64?
+    @Option(
+      name: .customLong("dp-noise-seed"),
+      help: "DP-SGD: seed the noise (reproducible, not private); default: the OS's CSPRNG.")
+    var dpNoiseSeed: UInt64?
 
-  // MARK: - Validation
+    // MARK: - Validation
 
-  func validate() throws {
-    try validateData()
-    try validateTraining()
-    try validatePrivacy()
-    if load != nil {
-      let stored: [(String, Bool)] = [
-        ("--model", model != nil), ("--hidden", hidden != nil), ("--activation", activation != nil),
-        ("--optimizer", optimizer != nil), ("--l2", l2 != nil), ("--batch-size", batchSize != nil),
-        ("--seed", seed != nil), ("--learning-rate", learningRate != nil),
-        ("--constant-rate", constantRate), ("--early-stopping", earlyStopping != nil),
-        ("--dp-clip-norm", dpClipNorm != nil), ("--task", task != nil),
-        ("--no-standardize", noStandardize),
-      ]
-      if let (name, _) = stored.first(where: \.1) {
-        throw ValidationError("\(name) is stored in the file given to --load; leave it out")
+    func validate() throws {
+      try validateData()
+      try validateTraining()
+      try validatePrivacy()
+      if load != nil {
+        let stored: [(String, Bool)] = [
+          ("--model", model != nil), ("--hidden", hidden != nil),
+          ("--activation", activation != nil),
+          ("--optimizer", optimizer != nil), ("--l2", l2 != nil),
+          ("--batch-size", batchSize != nil),
+          ("--seed", seed != nil), ("--learning-rate", learningRate != nil),
+          ("--constant-rate", constantRate), ("--early-stopping", earlyStopping != nil),
+          ("--dp-clip-norm", dpClipNorm != nil), ("--task", task != nil),
+          ("--no-standardize", noStandardize),
+        ]
+        if let (name, _) = stored.first(where: \.1) {
+          throw ValidationError("\(name) is stored in the file given to --load; leave it out")
+        }
       }
-    }
-    if train == nil, load == nil, model == nil, save != nil || history != nil || plot != nil {
-      throw ValidationError(
-        "--save, --history and --plot need one model: add --model softmax or --model mlp")
-    }
-  }
-
-  func validateData() throws {
-    if train == nil {
-      for (name, value) in [
-        ("--train-labels", trainLabels), ("--test", test), ("--target", target),
-      ] where value != nil {
-        throw ValidationError("\(name) needs --train (without it the program uses the digits)")
-      }
-      if task == .regression { throw ValidationError("the digits are a classification task") }
-    }
-    if testLabels != nil, test == nil { throw ValidationError("--test-labels needs --test") }
-    if (trainLabels == nil) != (testLabels == nil), test != nil {
-      throw ValidationError("give --train-labels and --test-labels together (or neither)")
-    }
-    _ = try delimiterCharacter()
-  }
-
-  func delimiterCharacter() throws -> Character {
-    let text = delimiter == "tab" || delimiter == "\\t" ? "\t" : delimiter
-    guard text.count == 1, let character = text.first, character.isASCII else {
-      throw ValidationError(
-        "--delimiter must be one ASCII character or 'tab' (got \"\(delimiter)\")")
-    }
-    return character
-  }
-
-  func validateTraining() throws {
-    if let model, model != .mlp, hidden != nil || activation != nil {
-      throw ValidationError("--hidden and --activation apply to --model mlp only")
-    }
-    if precision != .double, let learningRate, !Float(learningRate).isFinite {
-      throw ValidationError("--learning-rate \(learningRate) is beyond Float's range")
-    }
-    if let batchSize, batchSize < 1 {
-      throw ValidationError("--batch-size must be ≥ 1 (got \(batchSize))")
-    }
-    if let epochs, epochs < 0 { throw ValidationError("--epochs must be ≥ 0 (got \(epochs))") }
-    if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
-      throw ValidationError("--learning-rate must be finite and ≥ 0 (got \(learningRate))")
-    }
-    if let l2, !(l2.isFinite && l2 >= 0) {
-      throw ValidationError("--l2 must be finite and ≥ 0 (got \(l2))")
-    }
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1 (got \(threads))") }
-    if let earlyStopping {
-      guard earlyStopping >= 1 else {
-        throw ValidationError("--early-stopping must be ≥ 1 epochs (got \(earlyStopping))")
-      }
-      if train != nil, test == nil {
-        throw ValidationError("--early-stopping watches the test loss: add --test")
-      }
-    }
-    let widths = try hiddenLayers()
-    if train == nil { try checkMemory(widths: widths) }
-  }
-
-  /// On the digits, the largest pass evaluates all 1,437 training examples at once: its
-  /// activations and backpropagated errors, plus the parameters and an optimiser's state (up to
-  /// 3 copies). Beyond the machine's memory: a usage error, not a crash in the allocator.
-  func checkMemory(widths: [Int]) throws {
-    let sizes = [Digits.featureCount] + widths + [Digits.classCount]
-    let (parameters, overflow) = zip(sizes, sizes.dropFirst()).reduce((0, false)) { total, pair in
-      let (size, o1) = (pair.0 + 1).multipliedReportingOverflow(by: pair.1)
-      let (sum, o2) = total.0.addingReportingOverflow(size)
-      return (sum, total.1 || o1 || o2)
-    }
-    let scalarBytes = precision == .double ? 8 : 4
-    let activations = widths.reduce(0.0) { $0 + Double($1) } * 1_437 * 2
-    let needed = Double(scalarBytes) * (4 * Double(parameters) + activations)
-    let available = Double(ProcessInfo.processInfo.physicalMemory)
-    if overflow || needed > available {
-      throw ValidationError(
-        "--hidden \(hidden ?? "64") needs about "
-          + String(format: "%.1f GB", needed / 1e9) + " of memory; this machine has "
-          + String(format: "%.1f GB", available / 1e9))
-    }
-  }
-
-  func validatePrivacy() throws {
-    guard let clip = dpClipNorm else {
-      let given = [
-        ("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-epsilon", dpEpsilon != nil),
-        ("--dp-delta", dpDelta != nil), ("--dp-per-layer", dpPerLayer),
-        ("--dp-noise-seed", dpNoiseSeed != nil),
-      ]
-      if let (name, _) = given.first(where: \.1), load == nil {
-        throw ValidationError("\(name) needs --dp-clip-norm")
-      }
-      return
-    }
-    guard clip > 0, !clip.isNaN else {
-      throw ValidationError("--dp-clip-norm must be > 0 (got \(clip))")
-    }
-    switch (dpNoiseMultiplier, dpEpsilon) {
-    case (nil, nil):
-      throw ValidationError("--dp-clip-norm needs --dp-noise-multiplier or --dp-epsilon")
-    case (.some, .some):
-      throw ValidationError("give --dp-noise-multiplier or --dp-epsilon, not both")
-    case (.some(let sigma), nil):
-      guard sigma.isFinite, sigma >= 0 else {
-        throw ValidationError("--dp-noise-multiplier must be finite and ≥ 0 (got \(sigma))")
-      }
-    case (nil, .some(let epsilon)):
-      guard epsilon.isFinite, epsilon > 0 else {
-        throw ValidationError("--dp-epsilon must be finite and > 0 (got \(epsilon))")
-      }
-    }
-    if let dpDelta, !(dpDelta > 0 && dpDelta < 1) {
-      throw ValidationError("--dp-delta must be in (0, 1) (got \(dpDelta))")
-    }
-  }
-
-  func hiddenLayers() throws -> [Int] {
-    let text = hidden ?? "64"
-    let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
-      Int($0.trimmingCharacters(in: .whitespaces))
-    }
-    guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-      throw ValidationError(
-        "--hidden must be positive widths separated by single commas (got \"\(text)\")")
-    }
-    return widths.map { $0! }
-  }
-
-  // MARK: - Running
-
-  /// The recipe the options describe, for `kind`.
-  func recipe(for kind: ModelKind) throws -> Recipe {
-    var recipe = Recipe(model: kind)
-    if let batchSize { recipe.batchSize = batchSize }
-    recipe.learningRate = learningRate
-    recipe.epochs = epochs
-    if let seed { recipe.seed = seed }
-    if let optimizer { recipe.optimizer = optimizer }
-    recipe.hiddenLayers = try hiddenLayers()
-    recipe.hiddenActivation = activation ?? .relu
-    if let l2 { recipe.l2Penalty = l2 }
-    recipe.cosineSchedule = !constantRate
-    if let threads { recipe.threads = threads }
-    recipe.earlyStoppingPatience = earlyStopping
-    if let dpClipNorm {
-      recipe.privacy = PrivacyOptions(
-        clipNorm: dpClipNorm, noiseMultiplier: dpNoiseMultiplier, targetEpsilon: dpEpsilon,
-        delta: dpDelta ?? 1e-5, perLayer: dpPerLayer, noiseSeed: dpNoiseSeed)
-    }
-    return recipe
-  }
-
-  var dataOptions: DataOptions {
-    get throws {
-      DataOptions(
-        train: train, trainLabels: trainLabels, test: test, testLabels: testLabels,
-        target: target, task: task, delimiter: try delimiterCharacter(),
-        hasHeader: header == .auto ? nil : header == .yes, standardize: !noStandardize)
-    }
-  }
-
-  func run() throws {
-    if let threads { OpenBLASInfo.setThreadCount(threads) }
-    let reporter = ProgressReporter()
-    do {
-      try run(reporter: reporter)
-    } catch let error as MinibatchError {
-      // Errors about the user's files and values are usage errors, not crashes.
-      throw ValidationError("\(error)")
-    }
-  }
-
-  func run(reporter: ProgressReporter) throws {
-    if let load {
-      let header = try SavedRunHeader.read(from: load)
-      if let precision, precision.rawValue != header.precision {
+      if train == nil, load == nil, model == nil, save != nil || history != nil || plot != nil {
         throw ValidationError(
-          "--precision \(precision) differs from the saved \(header.precision); leave it out")
+          "--save, --history and --plot need one model: add --model softmax or --model mlp")
       }
-      var recipe = header.recipe
-      recipe.additionalEpochs = epochs
+    }
+
+    func validateData() throws {
+      if train == nil {
+        for (name, value) in [
+          ("--train-labels", trainLabels), ("--test", test), ("--target", target),
+        ] where value != nil {
+          throw ValidationError("\(name) needs --train (without it the program uses the digits)")
+        }
+        if task == .regression { throw ValidationError("the digits are a classification task") }
+      }
+      if testLabels != nil, test == nil { throw ValidationError("--test-labels needs --test") }
+      if (trainLabels == nil) != (testLabels == nil), test != nil {
+        throw ValidationError("give --train-labels and --test-labels together (or neither)")
+      }
+      _ = try delimiterCharacter()
+    }
+
+    func delimiterCharacter() throws -> Character {
+      let text = delimiter == "tab" || delimiter == "\\t" ? "\t" : delimiter
+      guard text.count == 1, let character = text.first, character.isASCII else {
+        throw ValidationError(
+          "--delimiter must be one ASCII character or 'tab' (got \"\(delimiter)\")")
+      }
+      return character
+    }
+
+    func validateTraining() throws {
+      if let model, model != .mlp, hidden != nil || activation != nil {
+        throw ValidationError("--hidden and --activation apply to --model mlp only")
+      }
+      if precision != .double, let learningRate, !Float(learningRate).isFinite {
+        throw ValidationError("--learning-rate \(learningRate) is beyond Float's range")
+      }
+      if let batchSize, batchSize < 1 {
+        throw ValidationError("--batch-size must be ≥ 1 (got \(batchSize))")
+      }
+      if let epochs, epochs < 0 { throw ValidationError("--epochs must be ≥ 0 (got \(epochs))") }
+      if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
+        throw ValidationError("--learning-rate must be finite and ≥ 0 (got \(learningRate))")
+      }
+      if let l2, !(l2.isFinite && l2 >= 0) {
+        throw ValidationError("--l2 must be finite and ≥ 0 (got \(l2))")
+      }
+      if let threads, threads < 1 {
+        throw ValidationError("--threads must be ≥ 1 (got \(threads))")
+      }
+      if let earlyStopping {
+        guard earlyStopping >= 1 else {
+          throw ValidationError("--early-stopping must be ≥ 1 epochs (got \(earlyStopping))")
+        }
+        if train != nil, test == nil {
+          throw ValidationError("--early-stopping watches the test loss: add --test")
+        }
+      }
+      let widths = try hiddenLayers()
+      if train == nil { try checkMemory(widths: widths) }
+    }
+
+    /// On the digits, the largest pass evaluates all 1,437 training examples at once: its
+    /// activations and backpropagated errors, plus the parameters and an optimiser's state (up to
+    /// 3 copies). Beyond the machine's memory: a usage error, not a crash in the allocator.
+    func checkMemory(widths: [Int]) throws {
+      let sizes = [Digits.featureCount] + widths + [Digits.classCount]
+      let (parameters, overflow) = zip(sizes, sizes.dropFirst()).reduce((0, false)) { total, pair in
+        let (size, o1) = (pair.0 + 1).multipliedReportingOverflow(by: pair.1)
+        let (sum, o2) = total.0.addingReportingOverflow(size)
+        return (sum, total.1 || o1 || o2)
+      }
+      let scalarBytes = precision == .double ? 8 : 4
+      let activations = widths.reduce(0.0) { $0 + Double($1) } * 1_437 * 2
+      let needed = Double(scalarBytes) * (4 * Double(parameters) + activations)
+      let available = Double(ProcessInfo.processInfo.physicalMemory)
+      if overflow || needed > available {
+        throw ValidationError(
+          "--hidden \(hidden ?? "64") needs about "
+            + String(format: "%.1f GB", needed / 1e9) + " of memory; this machine has "
+            + String(format: "%.1f GB", available / 1e9))
+      }
+    }
+
+    func validatePrivacy() throws {
+      guard let clip = dpClipNorm else {
+        let given = [
+          ("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-epsilon", dpEpsilon != nil),
+          ("--dp-delta", dpDelta != nil), ("--dp-per-layer", dpPerLayer),
+          ("--dp-noise-seed", dpNoiseSeed != nil),
+        ]
+        if let (name, _) = given.first(where: \.1), load == nil {
+          throw ValidationError("\(name) needs --dp-clip-norm")
+        }
+        return
+      }
+      guard clip > 0, !clip.isNaN else {
+        throw ValidationError("--dp-clip-norm must be > 0 (got \(clip))")
+      }
+      switch (dpNoiseMultiplier, dpEpsilon) {
+      case (nil, nil):
+        throw ValidationError("--dp-clip-norm needs --dp-noise-multiplier or --dp-epsilon")
+      case (.some, .some):
+        throw ValidationError("give --dp-noise-multiplier or --dp-epsilon, not both")
+      case (.some(let sigma), nil):
+        guard sigma.isFinite, sigma >= 0 else {
+          throw ValidationError("--dp-noise-multiplier must be finite and ≥ 0 (got \(sigma))")
+        }
+      case (nil, .some(let epsilon)):
+        guard epsilon.isFinite, epsilon > 0 else {
+          throw ValidationError("--dp-epsilon must be finite and > 0 (got \(epsilon))")
+        }
+      }
+      if let dpDelta, !(dpDelta > 0 && dpDelta < 1) {
+        throw ValidationError("--dp-delta must be in (0, 1) (got \(dpDelta))")
+      }
+    }
+
+    func hiddenLayers() throws -> [Int] {
+      let text = hidden ?? "64"
+      let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
+        Int($0.trimmingCharacters(in: .whitespaces))
+      }
+      guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+        throw ValidationError(
+          "--hidden must be positive widths separated by single commas (got \"\(text)\")")
+      }
+      return widths.map { $0! }
+    }
+
+    // MARK: - Running
+
+    /// The recipe the options describe, for `kind`.
+    func recipe(for kind: ModelKind) throws -> Recipe {
+      var recipe = Recipe(model: kind)
+      if let batchSize { recipe.batchSize = batchSize }
+      recipe.learningRate = learningRate
+      recipe.epochs = epochs
+      if let seed { recipe.seed = seed }
+      if let optimizer { recipe.optimizer = optimizer }
+      recipe.hiddenLayers = try hiddenLayers()
+      recipe.hiddenActivation = activation ?? .relu
+      if let l2 { recipe.l2Penalty = l2 }
+      recipe.cosineSchedule = !constantRate
       if let threads { recipe.threads = threads }
-      reporter.line(
-        "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; "
-          + "\(header.precision); resuming \(load)")
-      if header.precision == "double" {
-        try resume(Double.self, recipe: recipe, header: header, path: load, reporter: reporter)
-      } else {
-        try resume(Float.self, recipe: recipe, header: header, path: load, reporter: reporter)
+      recipe.earlyStoppingPatience = earlyStopping
+      if let dpClipNorm {
+        recipe.privacy = PrivacyOptions(
+          clipNorm: dpClipNorm, noiseMultiplier: dpNoiseMultiplier, targetEpsilon: dpEpsilon,
+          delta: dpDelta ?? 1e-5, perLayer: dpPerLayer, noiseSeed: dpNoiseSeed)
       }
-      return
+      return recipe
     }
-    let precision = self.precision ?? .float
-    reporter.line(
-      "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; \(precision)")
-    switch precision {
-    case .float: try train(Float.self, reporter: reporter)
-    case .double: try train(Double.self, reporter: reporter)
+
+    var dataOptions: DataOptions {
+      get throws {
+        DataOptions(
+          train: train, trainLabels: trainLabels, test: test, testLabels: testLabels,
+          target: target, task: task, delimiter: try delimiterCharacter(),
+          hasHeader: header == .auto ? nil : header == .yes, standardize: !noStandardize)
+      }
     }
-  }
 
-  func train<Scalar: BLASScalar>(_: Scalar.Type, reporter: ProgressReporter) throws {
-    let data = try dataOptions.load(Scalar.self)
-    reporter.line(data.summary)
-    let kinds: [ModelKind] =
-      model.map { [$0] }
-      ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
-    for kind in kinds {
-      try execute(try recipe(for: kind), data: data, resume: nil, reporter: reporter)
+    func run() throws {
+      if let threads { OpenBLASInfo.setThreadCount(threads) }
+      let reporter = ProgressReporter()
+      do {
+        try run(reporter: reporter)
+      } catch let error as MinibatchError {
+        // Errors about the user's files and values are usage errors, not crashes.
+        throw ValidationError("\(error)")
+      }
     }
-  }
 
-  func resume<Scalar: BLASScalar>(
-    _: Scalar.Type, recipe: Recipe, header: SavedRunHeader, path: String,
-    reporter: ProgressReporter
-  ) throws {
-    let standardizer = try SavedStandardizer<Scalar>.read(from: path)
-    var options = try dataOptions
-    options.task = header.task
-    let data = try options.load(
-      Scalar.self, standardizer: standardizer, task: header.task, classCount: header.classCount)
-    reporter.line(data.summary)
-    try execute(recipe, data: data, resume: path, reporter: reporter)
-  }
-
-  func execute<Scalar: BLASScalar>(
-    _ recipe: Recipe, data: LoadedData<Scalar>, resume: String?, reporter: ProgressReporter
-  ) throws {
-    let name =
-      recipe.model == .mlp
-      ? "MLP \(recipe.hiddenLayers) \(recipe.hiddenActivation)" : "\(recipe.model) regression"
-    let epochsText =
-      resume == nil
-      ? "\(recipe.resolvedEpochs) epochs" : "\(recipe.additionalEpochs ?? 0) more epochs"
-    reporter.line(
-      "\(name): batch \(recipe.batchSize), \(recipe.optimizer), \(epochsText)"
-        + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""))
-    let output = Recipe.Output(
-      line: { reporter.line($0) }, progress: { reporter.update($0) }, savePath: save,
-      historyPath: history, plotPath: plot, title: "\(name) on \(train ?? "the digits")")
-    let outcome = try recipe.run(data, resume: resume, output: output)
-    if let sigma = outcome.noiseMultiplier {
+    func run(reporter: ProgressReporter) throws {
+      if let load {
+        let header = try SavedRunHeader.read(from: load)
+        if let precision, precision.rawValue != header.precision {
+          throw ValidationError(
+            "--precision \(precision) differs from the saved \(header.precision); leave it out")
+        }
+        var recipe = header.recipe
+        recipe.additionalEpochs = epochs
+        if let threads { recipe.threads = threads }
+        reporter.line(
+          "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; "
+            + "\(header.precision); resuming \(load)")
+        if header.precision == "double" {
+          try resume(Double.self, recipe: recipe, header: header, path: load, reporter: reporter)
+        } else {
+          try resume(Float.self, recipe: recipe, header: header, path: load, reporter: reporter)
+        }
+        return
+      }
+      let precision = self.precision ?? .float
       reporter.line(
-        "DP-SGD: noise multiplier σ = " + String(format: "%.4f", sigma) + ", ε = "
-          + String(format: "%.3f", outcome.reports.last?.epsilon ?? 0) + " at δ = "
-          + "\(recipe.privacy?.delta ?? 0)")
+        "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; \(precision)")
+      switch precision {
+      case .float: try train(Float.self, reporter: reporter)
+      case .double: try train(Double.self, reporter: reporter)
+      }
     }
-    var summary = "\(name) (\(outcome.parameterCount) parameters): "
-    if let accuracy = outcome.testAccuracy {
-      summary += "test accuracy " + String(format: "%.2f%%", 100 * accuracy)
-    } else if let loss = outcome.testLoss {
-      summary += "test loss " + String(format: "%.6g", loss)
-    } else if let accuracy = outcome.trainAccuracy {
-      summary += "training accuracy " + String(format: "%.2f%%", 100 * accuracy)
-    } else {
-      summary += "training loss " + String(format: "%.6g", outcome.reports.last?.meanLoss ?? .nan)
-    }
-    reporter.line(summary)
-  }
-}
 
-/// The standardiser of a save file, read before the data it applies to.
-struct SavedStandardizer<Scalar: BLASScalar>: Decodable {
-  var standardizer: Standardizer<Scalar>?
+    func train<Scalar: BLASScalar>(_: Scalar.Type, reporter: ProgressReporter) throws {
+      let data = try dataOptions.load(Scalar.self)
+      reporter.line(data.summary)
+      let kinds: [ModelKind] =
+        model.map { [$0] }
+        ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
+      for kind in kinds {
+        try execute(try recipe(for: kind), data: data, resume: nil, reporter: reporter)
+      }
+    }
 
-  static func read(from path: String) throws -> Standardizer<Scalar>? {
-    do {
-      return try JSONDecoder().decode(
-        SavedStandardizer.self, from: try SavedRunHeader.contents(of: path)
-      ).standardizer
-    } catch let error as MinibatchError {
-      throw error
-    } catch {
-      throw MinibatchError.fileUnreadable(
-        path: path, reason: "not a minibatch-train save file: \(error)")
+    func resume<Scalar: BLASScalar>(
+      _: Scalar.Type, recipe: Recipe, header: SavedRunHeader, path: String,
+      reporter: ProgressReporter
+    ) throws {
+      let standardizer = try SavedStandardizer<Scalar>.read(from: path)
+      var options = try dataOptions
+      options.task = header.task
+      let data = try options.load(
+        Scalar.self, standardizer: standardizer, task: header.task, classCount: header.classCount)
+      reporter.line(data.summary)
+      try execute(recipe, data: data, resume: path, reporter: reporter)
+    }
+
+    func execute<Scalar: BLASScalar>(
+      _ recipe: Recipe, data: LoadedData<Scalar>, resume: String?, reporter: ProgressReporter
+    ) throws {
+      let name =
+        recipe.model == .mlp
+        ? "MLP \(recipe.hiddenLayers) \(recipe.hiddenActivation)" : "\(recipe.model) regression"
+      let epochsText =
+        resume == nil
+        ? "\(recipe.resolvedEpochs) epochs" : "\(recipe.additionalEpochs ?? 0) more epochs"
+      reporter.line(
+        "\(name): batch \(recipe.batchSize), \(recipe.optimizer), \(epochsText)"
+          + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""))
+      let output = Recipe.Output(
+        line: { reporter.line($0) }, progress: { reporter.update($0) }, savePath: save,
+        historyPath: history, plotPath: plot, title: "\(name) on \(train ?? "the digits")")
+      let outcome = try recipe.run(data, resume: resume, output: output)
+      if let sigma = outcome.noiseMultiplier {
+        reporter.line(
+          "DP-SGD: noise multiplier σ = " + String(format: "%.4f", sigma) + ", ε = "
+            + String(format: "%.3f", outcome.reports.last?.epsilon ?? 0) + " at δ = "
+            + "\(recipe.privacy?.delta ?? 0)")
+      }
+      var summary = "\(name) (\(outcome.parameterCount) parameters): "
+      if let accuracy = outcome.testAccuracy {
+        summary += "test accuracy " + String(format: "%.2f%%", 100 * accuracy)
+      } else if let loss = outcome.testLoss {
+        summary += "test loss " + String(format: "%.6g", loss)
+      } else if let accuracy = outcome.trainAccuracy {
+        summary += "training accuracy " + String(format: "%.2f%%", 100 * accuracy)
+      } else {
+        summary += "training loss " + String(format: "%.6g", outcome.reports.last?.meanLoss ?? .nan)
+      }
+      reporter.line(summary)
     }
   }
-}
+
+  /// The standardiser of a save file, read before the data it applies to.
+  struct SavedStandardizer<Scalar: BLASScalar>: Decodable {
+    var standardizer: Standardizer<Scalar>?
+
+    static func read(from path: String) throws -> Standardizer<Scalar>? {
+      do {
+        return try JSONDecoder().decode(
+          SavedStandardizer.self, from: try SavedRunHeader.contents(of: path)
+        ).standardizer
+      } catch let error as MinibatchError {
+        throw error
+      } catch {
+        throw MinibatchError.fileUnreadable(
+          path: path, reason: "not a minibatch-train save file: \(error)")
+      }
+    }
+  }
+
+#else
+  import Foundation
+
+  /// Built without the `CommandLineTools` trait (which brings in swift-argument-parser).
+  @main
+  enum MinibatchTrainWithoutTools {
+    static func main() {
+      FileHandle.standardError.write(
+        Data(
+          ("minibatch-train is built with the CommandLineTools trait: "
+            + "swift run --traits CommandLineTools minibatch-train (or make train)\n").utf8))
+      exit(2)
+    }
+  }
+#endif

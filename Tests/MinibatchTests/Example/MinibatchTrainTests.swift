@@ -1,72 +1,75 @@
-import ArgumentParser
-import Minibatch
-import MinibatchTestSupport
-import Testing
+// The command-line programs are built with the CommandLineTools trait (`make test` enables it).
+#if CommandLineTools
+  import ArgumentParser
+  import Minibatch
+  import MinibatchTestSupport
+  import Testing
 
-@testable import minibatch_train
+  @testable import minibatch_train
 
-/// The example program's defaults reach the accuracy the README promises, and bad options get a
-/// usage error.
-@Suite struct MinibatchTrainTests {
-  /// The defaults of `swift run -c release minibatch-train` (Float), for each model.
-  @Test(arguments: [(ModelKind.softmax, 0.93), (ModelKind.mlp, 0.96)])
-  func defaultRecipeReachesItsTestAccuracy(_ model: ModelKind, minimum: Double) throws {
-    let outcome = try Recipe(model: model).run(try DataOptions().load(Float.self))
-    let accuracy = try #require(outcome.testAccuracy)
-    #expect(accuracy >= minimum, "\(model): \(accuracy)")
-    #expect(outcome.reports.count == Recipe(model: model).defaultEpochs)
-  }
+  /// The example program's defaults reach the accuracy the README promises, and bad options get a
+  /// usage error.
+  @Suite struct MinibatchTrainTests {
+    /// The defaults of `swift run -c release minibatch-train` (Float), for each model.
+    @Test(arguments: [(ModelKind.softmax, 0.93), (ModelKind.mlp, 0.96)])
+    func defaultRecipeReachesItsTestAccuracy(_ model: ModelKind, minimum: Double) throws {
+      let outcome = try Recipe(model: model).run(try DataOptions().load(Float.self))
+      let accuracy = try #require(outcome.testAccuracy)
+      #expect(accuracy >= minimum, "\(model): \(accuracy)")
+      #expect(outcome.reports.count == Recipe(model: model).defaultEpochs)
+    }
 
-  /// Double and every optimiser train too (fewer epochs: this checks they learn, not the target).
-  @Test(arguments: OptimizerKind.allCases)
-  func everyOptimizerLearnsInDouble(_ optimizer: OptimizerKind) throws {
-    var recipe = Recipe(model: .mlp)
-    recipe.optimizer = optimizer
-    recipe.epochs = 3
-    let outcome = try recipe.run(try DataOptions().load(Double.self))
-    #expect(try #require(outcome.testAccuracy) >= 0.85, "\(optimizer)")
-  }
+    /// Double and every optimiser train too (fewer epochs: this checks they learn, not the target).
+    @Test(arguments: OptimizerKind.allCases)
+    func everyOptimizerLearnsInDouble(_ optimizer: OptimizerKind) throws {
+      var recipe = Recipe(model: .mlp)
+      recipe.optimizer = optimizer
+      recipe.epochs = 3
+      let outcome = try recipe.run(try DataOptions().load(Double.self))
+      #expect(try #require(outcome.testAccuracy) >= 0.85, "\(optimizer)")
+    }
 
-  @Test(arguments: [
-    ["--batch-size", "0"], ["--epochs", "-1"], ["--learning-rate", "nan"], ["--l2", "-1"],
-    ["--hidden", "64,0"], ["--hidden", "a"], ["--threads", "0"], ["--model", "svm"],
-    ["--precision", "half"], ["--optimizer", "lbfgs"], ["--seed", "-3"], ["--unknown"],
-    // Too large for the machine: a usage error, not a crash in the allocator.
-    ["--model", "mlp", "--hidden", "10000000"], ["--hidden", "100000000000000000"],
-    ["--hidden", "64,,32"], ["--model", "softmax", "--hidden", "32"],
-    ["--model", "softmax", "--activation", "tanh"], ["--learning-rate", "1e39"],
-    ["--precision", "float", "--learning-rate", "1e39"],
-    // Data options without data, or half a pair.
-    ["--test", "t.csv"], ["--target", "y"], ["--train-labels", "y.npy"],
-    ["--train", "a.npy", "--train-labels", "b.npy", "--test", "c.npy"],
-    ["--train", "a.csv", "--test-labels", "y.npy"], ["--delimiter", ";;"],
-    ["--task", "regression"],
-    ["--train", "a.csv", "--early-stopping", "3"], ["--early-stopping", "0"],
-    ["--history", "h.csv"], ["--plot", "p.svg"], ["--save", "s.json"],
-    // Privacy: incomplete, contradictory, out of range.
-    ["--dp-noise-multiplier", "1"], ["--dp-clip-norm", "1"],
-    ["--dp-clip-norm", "0", "--dp-epsilon", "1"],
-    ["--dp-clip-norm", "1", "--dp-epsilon", "1", "--dp-noise-multiplier", "1"],
-    ["--dp-clip-norm", "1", "--dp-epsilon", "-1"],
-    ["--dp-clip-norm", "1", "--dp-noise-multiplier", "-1"],
-    ["--dp-clip-norm", "1", "--dp-epsilon", "1", "--dp-delta", "1"], ["--dp-per-layer"],
-    // What a save file stores cannot be changed when resuming.
-    ["--load", "s.json", "--model", "mlp"], ["--load", "s.json", "--seed", "3"],
-    ["--load", "s.json", "--dp-clip-norm", "1", "--dp-epsilon", "2"],
-  ])
-  func badOptionsGetAUsageError(_ arguments: [String]) {
-    do {
-      _ = try MinibatchTrain.parse(arguments)
-      Issue.record("\(arguments) parsed")
-    } catch {
-      #expect(MinibatchTrain.exitCode(for: error) == .validationFailure, "\(arguments)")
-      #expect(!MinibatchTrain.message(for: error).isEmpty)
+    @Test(arguments: [
+      ["--batch-size", "0"], ["--epochs", "-1"], ["--learning-rate", "nan"], ["--l2", "-1"],
+      ["--hidden", "64,0"], ["--hidden", "a"], ["--threads", "0"], ["--model", "svm"],
+      ["--precision", "half"], ["--optimizer", "lbfgs"], ["--seed", "-3"], ["--unknown"],
+      // Too large for the machine: a usage error, not a crash in the allocator.
+      ["--model", "mlp", "--hidden", "10000000"], ["--hidden", "100000000000000000"],
+      ["--hidden", "64,,32"], ["--model", "softmax", "--hidden", "32"],
+      ["--model", "softmax", "--activation", "tanh"], ["--learning-rate", "1e39"],
+      ["--precision", "float", "--learning-rate", "1e39"],
+      // Data options without data, or half a pair.
+      ["--test", "t.csv"], ["--target", "y"], ["--train-labels", "y.npy"],
+      ["--train", "a.npy", "--train-labels", "b.npy", "--test", "c.npy"],
+      ["--train", "a.csv", "--test-labels", "y.npy"], ["--delimiter", ";;"],
+      ["--task", "regression"],
+      ["--train", "a.csv", "--early-stopping", "3"], ["--early-stopping", "0"],
+      ["--history", "h.csv"], ["--plot", "p.svg"], ["--save", "s.json"],
+      // Privacy: incomplete, contradictory, out of range.
+      ["--dp-noise-multiplier", "1"], ["--dp-clip-norm", "1"],
+      ["--dp-clip-norm", "0", "--dp-epsilon", "1"],
+      ["--dp-clip-norm", "1", "--dp-epsilon", "1", "--dp-noise-multiplier", "1"],
+      ["--dp-clip-norm", "1", "--dp-epsilon", "-1"],
+      ["--dp-clip-norm", "1", "--dp-noise-multiplier", "-1"],
+      ["--dp-clip-norm", "1", "--dp-epsilon", "1", "--dp-delta", "1"], ["--dp-per-layer"],
+      // What a save file stores cannot be changed when resuming.
+      ["--load", "s.json", "--model", "mlp"], ["--load", "s.json", "--seed", "3"],
+      ["--load", "s.json", "--dp-clip-norm", "1", "--dp-epsilon", "2"],
+    ])
+    func badOptionsGetAUsageError(_ arguments: [String]) {
+      do {
+        _ = try MinibatchTrain.parse(arguments)
+        Issue.record("\(arguments) parsed")
+      } catch {
+        #expect(MinibatchTrain.exitCode(for: error) == .validationFailure, "\(arguments)")
+        #expect(!MinibatchTrain.message(for: error).isEmpty)
+      }
+    }
+
+    @Test func defaultsParse() throws {
+      let command = try MinibatchTrain.parse([])
+      #expect(command.model == nil && command.batchSize == nil && command.precision == nil)
+      #expect(try command.hiddenLayers() == [64])
     }
   }
-
-  @Test func defaultsParse() throws {
-    let command = try MinibatchTrain.parse([])
-    #expect(command.model == nil && command.batchSize == nil && command.precision == nil)
-    #expect(try command.hiddenLayers() == [64])
-  }
-}
+#endif
