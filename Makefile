@@ -11,7 +11,7 @@ PRIVACY_ARGS ?= --help
 # that a package depending on the library never resolves it.
 TRAITS       := --traits CommandLineTools
 
-.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy readme-blocks test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -70,6 +70,10 @@ test-thread-sanitizer: deps
 test-address-sanitizer: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.lsan-suppressions:print_suppressions=0 \
 	  $(SWIFT) test $(TRAITS) --sanitize=address --scratch-path .build-asan
+
+## readme-blocks: regenerate Tests/MinibatchTests/Readme/ReadmeBlocks.swift from README.md
+readme-blocks: deps
+	MINIBATCH_WRITE_README_BLOCKS=1 $(SWIFT) test $(TRAITS) --filter ReadmeSyncTests
 
 ## format / lint: the toolchain's swift format with the repository's .swift-format
 format:
