@@ -11,7 +11,7 @@ PRIVACY_ARGS ?= --help
 # that a package depending on the library never resolves it.
 TRAITS       := --traits CommandLineTools
 
-.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy readme-blocks test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -84,3 +84,15 @@ lint:
 
 clean:
 	rm -rf .build .build-tsan .build-asan
+
+## docs: the DocC documentation (the catalog in Sources/Minibatch/Minibatch.docc and the public
+## API) as a static site in .build/docs, with the toolchain's docc (no plugin to resolve)
+docs:
+	$(SWIFT) package dump-symbol-graph --minimum-access-level public
+	rm -rf .build/docs .build/symbol-graphs && mkdir -p .build/symbol-graphs
+	cp .build/*/symbolgraph/Minibatch.symbols.json .build/*/symbolgraph/Minibatch@*.symbols.json \
+	  .build/symbol-graphs/
+	docc convert Sources/Minibatch/Minibatch.docc --additional-symbol-graph-dir .build/symbol-graphs \
+	  --fallback-display-name Minibatch --fallback-bundle-identifier org.minibatch.Minibatch \
+	  --output-path .build/docs --warnings-as-errors
+	@echo "docs: .build/docs (serve it with: python3 -m http.server -d .build/docs, then open /documentation/minibatch)"

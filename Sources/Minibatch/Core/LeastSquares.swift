@@ -13,12 +13,15 @@ public struct LeastSquaresSolution<Scalar: BLASScalar>: Sendable, Equatable {
 /// `A` is `m × n` (any shape; rank-deficient is fine: the minimum-norm minimiser is returned), `b`
 /// has `m` entries. Cost `O(m·n·min(m, n))`; `A` and `b` are copied, not modified.
 ///
-/// - Parameter rcond: singular values `σ_i ≤ rcond·σ_max` are treated as zero, so the solution
-///   ignores those directions. `nil` (the default) is numpy's `lstsq` cut-off
-///   `ε·max(m, n)`: LAPACK's own default (`ε`) keeps directions that are zero up to rounding
-///   (a feature equal to the intercept column gives `σ_min/σ_max ≈ 1e-16`), and the
-///   "minimum-norm" answer then has entries of ~1e14 and does not minimise the residual.
-///   Must be finite and ≥ 0. The rank this cut-off leaves is ``LeastSquaresSolution/rank``.
+/// - Parameters:
+///   - a: the `m × n` matrix, row-major.
+///   - b: the `m` right-hand sides.
+///   - rcond: singular values `σ_i ≤ rcond·σ_max` are treated as zero, so the solution
+///     ignores those directions. `nil` (the default) is numpy's `lstsq` cut-off
+///     `ε·max(m, n)`: LAPACK's own default (`ε`) keeps directions that are zero up to rounding
+///     (a feature equal to the intercept column gives `σ_min/σ_max ≈ 1e-16`), and the
+///     "minimum-norm" answer then has entries of ~1e14 and does not minimise the residual.
+///     Must be finite and ≥ 0. The rank this cut-off leaves is ``LeastSquaresSolution/rank``.
 /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `b.count != m`,
 ///   ``MinibatchError/nonFiniteValue(index:of:)`` for NaN or infinite entries,
 ///   ``MinibatchError/lapackFailure(routine:info:)`` if the SVD does not converge,

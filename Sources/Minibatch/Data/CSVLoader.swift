@@ -96,7 +96,7 @@ public struct CSVLoader: Sendable, Hashable {
   /// Parses CSV text (as ``load(_:path:)``; `path` only names the source in errors).
   ///
   /// The parser works on the UTF-8 bytes: cells are found by scanning for commas and line ends,
-  /// and numbers are read by ``CSVNumber`` (an exact fast path for ordinary decimals, the C
+  /// and numbers are read by `CSVNumber` (an exact fast path for ordinary decimals, the C
   /// library's `strtod` otherwise), so loading runs at hundreds of MB/s (see the README's
   /// benchmark) instead of splitting `String`s.
   public func parse<Scalar: BLASScalar>(

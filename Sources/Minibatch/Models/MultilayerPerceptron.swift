@@ -46,8 +46,11 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     var biasOffset: Int { weightOffset + inputs * outputs }
   }
 
-  /// - Parameter layerSizes: `[d, h₁, …, m]`, at least two entries, each ≥ 1. Binary
-  ///   cross-entropy needs `m = 1`, softmax cross-entropy `m ≥ 2`.
+  /// - Parameters:
+  ///   - layerSizes: `[d, h₁, …, m]`, at least two entries, each ≥ 1. Binary
+  ///     cross-entropy needs `m = 1`, softmax cross-entropy `m ≥ 2`.
+  ///   - hiddenActivation: the nonlinearity after every hidden layer.
+  ///   - outputLoss: the loss on the last layer's outputs.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` naming the bad value,
   ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` if `n` exceeds BLAS's range.
   public init(

@@ -77,8 +77,11 @@ extension PerExampleGradientOperator {
   /// from the factors; stored: from the rows; streamed: a first sweep), the factors are formed in
   /// Double, and the sum is one reduction with them (per block: one per block).
   ///
-  /// - Parameter blocks: the parameter blocks for ``GradientClipping/perBlock(bounds:)`` (one bound
-  ///   each); not used by flat clipping.
+  /// - Parameters:
+  ///   - clipping: flat or per-block bounds.
+  ///   - blocks: the parameter blocks for ``GradientClipping/perBlock(bounds:)`` (one bound
+  ///     each; default: one block of all `n`); not used by flat clipping.
+  ///   - parallelism: threads for the norms and the reduction.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN;
   ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` for blocks that do not cover `n` or a
   ///   bound count that does not match them; ``MinibatchError/nonFiniteValue(index:of:)`` when a

@@ -74,6 +74,7 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   ///   - clippedSum: `Σ_i clip(g_i)` (``PerExampleGradientOperator/clippedSum(_:blocks:parallelism:)``),
   ///     or `n` zeros for an empty batch.
   ///   - expectedBatchSize: `B = q·N > 0`, the fixed denominator.
+  ///   - noise: the generator the draws come from (advanced by the step).
   ///   - parallelism: threads for the noise; the draws are the same for any number (each chunk of
   ///     32,768 entries has a generator of its own, seeded from `noise`).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `B` not finite and

@@ -47,7 +47,10 @@ public protocol PerExampleGradientOperator<Scalar>: Sendable {
   ///
   /// - Parameters:
   ///   - v: the reduction vector, `k` finite entries.
+  ///   - alpha: the factor on `Jᵀv`, finite.
+  ///   - beta: the factor on `y`, finite; `0` overwrites `y` without reading it.
   ///   - y: `n` entries; with `beta == 0` only written.
+  ///   - parallelism: threads for the package's own kernels (BLAS uses its own).
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` for the lengths of `v` and `y`,
   ///   ``MinibatchError/nonFiniteValue(index:of:)`` for a non-finite entry of `v`, `alpha` or
   ///   `beta`. On error `y` is unchanged.
@@ -129,7 +132,9 @@ extension PerExampleGradientOperator {
   /// `Σ_i e_i·ℓ_i / Σ_i e_i` of this batch: `v_i = e_i/Σe`, formed in Double. Weights are
   /// relative: scaling all of them changes nothing; equal weights give ``mean(parallelism:)``.
   ///
-  /// - Parameter exampleWeights: `k` finite values `≥ 0` with a positive sum.
+  /// - Parameters:
+  ///   - exampleWeights: `k` finite values `≥ 0` with a positive sum.
+  ///   - parallelism: threads for the package's own kernels.
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)``,
   ///   ``MinibatchError/nonFiniteValue(index:of:)``,
   ///   ``MinibatchError/negativeValue(index:value:of:)``, ``MinibatchError/zeroTotalWeight(total:)``

@@ -124,6 +124,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
   /// - Parameters:
   ///   - parameters: the `n` parameters, updated in place.
   ///   - learningRate: `η`, finite and `≥ 0`, applied to the **mean** gradient (not the sum).
+  ///   - parallelism: threads for the package's kernel beyond the cache.
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if `parameters.count != n`,
   ///   ``MinibatchError/invalidLearningRate(_:)``, and
   ///   ``MinibatchError/nonFiniteValue(index:of:)`` if the step would make a parameter NaN or

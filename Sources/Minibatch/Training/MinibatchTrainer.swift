@@ -120,7 +120,7 @@ where Opt.Scalar == Model.Scalar {
   /// Threads for the package's own kernels (writing and reducing `J`).
   public let parallelism: Parallelism
   /// Differentially private training (DP-SGD), or `nil`. With it every step's gradient is
-  /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:)``: the batch's
+  /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``: the batch's
   /// clipped sum plus noise, divided by the sampler's expected batch size `q·N` (or by the
   /// ``TrainingNormalization/fixedDenominator(_:)`` given); the sampler must be Poisson, and
   /// empty batches take a noise-only step.

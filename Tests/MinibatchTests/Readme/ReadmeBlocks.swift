@@ -1,11 +1,14 @@
 // swift-format-ignore-file
-// Generated from README.md by `make readme-blocks`; do not edit (ReadmeSyncTests checks it).
+// Generated from README.md and the DocC articles by `make readme-blocks`; do not edit
+// (ReadmeSyncTests checks it).
+import Foundation
 import Minibatch
 import Testing
 
 @Suite struct ReadmeBlocks {
+
   /// README.md, the block at line 89.
-  @Test func block1() throws {
+  @Test func readmeBlock1() throws {
 
     // k = 2 examples, n = 5 parameters; rows are per-example gradients.
     let gradients = try PerExampleGradients<Double>(rows: [
@@ -37,7 +40,7 @@ import Testing
   }
 
   /// README.md, the block at line 247.
-  @Test func block2() throws {
+  @Test func readmeBlock2() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)     // bundled UCI digits
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -63,7 +66,7 @@ import Testing
   }
 
   /// README.md, the block at line 387.
-  @Test func block3() throws {
+  @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -78,6 +81,161 @@ import Testing
     try trainer.train(parameters: &w, data: train, epochs: 30, evaluation: test) { report, _ in
       print(report.epoch, report.epsilon!, report.evaluationAccuracy!)   // ε spent so far
     }
+  }
+
+  /// Minibatch.docc/BringYourOwnModel.md, the block at line 17.
+  @Test func bringYourOwnModelBlock1() throws {
+
+    struct PoissonRegression: PerExampleGradientModel {
+      typealias Scalar = Double
+      let inputCount: Int
+      var parameterCount: Int { inputCount + 1 }
+      var outputCount: Int { 1 }
+
+      func validate(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) {
+        guard parameters.count == parameterCount else {
+          throw .shapeMismatch(expected: parameterCount, got: parameters.count, of: "parameters")
+        }
+        guard batch.inputs.columns == inputCount else {
+          throw .shapeMismatch(expected: inputCount, got: batch.inputs.columns, of: "input columns")
+        }
+        guard case .values(let counts) = batch.targets, counts.columns == 1 else {
+          throw .wrongTargetKind(expected: "one column of counts", got: "\(batch.targets)")
+        }
+      }
+
+      func initialParameters(seed: UInt64) -> [Double] {
+        [Double](repeating: 0, count: parameterCount)
+      }
+
+      /// `z_i = wᵀx_i + b` for every row.
+      func outputs(parameters: [Double], inputs: Matrix<Double>) throws(MinibatchError)
+        -> Matrix<Double>
+      {
+        let z = (0..<inputs.rows).map { i in
+          (0..<inputCount).reduce(parameters[inputCount]) { $0 + parameters[$1] * inputs[i, $1] }
+        }
+        return try Matrix(rows: inputs.rows, columns: 1, elements: z)
+      }
+
+      func losses(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) -> [Double] {
+        try validate(parameters: parameters, batch: batch)
+        guard case .values(let y) = batch.targets else { return [] }
+        let z = try outputs(parameters: parameters, inputs: batch.inputs)
+        return (0..<batch.count).map { exp(z[$0, 0]) - y[$0, 0] * z[$0, 0] }
+      }
+
+      func perExampleRowWriter(parameters: [Double], batch: Batch<Double>) throws(MinibatchError)
+        -> (writer: PerExampleRowWriter<Double>, losses: [Double])
+      {
+        let losses = try losses(parameters: parameters, batch: batch)
+        guard case .values(let y) = batch.targets else { preconditionFailure() }
+        let z = try outputs(parameters: parameters, inputs: batch.inputs)
+        let residuals = (0..<batch.count).map { exp(z[$0, 0]) - y[$0, 0] }   // ∂ℓ_i/∂z_i
+        let (inputs, d) = (batch.inputs, inputCount)
+        let writer = try PerExampleRowWriter<Double>(
+          exampleCount: batch.count, parameterCount: parameterCount
+        ) { rows, columns, tile, rowStride in
+          for (r, i) in rows.enumerated() {
+            for (c, j) in columns.enumerated() {
+              tile[r * rowStride + c] = residuals[i] * (j < d ? inputs[i, j] : 1)
+            }
+          }
+        }
+        return (writer, losses)
+      }
+
+      func meanLossAndGradient(parameters: [Double], batch: Batch<Double>) throws(MinibatchError)
+        -> (loss: Double, gradient: [Double])
+      {
+        let (writer, losses) = try perExampleRowWriter(parameters: parameters, batch: batch)
+        let J = StreamedPerExampleGradients(writer)
+        return (losses.reduce(0, +) / Double(losses.count), J.mean())
+      }
+    }
+
+    // Counts drawn around e^{0.3·x₁ − 0.2·x₂ + 0.1}.
+    var rng = SeededGenerator(seed: 3)
+    let x = (0..<64).map { _ in Double(rng.next() % 1000) / 500 - 1 }
+    let rows = (0..<32).map { [x[2 * $0], x[2 * $0 + 1]] }
+    let counts = rows.map { (exp(0.3 * $0[0] - 0.2 * $0[1] + 0.1)).rounded() }
+    let batch = try Batch(
+      inputs: try Matrix(rows: rows), targets: .values(try Matrix(rows: counts.map { [$0] })))
+    let model = PoissonRegression(inputCount: 2)
+
+    // Central finite differences against every row and the mean: normwise relative errors.
+    let check = try model.checkGradients(parameters: [0.2, -0.1, 0.05], batch: batch)
+    precondition(check.worstError < 1e-7, "\(check)")
+
+    // The trainer, clipping and accumulators work on it as on the built-in models.
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent<Double>(),
+      sampler: try BatchSampler(exampleCount: 32, batchSize: 8, seed: 0), schedule: .constant(0.1))
+    var w = model.initialParameters(seed: 0)
+    try trainer.train(parameters: &w, data: batch, epochs: 50)
+    print(w)   // (0.16, −0.17, 0.10): the fit to these 32 rounded counts, not the generating (0.3, −0.2, 0.1)
+  }
+
+  /// Minibatch.docc/GettingStarted.md, the block at line 26.
+  @Test func gettingStartedBlock1() throws {
+
+    let (train, test) = try Digits.loadStandardized(Float.self)      // 1,437 + 360 images, 64 features
+    let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try MomentumSGD<Float>(momentum: 0.9, regularization: .l2(1e-4)),
+      sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
+      schedule: .cosine(initial: 0.05, minimum: 0.0005, epochs: 20))
+    var w = model.initialParameters(seed: 0)
+    try trainer.train(parameters: &w, data: train, epochs: 20, evaluation: test) { report, _ in
+      print(report.epoch, report.meanLoss, report.evaluationAccuracy ?? 0)
+    }
+  }
+
+  /// Minibatch.docc/GettingStarted.md, the block at line 46.
+  @Test func gettingStartedBlock2() throws {
+
+    let (train, _) = try Digits.loadStandardized(Double.self)
+    let model = try MultilayerPerceptron<Double>(layerSizes: [64, 32, 10])
+    let w = model.initialParameters(seed: 1)
+    let batch = try train.gathering(0..<16)
+    let (J, losses) = try model.perExampleGradients(parameters: w, batch: batch)  // factored
+    let mean = J.mean()                                  // (1/k)·Σ_i g_i
+    let backward = try model.meanLossAndGradient(parameters: w, batch: batch).gradient
+    let norms = J.rowNorms()                             // ‖g_i‖, no row formed
+    print(losses.count, norms.count, zip(mean, backward).map { abs($0 - $1) }.max()!)  // 16 16 ~1e-17
+  }
+
+  /// Minibatch.docc/PrivateTraining.md, the block at line 26.
+  @Test func privateTrainingBlock1() throws {
+
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 7.3291.
+    let epsilon = try RDPAccountant.epsilon(
+      noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    // The smallest σ reaching ε = 3 with the same sampling, to 0.01 in ε.
+    let sigma = try RDPAccountant.noiseMultiplier(
+      targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    print(epsilon, sigma)
+
+    // One private gradient by hand: clip, add noise, divide by the expected batch size.
+    let J = try PerExampleGradients<Double>(rows: [[3, 4], [0.3, 0.4], [0, 0]])
+    let clipped = try J.clippedSum(.flat(bound: 1))       // (3,4)/5 + (0.3,0.4) + 0 = (0.9, 1.2)
+    let privacy = try DifferentialPrivacy(
+      clipping: .flat(bound: 1), noiseMultiplier: 1.1, delta: 1e-5, noiseSeed: 7)
+    var noise = GaussianNoise(seed: 7)
+    let gradient = try privacy.noisyGradient(
+      clippedSum: clipped.sum, expectedBatchSize: 3, noise: &noise)
+    print(clipped.sum, clipped.clippedExamples, gradient)
+  }
+
+  /// Minibatch.docc/ThePipeline.md, the block at line 52.
+  @Test func thePipelineBlock1() throws {
+
+    let J = try PerExampleGradients<Double>(rows: [[1.5, -2.0, 1.1], [1.2, 2.3, -1.1]])
+    var accumulator = try GradientAccumulator<Double>(parameterCount: 3)
+    try accumulator.add(J, reductionWeights: [1, 3])
+    let weighted = try accumulator.gradient(normalizedBy: .weightTotal)   // (g₁ + 3·g₂)/4
+    let sum = try accumulator.gradient(normalizedBy: .sum)                // g₁ + 3·g₂
+    print(weighted, sum)
   }
 
 }

@@ -1,14 +1,31 @@
 import Foundation
 import Testing
 
-/// Keeps README.md's code honest: every ```swift block that starts with `import Minibatch` is
+/// Keeps the documentation's code honest: every ```swift block of README.md and of the DocC
+/// articles (`Sources/Minibatch/Minibatch.docc/*.md`) that starts with `import Minibatch` is
 /// copied, verbatim, into `ReadmeBlocks.swift` as a test that compiles with the test target and
-/// runs. This test fails when the README and that file disagree; `make readme-blocks`
-/// (`MINIBATCH_WRITE_README_BLOCKS=1`) rewrites the file from the README.
+/// runs (its leading imports go to the top of the file). This test fails when the documents and
+/// that file disagree; `make readme-blocks` (`MINIBATCH_WRITE_README_BLOCKS=1`) rewrites the file.
 @Suite struct ReadmeSyncTests {
   static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  static let readme = testsDirectory.appendingPathComponent("../../../README.md").standardized
+  static let root = testsDirectory.appendingPathComponent("../../..").standardized
   static let generated = testsDirectory.appendingPathComponent("ReadmeBlocks.swift")
+
+  /// README.md, then the DocC articles in name order, each with the prefix of its tests' names.
+  static func documents() throws -> [(name: String, prefix: String, text: String)] {
+    let catalog = root.appendingPathComponent("Sources/Minibatch/Minibatch.docc")
+    let articles = try FileManager.default.contentsOfDirectory(atPath: catalog.path)
+      .filter { $0.hasSuffix(".md") }.sorted()
+    return try [("README.md", "readme", root.appendingPathComponent("README.md"))]
+      .map { ($0.0, $0.1, try String(contentsOf: $0.2, encoding: .utf8)) }
+      + articles.map { file in
+        let stem = String(file.dropLast(3))
+        return (
+          "Minibatch.docc/\(file)", stem.prefix(1).lowercased() + stem.dropFirst(),
+          try String(contentsOf: catalog.appendingPathComponent(file), encoding: .utf8)
+        )
+      }
+  }
 
   /// The bodies of the README's runnable blocks, with the line each starts on.
   static func blocks(of text: String) -> [(line: Int, body: [String])] {
@@ -35,33 +52,45 @@ import Testing
     return blocks
   }
 
-  /// The test file for `blocks`.
-  static func source(for blocks: [(line: Int, body: [String])]) -> String {
-    var text = """
+  /// The test file for the documents' blocks.
+  static func source(for documents: [(name: String, prefix: String, text: String)]) -> String {
+    var imports: Set<String> = ["import Minibatch", "import Testing"]
+    var tests = ""
+    for document in documents {
+      for (index, block) in blocks(of: document.text).enumerated() {
+        var body = block.body[...]
+        while let first = body.first, first.hasPrefix("import ") {
+          imports.insert(first)
+          body = body.dropFirst()
+        }
+        tests += "  /// \(document.name), the block at line \(block.line).\n"
+        tests += "  @Test func \(document.prefix)Block\(index + 1)() throws {\n"
+        for line in body { tests += line.isEmpty ? "\n" : "    \(line)\n" }
+        tests += "  }\n\n"
+      }
+    }
+    return """
       // swift-format-ignore-file
-      // Generated from README.md by `make readme-blocks`; do not edit (ReadmeSyncTests checks it).
-      import Minibatch
-      import Testing
+      // Generated from README.md and the DocC articles by `make readme-blocks`; do not edit
+      // (ReadmeSyncTests checks it).
+      \(imports.sorted().joined(separator: "\n"))
 
       @Suite struct ReadmeBlocks {
 
+      \(tests)}
+
       """
-    for (index, block) in blocks.enumerated() {
-      text += "  /// README.md, the block at line \(block.line).\n"
-      text += "  @Test func block\(index + 1)() throws {\n"
-      for line in block.body { text += line.isEmpty ? "\n" : "    \(line)\n" }
-      text += "  }\n\n"
-    }
-    return text + "}\n"
   }
 
   @Test func readmeBlocksAreTheGeneratedTests() throws {
-    let readme = try String(contentsOf: Self.readme, encoding: .utf8)
-    let blocks = Self.blocks(of: readme)
-    #expect(blocks.count >= 3, "README.md has \(blocks.count) runnable blocks")
-    let expected = Self.source(for: blocks)
+    let documents = try Self.documents()
+    let count = documents.reduce(0) { $0 + Self.blocks(of: $1.text).count }
+    #expect(count >= 8, "the documents have \(count) runnable blocks")
+    let expected = Self.source(for: documents)
     let current = try? String(contentsOf: Self.generated, encoding: .utf8)
-    if current != expected, ProcessInfo.processInfo.environment["MINIBATCH_WRITE_README_BLOCKS"] == "1" {
+    if current != expected,
+      ProcessInfo.processInfo.environment["MINIBATCH_WRITE_README_BLOCKS"] == "1"
+    {
       try expected.write(to: Self.generated, atomically: true, encoding: .utf8)
       return
     }
