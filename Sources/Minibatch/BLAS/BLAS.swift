@@ -107,6 +107,43 @@ import CLAPACKE
     return (Int(info), Int(rank))
   }
 
+  /// Eigenvalues (and optionally eigenvectors) of a symmetric `n × n` matrix by divide and
+  /// conquer (LAPACK `?syevd`), row-major, upper triangle read. `w` receives the `n` eigenvalues
+  /// in ascending order; with `vectors`, `a` is overwritten by the orthonormal eigenvectors (column
+  /// `j` for `w[j]`), otherwise destroyed. Returns LAPACK's `info` (0: success).
+  static func syevd<S: BLASScalar>(
+    n: Int, a: UnsafeMutablePointer<S>, lda: Int, w: UnsafeMutablePointer<S>, vectors: Bool
+  ) -> Int {
+    let job = Int8(UInt8(ascii: vectors ? "V" : "N"))
+    let upper = Int8(UInt8(ascii: "U"))
+    if S.self == Double.self {
+      return Int(
+        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, job, upper, blasInt(n), cast(a), blasInt(lda), cast(w)))
+    }
+    precondition(S.self == Float.self, "BLASScalar is Float or Double")
+    return Int(
+      LAPACKE_ssyevd(LAPACK_ROW_MAJOR, job, upper, blasInt(n), cast(a), blasInt(lda), cast(w)))
+  }
+
+  /// Singular values of an `m × n` row-major matrix (LAPACK `?gesdd`, no vectors; `a` is
+  /// destroyed), `min(m, n)` of them in decreasing order into `s`. Returns LAPACK's `info`.
+  static func singularValues<S: BLASScalar>(
+    m: Int, n: Int, a: UnsafeMutablePointer<S>, lda: Int, s: UnsafeMutablePointer<S>
+  ) -> Int {
+    let job = Int8(UInt8(ascii: "N"))
+    if S.self == Double.self {
+      return Int(
+        LAPACKE_dgesdd(
+          LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil, 1,
+          nil, 1))
+    }
+    precondition(S.self == Float.self, "BLASScalar is Float or Double")
+    return Int(
+      LAPACKE_sgesdd(
+        LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil, 1, nil,
+        1))
+  }
+
   /// The same memory seen as the concrete scalar type the caller tested for.
   @inlinable @inline(__always)
   static func cast<S, T>(_ p: UnsafePointer<S>) -> UnsafePointer<T> {

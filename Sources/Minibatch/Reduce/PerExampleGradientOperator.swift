@@ -92,6 +92,14 @@ public protocol PerExampleGradientOperator<Scalar>: Sendable {
     into y: inout [Scalar], parallelism: Parallelism
   ) throws(MinibatchError)
 
+  /// The per-example **Gram matrix** `G = J·Jᵀ` (`k × k`, `G[i, j] = g_i·g_j`). A default
+  /// computes it from column tiles of `J` (one GEMM each); the stored `J` is one GEMM, and the
+  /// factored `J` is `Σ_l (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)` (two GEMMs per layer, `J` never
+  /// formed).
+  ///
+  /// - Throws: ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `k × k` does not fit.
+  func gramMatrix(parallelism: Parallelism) throws(MinibatchError) -> Matrix<Scalar>
+
   /// Writes the tile `rows × columns` of `J` into `tile` with `rowStride` scalars between rows:
   /// `tile[(i − rows.lowerBound)·rowStride + (j − columns.lowerBound)] = J[i, j]`.
   ///

@@ -1,0 +1,210 @@
+/// The top of the spectrum of the per-example Gram matrix `G = J·Jᵀ` (or of its centred form).
+///
+/// The nonzero eigenvalues of `G = J·Jᵀ` (`k × k`) are those of `JᵀJ` (`n × n`), the squared
+/// singular values of `J`. Centred — `G_c = H·G·H`, `H = I − 11ᵀ/k`, the Gram matrix of the rows
+/// minus their mean — they are `(k − 1)` times the nonzero eigenvalues of the (unbiased)
+/// covariance `Σ̂ = J_cᵀJ_c/(k − 1)` of the per-example gradients, so the spectrum of a `k × k`
+/// matrix describes the `n × n` covariance when `k ≪ n`. Eigenvector `u` of `G_c` gives the
+/// covariance's direction `J_cᵀu/‖J_cᵀu‖`, and its entries say which examples span it.
+public struct GramSpectrum<Scalar: BLASScalar>: Sendable, Equatable {
+  /// The largest eigenvalues, in decreasing order.
+  public var eigenvalues: [Scalar]
+  /// With vectors: the matching unit eigenvectors as the rows of an `m × k` matrix.
+  public var eigenvectors: Matrix<Scalar>?
+  /// Whether the Gram matrix was centred.
+  public var centered: Bool
+}
+
+extension PerExampleGradientOperator {
+  /// The default Gram matrix: column tiles of `J` (`k × w`, about 2²⁰ entries) written by
+  /// ``writeTile(rows:columns:into:rowStride:)``, `G += T·Tᵀ` by GEMM.
+  public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
+    -> Matrix<Scalar>
+  {
+    let k = exampleCount
+    var gram = try Matrix<Scalar>(rows: k, columns: k)
+    let width = max(1, min(parameterCount, (1 << 20) / k))
+    var tile = [Scalar](repeating: 0, count: k * width)
+    tile.withUnsafeMutableBufferPointer { tile in
+      gram.withUnsafeMutableElements { g in
+        for start in stride(from: 0, to: parameterCount, by: width) {
+          let columns = start..<min(parameterCount, start + width)
+          writeValidatedTile(rows: 0..<k, columns: columns, into: tile)
+          BLAS.gemm(
+            transposeA: false, transposeB: true, m: k, n: k, k: columns.count, alpha: 1,
+            a: tile.baseAddress!, lda: columns.count, b: tile.baseAddress!, ldb: columns.count,
+            beta: 1, c: g.baseAddress!, ldc: k)
+        }
+      }
+    }
+    return gram
+  }
+
+  /// The `count` largest eigenvalues (and, with `vectors`, eigenvectors) of the Gram matrix
+  /// `J·Jᵀ`, or with `centered` of `H·J·Jᵀ·H` (the rows' deviations from their mean; see
+  /// ``GramSpectrum``), by LAPACK `?syevd`.
+  ///
+  /// - Parameters:
+  ///   - centered: centre the rows on their mean first.
+  ///   - count: how many eigenvalues, `1...k`; `nil`: all `k`.
+  ///   - vectors: also return the eigenvectors.
+  ///   - parallelism: threads for the package's own kernels.
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a count outside
+  ///   `1...k`; ``MinibatchError/lapackFailure(routine:info:)`` if the eigensolver fails;
+  ///   ``MinibatchError/nonFiniteValue(index:of:)`` for a Gram matrix that overflowed.
+  public func gramSpectrum(
+    centered: Bool = false, count: Int? = nil, vectors: Bool = false,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) -> GramSpectrum<Scalar> {
+    let k = exampleCount
+    let m = count ?? k
+    try validateArgument(m, named: "eigenvalue count", expected: "1...\(k) (k)", m >= 1 && m <= k)
+    var gram = try gramMatrix(parallelism: parallelism)
+    try validateFiniteEntries(gram, of: "Gram matrix")
+    if centered { gram = centredGram(gram) }
+    var values = [Scalar](repeating: 0, count: k)
+    let info = gram.withUnsafeMutableElements { g in
+      values.withUnsafeMutableBufferPointer { w in
+        BLAS.syevd(n: k, a: g.baseAddress!, lda: k, w: w.baseAddress!, vectors: vectors)
+      }
+    }
+    guard info == 0 else {
+      throw .lapackFailure(routine: "\(Scalar.blasPrefix)syevd", info: info)
+    }
+    // ?syevd returns ascending eigenvalues, eigenvector j in column j.
+    let order = Array((0..<k).reversed().prefix(m))
+    var eigenvectors: Matrix<Scalar>?
+    if vectors {
+      var rows = [Scalar](repeating: 0, count: m * k)
+      for (r, j) in order.enumerated() {
+        for i in 0..<k { rows[r * k + i] = gram[i, j] }
+      }
+      eigenvectors = try Matrix(rows: m, columns: k, elements: rows)
+    }
+    return GramSpectrum(
+      eigenvalues: order.map { values[$0] }, eigenvectors: eigenvectors, centered: centered)
+  }
+}
+
+/// `H·G·H` with `H = I − 11ᵀ/k`: `G[i, j] − r_i − r_j + t` (row means `r`, grand mean `t`), in
+/// Double.
+func centredGram<Scalar: BLASScalar>(_ gram: Matrix<Scalar>) -> Matrix<Scalar> {
+  let k = gram.rows
+  let rowMeans = (0..<k).map { i in (0..<k).reduce(0.0) { $0 + Double(gram[i, $1]) } / Double(k) }
+  let grand = rowMeans.reduce(0, +) / Double(k)
+  var centred = gram
+  centred.withUnsafeMutableElements { c in
+    for i in 0..<k {
+      for j in 0..<k {
+        c[i * k + j] = Scalar(Double(gram[i, j]) - rowMeans[i] - rowMeans[j] + grand)
+      }
+    }
+  }
+  return centred
+}
+
+// MARK: - Stored and factored J
+
+extension PerExampleGradients {
+  /// `J·Jᵀ` by one GEMM.
+  public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
+    -> Matrix<Scalar>
+  {
+    let (k, n) = (k, n)
+    var gram = try Matrix<Scalar>(rows: k, columns: k)
+    withUnsafeElements { a in
+      gram.withUnsafeMutableElements { g in
+        BLAS.gemm(
+          transposeA: false, transposeB: true, m: k, n: k, k: n, alpha: 1, a: a.baseAddress!,
+          lda: n, b: a.baseAddress!, ldb: n, beta: 0, c: g.baseAddress!, ldc: k)
+      }
+    }
+    return gram
+  }
+}
+
+extension FactoredPerExampleGradients {
+  /// `Σ_l (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)`: for each layer two `k × k` GEMMs (over `out` and
+  /// `in`) and an elementwise product; `J` is never formed.
+  public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
+    -> Matrix<Scalar>
+  {
+    let k = exampleCount
+    var gram = try Matrix<Scalar>(rows: k, columns: k)
+    var deltas = [Scalar](repeating: 0, count: k * k)
+    var inputs = [Scalar](repeating: 0, count: k * k)
+    for layer in layers {
+      layer.deltas.withUnsafeElements { d in
+        deltas.withUnsafeMutableBufferPointer { dd in
+          BLAS.gemm(
+            transposeA: false, transposeB: true, m: k, n: k, k: layer.outputCount, alpha: 1,
+            a: d.baseAddress!, lda: layer.outputCount, b: d.baseAddress!, ldb: layer.outputCount,
+            beta: 0, c: dd.baseAddress!, ldc: k)
+        }
+      }
+      layer.inputs.withUnsafeElements { a in
+        inputs.withUnsafeMutableBufferPointer { aa in
+          BLAS.gemm(
+            transposeA: false, transposeB: true, m: k, n: k, k: layer.inputCount, alpha: 1,
+            a: a.baseAddress!, lda: layer.inputCount, b: a.baseAddress!, ldb: layer.inputCount,
+            beta: 0, c: aa.baseAddress!, ldc: k)
+        }
+      }
+      gram.withUnsafeMutableElements { g in
+        addHadamard(deltas, inputs, into: g.baseAddress!)
+      }
+    }
+    return gram
+  }
+}
+
+/// `g[e] += d[e]·(a[e] + 1)` for every entry.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func addHadamard<Scalar: BLASScalar>(
+  _ d: [Scalar], _ a: [Scalar], into g: UnsafeMutablePointer<Scalar>
+) {
+  for e in d.indices { g[e] += d[e] * (a[e] + 1) }
+}
+
+/// Which examples dominate a batch: their losses and gradient norms, and the indices of the
+/// largest.
+public struct PerExampleDiagnostics: Sendable, Equatable {
+  /// `ℓ_i`, `k` entries.
+  public var losses: [Double]
+  /// `‖g_i‖`, `k` entries.
+  public var gradientNorms: [Double]
+  /// The indices of the `m` largest gradient norms, largest first (ties: lower index first).
+  public var largestGradientNorms: [Int]
+  /// The indices of the `m` largest losses, largest first.
+  public var largestLosses: [Int]
+
+  /// The diagnostics of a batch's `J` and per-example losses, with the `m` largest of each.
+  ///
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless there are `k` losses;
+  ///   ``MinibatchError/invalidArgument(name:value:expected:)`` unless `1 ≤ m ≤ k`.
+  public init<Scalar: BLASScalar>(
+    gradients: some PerExampleGradientOperator<Scalar>, losses: [Scalar], largest m: Int,
+    parallelism: Parallelism = .automatic
+  ) throws(MinibatchError) {
+    let k = gradients.exampleCount
+    try validateCount(losses.count, expected: k, of: "losses (one per example)")
+    try validateArgument(m, named: "largest count", expected: "1...\(k) (k)", m >= 1 && m <= k)
+    self.losses = losses.map { Double($0) }
+    gradientNorms = gradients.squaredRowNorms(parallelism: parallelism).map {
+      Double($0).squareRoot()
+    }
+    largestGradientNorms = Self.largest(gradientNorms, m)
+    largestLosses = Self.largest(self.losses, m)
+  }
+
+  /// The indices of the `m` largest values (NaN counts as largest), largest first.
+  static func largest(_ values: [Double], _ m: Int) -> [Int] {
+    Array(
+      values.indices.sorted { a, b in
+        let (x, y) = (values[a], values[b])
+        if x.isNaN != y.isNaN { return x.isNaN }
+        return x > y || (x == y && a < b)
+      }.prefix(m))
+  }
+}
