@@ -121,7 +121,8 @@
           "target epsilon = \(epsilon), sampling_rate = \(mechanism.samplingRate), "
             + "steps = \(mechanism.steps), delta = \(mechanism.delta)",
           "epsilon at this noise multiplier = " + String(format: "%.4f", reached),
-          "noise_multiplier = " + String(format: "%.4f", sigma),
+          // Rounded up, so the printed σ reaches the target too (a larger σ spends less).
+          "noise_multiplier = " + String(format: "%.4f", (sigma * 1e4).rounded(.up) / 1e4),
         ]
       }
     }

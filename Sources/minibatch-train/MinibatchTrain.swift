@@ -171,7 +171,10 @@
           ("--batch-size", batchSize != nil),
           ("--seed", seed != nil), ("--learning-rate", learningRate != nil),
           ("--constant-rate", constantRate), ("--early-stopping", earlyStopping != nil),
-          ("--dp-clip-norm", dpClipNorm != nil), ("--task", task != nil),
+          ("--dp-clip-norm", dpClipNorm != nil),
+          ("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-epsilon", dpEpsilon != nil),
+          ("--dp-delta", dpDelta != nil), ("--dp-per-layer", dpPerLayer),
+          ("--dp-noise-seed", dpNoiseSeed != nil), ("--task", task != nil),
           ("--no-standardize", noStandardize),
         ]
         if let (name, _) = stored.first(where: \.1) {
@@ -274,6 +277,11 @@
           throw ValidationError("\(name) needs --dp-clip-norm")
         }
         return
+      }
+      if earlyStopping != nil {
+        throw ValidationError(
+          "--early-stopping with DP-SGD would keep an earlier epoch while ε counts every epoch "
+            + "trained; leave one out")
       }
       guard clip > 0, !clip.isNaN else {
         throw ValidationError("--dp-clip-norm must be > 0 (got \(clip))")

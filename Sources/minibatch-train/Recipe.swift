@@ -183,6 +183,12 @@ struct Recipe: Codable, Sendable {
       )
       firstEpoch = saved.checkpoint.nextEpoch
       try model.validate(parameters: parameters, batch: data.train)
+      if self.privacy != nil, saved.trainingExampleCount != data.train.count {
+        throw MinibatchError.invalidArgument(
+          name: "training examples", value: "\(data.train.count)",
+          expected: "\(saved.trainingExampleCount), as saved: DP-SGD's sampling rate and ε "
+            + "depend on the data set's size")
+      }
     }
     let sampler: BatchSampler
     var privacy: DifferentialPrivacy?
@@ -208,16 +214,21 @@ struct Recipe: Codable, Sendable {
     }
     var trainer = MinibatchTrainer(
       model: model, optimizer: optimizer, sampler: sampler, schedule: schedule,
+      normalization: privacy == nil ? .datasetWeightTotal : .expectedBatchSize,
       parallelism: .threads(threads), privacy: privacy)
     trainer.onStep = output.progress
     let history = TrainingHistory(task: data.task)
-    var best: (loss: Double, epoch: Int, parameters: [Scalar])?
+    // One epoch per call, so that the optimiser's state can be kept with the best epoch's
+    // parameters when early stopping ends the run (the shuffles, rates and noise depend only on
+    // the epoch number: the same bits as one call for all epochs).
+    var best: (loss: Double, epoch: Int, parameters: [Scalar], optimizer: Opt)?
     var stoppedEarly = false
     let epochsToRun = resume == nil ? resolvedEpochs : (additionalEpochs ?? 0)
-    do {
+    for epoch in firstEpoch..<(firstEpoch + epochsToRun) {
+      var latest: EpochReport?
       try trainer.train(
-        parameters: &parameters, data: data.train, epochs: epochsToRun, evaluation: data.test,
-        firstEpoch: firstEpoch
+        parameters: &parameters, data: data.train, epochs: 1, evaluation: data.test,
+        firstEpoch: epoch
       ) { report, current in
         let trainAccuracy =
           data.task == .classification
@@ -225,16 +236,22 @@ struct Recipe: Codable, Sendable {
         history.append(report, trainAccuracy: trainAccuracy)
         output.line(history.line(for: report, trainAccuracy: trainAccuracy))
         if let path = output.historyPath { try history.writeCSV(to: path) }
-        if let patience = earlyStoppingPatience, let loss = report.evaluationLoss {
-          if best == nil || loss < best!.loss { best = (loss, report.epoch, current) }
-          if report.epoch - best!.epoch >= patience { throw EarlyStop() }
+        latest = report
+      }
+      if let patience = earlyStoppingPatience, let loss = latest?.evaluationLoss {
+        if best == nil || loss < best!.loss {
+          best = (loss, epoch, parameters, trainer.optimizer)
+        }
+        if epoch - best!.epoch >= patience {
+          stoppedEarly = true
+          break
         }
       }
-    } catch is EarlyStop {
-      stoppedEarly = true
     }
+    var nextEpoch = firstEpoch + history.reports.count
+    var finalOptimizer = trainer.optimizer
     if stoppedEarly, let best {
-      parameters = best.parameters
+      (parameters, finalOptimizer, nextEpoch) = (best.parameters, best.optimizer, best.epoch + 1)
       output.line(
         "early stopping: no lower evaluation loss for \(earlyStoppingPatience!) epochs; "
           + "keeping epoch \(best.epoch + 1)")
@@ -243,12 +260,12 @@ struct Recipe: Codable, Sendable {
       try history.writeSVG(to: path, title: output.title)
     }
     if let path = output.savePath {
-      let nextEpoch = firstEpoch + history.reports.count
       let saved = SavedRun(
         precision: "\(Scalar.self)".lowercased(), recipe: recipe, task: data.task,
-        classCount: data.classCount, standardizer: data.standardizer,
+        classCount: data.classCount, trainingExampleCount: data.train.count,
+        standardizer: data.standardizer,
         checkpoint: TrainingCheckpoint(
-          model: model, parameters: parameters, optimizer: trainer.optimizer,
+          model: model, parameters: parameters, optimizer: finalOptimizer,
           nextEpoch: nextEpoch))
       try saved.write(to: path)
       output.line("saved to \(path) (resume with --load \(path) --epochs N)")
@@ -267,9 +284,6 @@ struct Recipe: Codable, Sendable {
   }
 }
 
-/// Thrown by the epoch callback to end training early.
-struct EarlyStop: Error {}
-
 /// The program's save file: the recipe, the data's task and standardiser, and a
 /// ``TrainingCheckpoint`` (model, parameters, optimiser state, next epoch), as JSON.
 struct SavedRun<Scalar: BLASScalar, Opt: Optimizer & Codable>: Codable
@@ -279,6 +293,8 @@ where Opt.Scalar == Scalar {
   var recipe: Recipe
   var task: Task
   var classCount: Int?
+  /// `N`, the training examples: DP-SGD's sampling rate `q = batch/N` and its `ε` depend on it.
+  var trainingExampleCount: Int
   var standardizer: Standardizer<Scalar>?
   var checkpoint: TrainingCheckpoint<MultilayerPerceptron<Scalar>, Opt>
 

@@ -50,7 +50,7 @@ public struct CSVLoader: Sendable, Hashable {
   /// The delimiter's byte; throws unless it is one ASCII character that cannot be part of a
   /// number or a line end.
   func delimiterByte() throws(MinibatchError) -> UInt8 {
-    let forbidden = Set("0123456789+-.eE \r\n")
+    let forbidden: Set<Character> = Set("0123456789+-.eE ").union(["\r", "\n", "\r\n"])
     guard let byte = delimiter.asciiValue, !forbidden.contains(delimiter) else {
       throw .invalidArgument(
         name: "delimiter", value: "\"\(delimiter)\"",

@@ -57,8 +57,13 @@ public enum GradientClipping: Sendable, Hashable, CustomStringConvertible {
 
 /// `v_i = min(1, C/‖g_i‖)` from the squared norms `‖g_i‖²`, in Double: 1 for a row already within
 /// the bound (zero rows included), `C/‖g_i‖` otherwise.
-public func clippingFactors(squaredNorms: [Double], bound: Double) -> [Double] {
-  squaredNorms.map { squared in
+///
+/// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN.
+public func clippingFactors(
+  squaredNorms: [Double], bound: Double
+) throws(MinibatchError) -> [Double] {
+  try validateArgument(bound, named: "clipping bound", expected: "> 0", bound > 0)
+  return squaredNorms.map { squared in
     let norm = squared.squareRoot()
     return norm > bound ? bound / norm : 1
   }
@@ -81,7 +86,8 @@ extension PerExampleGradientOperator {
   ///   - clipping: flat or per-block bounds.
   ///   - blocks: the parameter blocks for ``GradientClipping/perBlock(bounds:)`` (one bound
   ///     each; default: one block of all `n`); not used by flat clipping.
-  ///   - parallelism: threads for the norms and the reduction.
+  ///   - parallelism: threads for the representation's norms and reduction (per-block norms and
+  ///     the tiled per-block reduction run on the calling thread).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN;
   ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` for blocks that do not cover `n` or a
   ///   bound count that does not match them; ``MinibatchError/nonFiniteValue(index:of:)`` when a
@@ -96,7 +102,7 @@ extension PerExampleGradientOperator {
       try clipping.validate(blockCount: 1)
       let norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
       try validateFinite(norms, of: "squared per-example gradient norms")
-      let factors = clippingFactors(squaredNorms: norms, bound: bound)
+      let factors = try clippingFactors(squaredNorms: norms, bound: bound)
       try reduce(
         with: factors.map { Scalar($0) }, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
       return ClippedSum(sum: y, clippedExamples: factors.count { $0 < 1 })
@@ -115,7 +121,7 @@ extension PerExampleGradientOperator {
       var vectors: [[Scalar]] = []
       for (b, (blockNorms, bound)) in zip(norms, bounds).enumerated() {
         try validateFinite(blockNorms, of: "squared per-example norms of block \(b)")
-        let factors = clippingFactors(squaredNorms: blockNorms, bound: bound)
+        let factors = try clippingFactors(squaredNorms: blockNorms, bound: bound)
         for (i, factor) in factors.enumerated() where factor < 1 { clipped[i] = true }
         vectors.append(factors.map { Scalar($0) })
       }

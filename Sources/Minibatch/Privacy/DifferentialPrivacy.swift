@@ -27,7 +27,8 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   public let noiseSeed: UInt64?
 
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a clipping bound
-  ///   `≤ 0` or NaN, a noise multiplier that is negative or not finite, or `δ ∉ (0, 1)`.
+  ///   `≤ 0` or NaN, an infinite bound with a noise multiplier `> 0`, a noise multiplier that is
+  ///   negative or not finite, or `δ ∉ (0, 1)`.
   public init(
     clipping: GradientClipping, noiseMultiplier: Double, delta: Double, noiseSeed: UInt64? = nil
   ) throws(MinibatchError) {
@@ -42,6 +43,12 @@ public struct DifferentialPrivacy: Sendable, Hashable {
     try validateArgument(
       noiseMultiplier, named: "noise multiplier", expected: "finite and ≥ 0",
       noiseMultiplier.isFinite && noiseMultiplier >= 0)
+    if noiseMultiplier > 0 {
+      try validateArgument(
+        clipping.sensitivity, named: "clipping sensitivity",
+        expected: "finite when the noise multiplier is > 0 (an infinite bound clips nothing)",
+        clipping.sensitivity.isFinite)
+    }
     try RDPAccountant.validate(delta: delta)
     self.clipping = clipping
     self.noiseMultiplier = noiseMultiplier

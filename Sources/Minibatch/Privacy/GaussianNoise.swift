@@ -87,9 +87,11 @@ public struct GaussianNoise: Sendable {
       if layer == 0 { return tail(negative: u < 0) }
       // The wedge between the rectangle and the curve: accept under the density.
       let x = u * edges[layer]
-      let outer = exp(-0.5 * (edges[layer] * edges[layer] - x * x))
-      let inner = exp(-0.5 * (edges[layer + 1] * edges[layer + 1] - x * x))
-      if inner + uniform() * (outer - inner) < 1 { return x }
+      // f(x)/f(x_i) and f(x)/f(x_{i+1}): the wedge's bounds scaled so that accepting means
+      // "under the curve".
+      let atOuterEdge = exp(-0.5 * (edges[layer] * edges[layer] - x * x))
+      let atInnerEdge = exp(-0.5 * (edges[layer + 1] * edges[layer + 1] - x * x))
+      if atInnerEdge + uniform() * (atOuterEdge - atInnerEdge) < 1 { return x }
       let bits = generator.next()
       layer = Int(bits & 0x7F)
       u = Double(bits >> 11) * 0x1p-52 - 1
@@ -146,7 +148,16 @@ public struct GaussianNoise: Sendable {
   }
 
   /// `count` draws from `N(0, standardDeviation²)`.
-  public mutating func draws(count: Int, standardDeviation: Double) -> [Double] {
+  ///
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a negative count or a
+  ///   standard deviation that is not finite and `≥ 0`.
+  public mutating func draws(
+    count: Int, standardDeviation: Double
+  ) throws(MinibatchError) -> [Double] {
+    try validateArgument(count, named: "count", expected: "≥ 0", count >= 0)
+    try validateArgument(
+      standardDeviation, named: "standard deviation", expected: "finite and ≥ 0",
+      standardDeviation.isFinite && standardDeviation >= 0)
     let table = Ziggurat.shared
     return (0..<count).map { _ in standardDeviation * nextStandardNormal(using: table) }
   }

@@ -28,9 +28,12 @@ import Foundation
 /// over the orders {1.1, 1.2, …, 10.9} ∪ {12, 13, …, 63} by default. The published check
 /// (σ = 1.5, q = 0.04, 2,250 steps, δ = 1e-5 → ε = 7.3291) is a test.
 public struct RDPAccountant: Sendable, Hashable {
-  /// {1.1, 1.2, …, 10.9} ∪ {12, 13, …, 63}: 150 orders.
+  /// {1.1, 1.2, …, 10.9} ∪ {12, 13, …, 63}: 151 orders.
   public static let defaultOrders: [Double] =
     (1...99).map { 1 + Double($0) / 10 } + (12...63).map { Double($0) }
+
+  /// The largest order accepted (the series' cost grows with the order).
+  public static let maximumOrder = 10_000.0
 
   /// The orders `α > 1` tracked.
   public let orders: [Double]
@@ -42,13 +45,10 @@ public struct RDPAccountant: Sendable, Hashable {
   /// An accountant that has spent nothing.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for no orders or an order
-  ///   that is not finite and `> 1`.
+  ///   outside `(1, 10⁴]` (``maximumOrder``).
   public init(orders: [Double] = RDPAccountant.defaultOrders) throws(MinibatchError) {
     try validateArgument(orders, named: "RDP orders", expected: "at least one", !orders.isEmpty)
-    for order in orders {
-      try validateArgument(
-        order, named: "RDP order", expected: "finite and > 1", order.isFinite && order > 1)
-    }
+    for order in orders { try Self.validate(order: order) }
     self.orders = orders
     renyiDivergences = [Double](repeating: 0, count: orders.count)
   }
@@ -68,6 +68,10 @@ public struct RDPAccountant: Sendable, Hashable {
       noiseMultiplier, named: "noise multiplier", expected: "finite and ≥ 0",
       noiseMultiplier.isFinite && noiseMultiplier >= 0)
     try Self.validate(samplingRate: samplingRate, steps: steps)
+    let (total, overflow) = self.steps.addingReportingOverflow(steps)
+    try validateArgument(
+      steps, named: "steps", expected: "≤ \(Int.max - self.steps) more (the total overflows)",
+      !overflow)
     guard steps > 0 else { return }
     for (index, order) in orders.enumerated() {
       let perStep =
@@ -76,7 +80,7 @@ public struct RDPAccountant: Sendable, Hashable {
         : Self.divergence(sigma: noiseMultiplier, q: samplingRate, order: order)
       renyiDivergences[index] += Double(steps) * perStep
     }
-    self.steps += steps
+    self.steps = total
   }
 
   /// The smallest `ε` over the orders for which the steps so far are `(ε, δ)`-DP, and the order
@@ -170,8 +174,7 @@ public struct RDPAccountant: Sendable, Hashable {
   ) throws(MinibatchError) -> Double {
     try validate(noiseMultiplier: noiseMultiplier)
     try validate(samplingRate: samplingRate, steps: 1)
-    try validateArgument(
-      order, named: "RDP order", expected: "finite and > 1", order.isFinite && order > 1)
+    try validate(order: order)
     return divergence(sigma: noiseMultiplier, q: samplingRate, order: order)
   }
 
@@ -188,6 +191,12 @@ public struct RDPAccountant: Sendable, Hashable {
       samplingRate, named: "sampling rate", expected: "in (0, 1]",
       samplingRate > 0 && samplingRate <= 1)
     try validateArgument(steps, named: "steps", expected: "≥ 0", steps >= 0)
+  }
+
+  static func validate(order: Double) throws(MinibatchError) {
+    try validateArgument(
+      order, named: "RDP order", expected: "in (1, \(Int(maximumOrder))]",
+      order > 1 && order <= maximumOrder)
   }
 
   static func validate(delta: Double) throws(MinibatchError) {

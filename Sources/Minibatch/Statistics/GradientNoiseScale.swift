@@ -73,7 +73,8 @@ public struct NoiseScaleAverage: Sendable, Hashable {
   /// Folds in one estimate (non-finite parts are skipped).
   public mutating func update(_ estimate: NoiseScaleEstimate) {
     guard estimate.gradientSquaredNorm.isFinite, estimate.traceOfCovariance.isFinite else { return }
-    raw.gradientSquaredNorm = decay * raw.gradientSquaredNorm
+    raw.gradientSquaredNorm =
+      decay * raw.gradientSquaredNorm
       + (1 - decay) * estimate.gradientSquaredNorm
     raw.traceOfCovariance = decay * raw.traceOfCovariance + (1 - decay) * estimate.traceOfCovariance
     updates += 1

@@ -67,7 +67,7 @@ public struct BatchSampler: Sendable, Hashable {
   /// before it in that epoch (geometric gaps between members drawn from ``SeededGenerator``).
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `exampleCount < 1`,
-  ///   `q ∉ (0, 1]` or `stepsPerEpoch < 1`.
+  ///   `q ∉ (0, 1]` or steps per epoch outside `1...10⁶` (the default `round(1/q)` included).
   public init(
     exampleCount: Int, poissonRate: Double, stepsPerEpoch: Int? = nil, seed: UInt64
   ) throws(MinibatchError) {
@@ -76,7 +76,9 @@ public struct BatchSampler: Sendable, Hashable {
       poissonRate, named: "Poisson sampling rate", expected: "in (0, 1]",
       poissonRate > 0 && poissonRate <= 1)
     let steps = stepsPerEpoch ?? max(1, Int(min(1e9, (1 / poissonRate).rounded())))
-    try validateArgument(steps, named: "steps per epoch", expected: "≥ 1", steps >= 1)
+    try validateArgument(
+      steps, named: "steps per epoch", expected: "1...1000000 (pass stepsPerEpoch for tiny rates)",
+      steps >= 1 && steps <= 1_000_000)
     self.exampleCount = exampleCount
     batchSize = max(1, Int((poissonRate * Double(exampleCount)).rounded()))
     partialBatch = .keep

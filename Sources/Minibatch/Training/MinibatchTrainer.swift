@@ -64,6 +64,10 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
   case fixedDenominator(Double)
   /// `S` itself.
   case sum
+  /// `S / B` with `B` the sampler's expected batch size (``BatchSampler/expectedBatchSize``:
+  /// `q·N` under Poisson sampling, the batch size otherwise), never the realised size: the
+  /// normalisation DP-SGD requires.
+  case expectedBatchSize
 
   public var description: String {
     switch self {
@@ -71,17 +75,21 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
     case .weightTotal: return "batch weight total"
     case .fixedDenominator(let b): return "fixed denominator \(b)"
     case .sum: return "sum"
+    case .expectedBatchSize: return "expected batch size"
     }
   }
 
   /// The ``GradientNormalization`` for a data set of `exampleCount` examples of weight total
   /// `weightTotal`.
-  func gradientNormalization(weightTotal: Double, exampleCount: Int) -> GradientNormalization {
+  func gradientNormalization(
+    weightTotal: Double, exampleCount: Int, expectedBatchSize: Double
+  ) -> GradientNormalization {
     switch self {
     case .datasetWeightTotal: return .datasetWeightTotal(weightTotal, exampleCount: exampleCount)
     case .weightTotal: return .weightTotal
     case .fixedDenominator(let b): return .fixedDenominator(b)
     case .sum: return .sum
+    case .expectedBatchSize: return .fixedDenominator(expectedBatchSize)
     }
   }
 }
@@ -120,10 +128,11 @@ where Opt.Scalar == Model.Scalar {
   /// Threads for the package's own kernels (writing and reducing `J`).
   public let parallelism: Parallelism
   /// Differentially private training (DP-SGD), or `nil`. With it every step's gradient is
-  /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``: the batch's
-  /// clipped sum plus noise, divided by the sampler's expected batch size `q·N` (or by the
-  /// ``TrainingNormalization/fixedDenominator(_:)`` given); the sampler must be Poisson, and
-  /// empty batches take a noise-only step.
+  /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``: the
+  /// batch's clipped sum plus noise, divided by the denominator the ``normalization`` names,
+  /// which must be ``TrainingNormalization/expectedBatchSize`` (`q·N`) or
+  /// ``TrainingNormalization/fixedDenominator(_:)``; the sampler must be Poisson, and empty
+  /// batches take a noise-only step.
   public let privacy: DifferentialPrivacy?
   /// Called after every batch of every epoch (taken or skipped), on the training thread; `nil`
   /// (the default) for no calls. For progress reporting: keep it cheap.
@@ -187,7 +196,8 @@ where Opt.Scalar == Model.Scalar {
         try validatedWeightTotal(weights, count: data.count, countName: "one per example")
       } ?? Double(data.count)
     let batchNormalization = normalization.gradientNormalization(
-      weightTotal: weightTotal, exampleCount: data.count)
+      weightTotal: weightTotal, exampleCount: data.count,
+      expectedBatchSize: sampler.expectedBatchSize)
     try batchNormalization.validate()
     let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
       try validatePrivacy(privacy, exampleWeights: exampleWeights)
@@ -218,7 +228,10 @@ where Opt.Scalar == Model.Scalar {
       var clippedExamples = 0
       var noise = privacy.map { privacy in
         privacy.noiseSeed.map {
-          GaussianNoise(seed: $0 ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
+          // A domain constant keeps the noise's stream apart from the sampler's for equal seeds.
+          GaussianNoise(
+            seed: $0 ^ 0x6E6F_6973_655F_6470
+              ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
         } ?? GaussianNoise()
       }
       let batches = sampler.batches(epoch: epoch)
@@ -325,14 +338,16 @@ where Opt.Scalar == Model.Scalar {
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       var report = EpochReport(
-        epoch: epoch, meanLoss: steps == 0 ? 0 : lossSum / lossWeight, steps: steps,
+        epoch: epoch, meanLoss: lossWeight == 0 ? 0 : lossSum / lossWeight, steps: steps,
         examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
       if let privacy, let rate = sampler.poissonRate {
         var accountant = try RDPAccountant()
+        let (steps, overflow) = (epoch + 1).multipliedReportingOverflow(
+          by: sampler.batchesPerEpoch)
         try accountant.compose(
           noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
-          steps: (epoch + 1) * sampler.batchesPerEpoch)
+          steps: overflow ? Int.max : steps)
         report.epsilon = try accountant.epsilon(delta: privacy.delta).epsilon
         report.clippedExamples = clippedExamples
       }
@@ -360,14 +375,15 @@ where Opt.Scalar == Model.Scalar {
       "given", named: "example weights",
       expected: "none with differential privacy (they change each example's sensitivity)",
       exampleWeights == nil)
+    try model.parameterBlocks.validate(parameterCount: model.parameterCount)
     try privacy.clipping.validate(blockCount: model.parameterBlocks.count)
     switch normalization {
-    case .datasetWeightTotal: return sampler.expectedBatchSize
+    case .expectedBatchSize: return sampler.expectedBatchSize
     case .fixedDenominator(let denominator): return denominator
-    case .weightTotal, .sum:
+    case .datasetWeightTotal, .weightTotal, .sum:
       throw .invalidArgument(
         name: "normalization", value: normalization.description,
-        expected: "the expected batch size (default) or a fixed denominator for DP-SGD")
+        expected: ".expectedBatchSize or .fixedDenominator for DP-SGD (never the realised size)")
     }
   }
 

@@ -55,6 +55,10 @@
       // What a save file stores cannot be changed when resuming.
       ["--load", "s.json", "--model", "mlp"], ["--load", "s.json", "--seed", "3"],
       ["--load", "s.json", "--dp-clip-norm", "1", "--dp-epsilon", "2"],
+      ["--load", "s.json", "--dp-epsilon", "2"],
+      ["--load", "s.json", "--dp-noise-multiplier", "2"],
+      ["--load", "s.json", "--dp-delta", "1e-6"], ["--load", "s.json", "--dp-per-layer"],
+      ["--dp-clip-norm", "1", "--dp-epsilon", "1", "--early-stopping", "2"],
     ])
     func badOptionsGetAUsageError(_ arguments: [String]) {
       do {
@@ -71,5 +75,15 @@
       #expect(command.model == nil && command.batchSize == nil && command.precision == nil)
       #expect(try command.hiddenLayers() == [64])
     }
+  }
+#else
+  import Testing
+
+  /// Without the trait the command-line programs are not built and their tests would vanish
+  /// silently: fail instead, saying how to run them.
+  @Test func commandLineToolsTraitIsEnabled() {
+    Issue.record(
+      "the command-line programs' tests need the CommandLineTools trait: run `make test` "
+        + "(swift test --traits CommandLineTools)")
   }
 #endif

@@ -66,7 +66,7 @@
       // A well-formed SVG with one point per epoch in each of the four series.
       let points = try svgPoints(plot)
       #expect(points.count == 4 && points.allSatisfy { $0 == Array(1...6) }, "\(points)")
-      // The save file resumes: 0 more epochs evaluates, the same parameters.
+      // The save file's header names what the run was (resuming is tested below).
       let header = try SavedRunHeader.read(from: save)
       #expect(
         header.task == .classification && header.classCount == 2 && header.precision == "float")

@@ -80,42 +80,34 @@ import Testing
   }
 
   /// Every clipped row's norm is at most `C(1 + 1e-12)` (Double), and every clipped block's at
-  /// most `C_b(1 + 1e-12)`, with the norms from each representation.
+  /// most `C_b(1 + 1e-12)`: each example alone is a batch, so `clippedSum` returns its clipped
+  /// row, from the factored, stored and streamed `J`.
   @Test func clippedRowsStayWithinTheBound() throws {
     let model = try MultilayerPerceptron<Double>(layerSizes: [20, 16, 5], hiddenActivation: .relu)
-    let batch = try randomBatch(
-      Double.self, k: 50, d: 20, outputs: 5, loss: .softmaxCrossEntropy, seed: 3, scale: 10)
+    let data = try randomBatch(
+      Double.self, k: 30, d: 20, outputs: 5, loss: .softmaxCrossEntropy, seed: 3, scale: 10)
     let parameters = model.initialParameters(seed: 5)
-    let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-    var stored = try PerExampleGradients<Double>(k: 50, n: model.parameterCount)
-    try stored.write(writer)
-    let tensors = model.parameterBlocks.ranges
-    for representation in [GradientRepresentation.factored, .stored, .streamed] {
-      let (gradients, _) = try model.perExampleGradients(
-        parameters: parameters, batch: batch, representation: representation)
-      let bound = 0.3
-      let factors = clippingFactors(
-        squaredNorms: gradients.squaredRowNorms().map { Double($0) }, bound: bound)
-      let blockBounds = [0.1, 0.05, 0.2, 0.02]
-      let blockFactors = try zip(
-        gradients.squaredBlockNorms(model.parameterBlocks, parallelism: .serial), blockBounds
-      ).map { clippingFactors(squaredNorms: $0, bound: $1) }
-      for i in 0..<stored.k {
-        let row = Array(try stored.row(i))
-        let scale = factors[i]
-        let clippedNorm = row.reduce(0.0) { (total: Double, g: Double) in
-          total + scale * scale * g * g
-        }.squareRoot()
-        #expect(clippedNorm <= bound * (1 + 1e-12), "\(representation) row \(i): \(clippedNorm)")
-        for (b, block) in tensors.enumerated() {
-          let f: Double = blockFactors[b][i]
-          let norm = block.reduce(0.0) { (total: Double, j: Int) in
-            total + f * f * row[j] * row[j]
-          }.squareRoot()
-          #expect(norm <= blockBounds[b] * (1 + 1e-12), "\(representation) row \(i) block \(b)")
+    let blocks = model.parameterBlocks
+    let blockBounds = [0.1, 0.05, 0.2, 0.02]
+    var clippedRows = 0
+    for i in 0..<data.count {
+      let example = try data.gathering(i..<(i + 1))
+      for representation in [GradientRepresentation.factored, .stored, .streamed] {
+        let (row, _) = try model.perExampleGradients(
+          parameters: parameters, batch: example, representation: representation)
+        let flat = try row.clippedSum(.flat(bound: 0.3))
+        let norm = flat.sum.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        #expect(norm <= 0.3 * (1 + 1e-12), "\(representation) example \(i): \(norm)")
+        clippedRows += flat.clippedExamples
+        let perBlock = try row.clippedSum(.perBlock(bounds: blockBounds), blocks: blocks)
+        for (block, bound) in zip(blocks.ranges, blockBounds) {
+          let blockNorm = block.reduce(0.0) { $0 + perBlock.sum[$1] * perBlock.sum[$1] }
+            .squareRoot()
+          #expect(blockNorm <= bound * (1 + 1e-12), "\(representation) example \(i)")
         }
       }
     }
+    #expect(clippedRows > 0, "the bound clipped nothing: the test would prove nothing")
   }
 
   /// Per-block reductions of stored and streamed J (and factored with its own blocks) against
@@ -163,6 +155,43 @@ import Testing
           #expect(relativeError(got, want) <= 1e-12, "\(name) norms \(shape)")
         }
       }
+    }
+  }
+
+  /// The factored `J`'s per-tensor reduction (one GEMM or GEMV per tensor, with `alpha` and
+  /// `beta`) and its block norms against the stored `J`'s, which the test above holds to the
+  /// reference.
+  @Test(arguments: allScalarTypes)
+  func factoredBlockReductionsAgreeWithStored(_ type: any BLASScalar.Type) throws {
+    try checkFactoredBlocks(type)
+  }
+
+  func checkFactoredBlocks<Scalar: BLASScalar>(_: Scalar.Type) throws {
+    let tolerance = Scalar.self == Double.self ? 1e-12 : 1e-5
+    for (index, network) in Self.networks.enumerated() {
+      let loss: OutputLoss = network.layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
+      let model = try MultilayerPerceptron<Scalar>(
+        layerSizes: network.layers, hiddenActivation: .tanh, outputLoss: loss)
+      let batch = try randomBatch(
+        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
+        loss: loss, seed: UInt64(index) + 50)
+      let parameters = model.initialParameters(seed: 3)
+      let (factored, _) = try #require(
+        try model.perExampleGradientFactors(parameters: parameters, batch: batch))
+      let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+      var stored = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
+      try stored.write(writer)
+      let blocks = factored.tensorBlocks
+      #expect(blocks == model.parameterBlocks)
+      var rng = SeededGenerator(seed: UInt64(index))
+      let vectors = blocks.ranges.map { _ in rng.signedArray(Scalar.self, count: network.k) }
+      let y0 = rng.signedArray(Scalar.self, count: model.parameterCount)
+      var (a, b) = (y0, y0)
+      try factored.reduce(blockVectors: vectors, blocks: blocks, alpha: 2, beta: 0.5, into: &a)
+      try stored.reduce(blockVectors: vectors, blocks: blocks, alpha: 2, beta: 0.5, into: &b)
+      #expect(relativeError(a, b) <= tolerance, "\(network.layers) \(Scalar.self)")
+      let (fn, sn) = (try factored.squaredBlockNorms(blocks), try stored.squaredBlockNorms(blocks))
+      for (x, y) in zip(fn, sn) { #expect(relativeError(x, y) <= tolerance) }
     }
   }
 

@@ -42,7 +42,7 @@ import Testing
         clipping: .flat(bound: .infinity), noiseMultiplier: 0, delta: 1e-5, noiseSeed: 1)
       var privateTrainer = MinibatchTrainer(
         model: model, optimizer: optimizer, sampler: sampler, schedule: .constant(0.3),
-        representation: representation, privacy: privacy)
+        representation: representation, normalization: .expectedBatchSize, privacy: privacy)
       var (w1, w2) = (model.initialParameters(seed: 2), model.initialParameters(seed: 2))
       var reports: [EpochReport] = []
       try plain.train(parameters: &w1, data: data, epochs: 3)
@@ -66,7 +66,7 @@ import Testing
     func run(_ privacy: DifferentialPrivacy) throws -> ([Float], [EpochReport]) {
       var trainer = MinibatchTrainer(
         model: model, optimizer: try MomentumSGD<Float>(momentum: 0.9), sampler: sampler,
-        schedule: .constant(0.05), privacy: privacy)
+        schedule: .constant(0.05), normalization: .expectedBatchSize, privacy: privacy)
       var w = model.initialParameters(seed: 0)
       var reports: [EpochReport] = []
       try trainer.train(parameters: &w, data: data, epochs: 2) { report, _ in reports.append(report)
@@ -94,6 +94,41 @@ import Testing
     #expect(d.allSatisfy(\.isFinite) && d != a)
   }
 
+  /// One private step with σ = 0 and a finite bound against the update computed by hand:
+  /// `w − η·(Σ_i min(1, C/‖g_i‖)·g_i)/(q·N)`, with the clipped count reported.
+  @Test func oneClippedStepMatchesTheFormula() throws {
+    let model = try MultilayerPerceptron<Double>(layerSizes: [5, 4, 3], hiddenActivation: .tanh)
+    let data = try randomBatch(
+      Double.self, k: 40, d: 5, outputs: 3, loss: .softmaxCrossEntropy, seed: 8, scale: 4)
+    let sampler = try BatchSampler(exampleCount: 40, poissonRate: 0.3, stepsPerEpoch: 1, seed: 2)
+    let members = try #require(sampler.batches(epoch: 0).first)
+    let w0 = model.initialParameters(seed: 1)
+    // By hand, from the stored rows of the batch the sampler draws.
+    let (writer, _) = try model.perExampleRowWriter(
+      parameters: w0, batch: try data.gathering(members))
+    var rows = try PerExampleGradients<Double>(k: members.count, n: model.parameterCount)
+    try rows.write(writer)
+    let norms = rows.squaredRowNorms().map { $0.squareRoot() }
+    let bound = norms.sorted()[norms.count / 2]  // clips about half
+    var expected = w0
+    var clipped = 0
+    for (i, norm) in norms.enumerated() {
+      let factor = norm > bound ? bound / norm : 1
+      if factor < 1 { clipped += 1 }
+      for (j, g) in try rows.row(i).enumerated() { expected[j] -= 0.5 * factor * g / 12 }
+    }
+    let privacy = try DifferentialPrivacy(
+      clipping: .flat(bound: bound), noiseMultiplier: 0, delta: 1e-5, noiseSeed: 1)
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent<Double>(), sampler: sampler,
+      schedule: .constant(0.5), normalization: .expectedBatchSize, privacy: privacy)
+    var w = w0
+    var report: EpochReport?
+    try trainer.train(parameters: &w, data: data, epochs: 1) { epoch, _ in report = epoch }
+    #expect(relativeError(w, expected) <= 1e-12)
+    #expect(report?.clippedExamples == clipped && clipped > 0)
+  }
+
   @Test func settingsAreCheckedBeforeAnyStep() throws {
     let model = try LogisticRegression<Double>(inputCount: 3)
     let data = try randomBatch(
@@ -105,7 +140,7 @@ import Testing
     let initial = model.initialParameters(seed: 1)
     func train(
       _ sampler: BatchSampler, _ privacy: DifferentialPrivacy,
-      normalization: TrainingNormalization = .datasetWeightTotal, weights: [Double]? = nil
+      normalization: TrainingNormalization = .expectedBatchSize, weights: [Double]? = nil
     ) throws {
       var trainer = MinibatchTrainer(
         model: model, optimizer: try StochasticGradientDescent<Double>(), sampler: sampler,
@@ -130,10 +165,12 @@ import Testing
         try DifferentialPrivacy(
           clipping: .perBlock(bounds: [1, 1, 1]), noiseMultiplier: 1, delta: 1e-5))
     }
-    expectError(
-      .invalidArgument(
-        name: "normalization", value: "sum",
-        expected: "the expected batch size (default) or a fixed denominator for DP-SGD")
-    ) { try train(poisson, privacy, normalization: .sum) }
+    for normalization in [TrainingNormalization.sum, .datasetWeightTotal, .weightTotal] {
+      expectError(
+        .invalidArgument(
+          name: "normalization", value: normalization.description,
+          expected: ".expectedBatchSize or .fixedDenominator for DP-SGD (never the realised size)")
+      ) { try train(poisson, privacy, normalization: normalization) }
+    }
   }
 }

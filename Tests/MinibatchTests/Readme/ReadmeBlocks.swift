@@ -76,7 +76,8 @@ import Testing
       steps: 30 * sampler.batchesPerEpoch, clipping: .flat(bound: 1))
     var trainer = MinibatchTrainer(
       model: model, optimizer: try MomentumSGD<Float>(momentum: 0.9), sampler: sampler,
-      schedule: .cosine(initial: 0.05, minimum: 0.0005, epochs: 30), privacy: privacy)
+      schedule: .cosine(initial: 0.05, minimum: 0.0005, epochs: 30),
+      normalization: .expectedBatchSize, privacy: privacy)   // divide by q·N, never the realised k
     var w = model.initialParameters(seed: 1)
     try trainer.train(parameters: &w, data: train, epochs: 30, evaluation: test) { report, _ in
       print(report.epoch, report.epsilon!, report.evaluationAccuracy!)   // ε spent so far
