@@ -134,14 +134,14 @@ import CLAPACKE
     if S.self == Double.self {
       return Int(
         LAPACKE_dgesdd(
-          LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil, 1,
-          nil, 1))
+          LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil,
+          blasInt(m), nil, blasInt(n)))
     }
     precondition(S.self == Float.self, "BLASScalar is Float or Double")
     return Int(
       LAPACKE_sgesdd(
-        LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil, 1, nil,
-        1))
+        LAPACK_ROW_MAJOR, job, blasInt(m), blasInt(n), cast(a), blasInt(lda), cast(s), nil,
+        blasInt(m), nil, blasInt(n)))
   }
 
   /// The same memory seen as the concrete scalar type the caller tested for.
