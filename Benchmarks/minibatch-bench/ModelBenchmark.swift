@@ -16,7 +16,10 @@ import Minibatch
 /// - factored-dp-step / factored-dp-per-layer: a whole DP-SGD gradient — forward, backward, the
 ///   per-example norms from the factors, the clipped sum (one GEMM per layer with the clipping
 ///   vector; per layer: one per tensor), Gaussian noise and the division by `B` — flat or per
-///   parameter tensor.
+///   parameter tensor;
+/// - factored-variance / -noise-scale / -gram-spectrum: forward, backward and the per-weight
+///   moments (mean and variance), the batch's noise-scale estimate, or the centred Gram matrix's
+///   top 10 eigenvalues (`?syevd`), each from the factors.
 struct ModelCase {
   var model: String
   var scalar: String
@@ -141,6 +144,32 @@ func benchmarkModel<Model: PerExampleGradientModel>(
       }
     ),
     ("factored-dp-per-layer", { try privateStep(perLayer) }),
+    (
+      "factored-variance",
+      {
+        let (gradients, _) = try model.perExampleGradientFactors(
+          parameters: parameters, batch: batch)!
+        sink.consume(try gradients.moments(parallelism: parallelism).m2[0])
+      }
+    ),
+    (
+      "factored-noise-scale",
+      {
+        let (gradients, _) = try model.perExampleGradientFactors(
+          parameters: parameters, batch: batch)!
+        sink.consume(try gradients.noiseScale(parallelism: parallelism).traceOfCovariance)
+      }
+    ),
+    (
+      "factored-gram-spectrum",
+      {
+        let (gradients, _) = try model.perExampleGradientFactors(
+          parameters: parameters, batch: batch)!
+        let spectrum = try gradients.gramSpectrum(
+          centered: true, count: 10, parallelism: parallelism)
+        sink.consume(spectrum.eigenvalues[0])
+      }
+    ),
   ]
   let plainStep = {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])

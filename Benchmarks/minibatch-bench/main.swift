@@ -188,10 +188,13 @@ report("checksum \(sink.checksum)")
       + "stored-fused-mean = forward + backward + J written and reduced into a stored matrix.")
   report(
     "factored-dp-step / -dp-per-layer = forward + backward + norms + clipped sum + noise / B "
-      + "(a whole DP-SGD gradient, flat or per-tensor clipping).")
+      + "(a whole DP-SGD gradient, flat or per-tensor clipping); factored-variance / -noise-scale "
+      + "/ -gram-spectrum = forward + backward + per-weight moments / the batch's noise scale / "
+      + "the centred Gram matrix's top 10 eigenvalues.")
   report(
     "×plain = paired median (min) over rounds of the kernel's time / the plain step's in the "
-      + "same round. Targets: mean ≤ 1.15, norms ≤ 0.25, moments ≤ 2.0, dp-step ≤ 1.3.")
+      + "same round. Targets: mean ≤ 1.15, norms ≤ 0.25, moments ≤ 2.0, dp-step ≤ 1.3, "
+      + "variance ≤ 2.0, noise-scale ≤ 1.3, gram-spectrum ≤ 3.0.")
   let header = [
     "model", "scalar", "k", "n", "plain ms", "kernel", "ms", "med ms", "×plain", "(min)",
   ]
@@ -203,7 +206,8 @@ report("checksum \(sink.checksum)")
   report(row(header))
   let targets = [
     "factored-mean": 1.15, "factored-norms": 0.25, "factored-moments": 2.0,
-    "factored-dp-step": 1.3, "factored-dp-per-layer": 1.3,
+    "factored-dp-step": 1.3, "factored-dp-per-layer": 1.3, "factored-variance": 2.0,
+    "factored-noise-scale": 1.3, "factored-gram-spectrum": 3.0,
   ]
   var worst: [String: (ratio: Double, label: String)] = [:]
   for entry in grid {
@@ -235,7 +239,7 @@ report("checksum \(sink.checksum)")
   }
   for kernel in [
     "factored-mean", "factored-norms", "factored-moments", "factored-dp-step",
-    "factored-dp-per-layer",
+    "factored-dp-per-layer", "factored-variance", "factored-noise-scale", "factored-gram-spectrum",
   ] {
     guard let (ratio, label) = worst[kernel], let target = targets[kernel] else { continue }
     report(

@@ -17,7 +17,8 @@ for row in rows:
     if kernel == "mean":
         assert row["blas_gemv_threads"] >= 1 and row["speed_vs_best_of_naive_and_blas"] > 0, row
     if kernel.endswith(("factored-mean", "factored-norms", "factored-moments", "stored-fused-mean",
-                         "factored-dp-step", "factored-dp-per-layer")):
+                         "factored-dp-step", "factored-dp-per-layer", "factored-variance",
+                         "factored-noise-scale", "factored-gram-spectrum")):
         assert row["plain_seconds_median"] > 0 and row["paired_ratio_to_plain_median"] > 0, row
     if kernel.endswith("train-step-stored"):
         assert row["paired_ratio_to_factored_median"] > 0, row

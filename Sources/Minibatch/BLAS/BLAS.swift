@@ -56,6 +56,24 @@ import CLAPACKE
     }
   }
 
+  /// `C ← alpha·A·Aᵀ + beta·C` (`?syrk`) for a row-major `n × k` `A`, writing only the **upper**
+  /// triangle of the `n × n` `C` (half a GEMM's work).
+  static func syrk<S: BLASScalar>(
+    n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int, beta: S,
+    c: UnsafeMutablePointer<S>, ldc: Int
+  ) {
+    if S.self == Double.self {
+      cblas_dsyrk(
+        CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(n), blasInt(k), Double(alpha), cast(a),
+        blasInt(lda), Double(beta), cast(c), blasInt(ldc))
+    } else {
+      precondition(S.self == Float.self, "BLASScalar is Float or Double")
+      cblas_ssyrk(
+        CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(n), blasInt(k), Float(alpha), cast(a),
+        blasInt(lda), Float(beta), cast(c), blasInt(ldc))
+    }
+  }
+
   /// `y ← alpha·x + y` (`?axpy`) over `n` entries.
   @inlinable @inline(__always)
   public static func axpy<S: BLASScalar>(

@@ -127,18 +127,8 @@ extension PerExampleGradientOperator {
     let epsilon = Double(Scalar.ulpOfOne) / 2
     let accuracy = Scalar.self == Float.self ? 1e-3 : 1e-8
     let threshold = 3 * Double(k + 4) * epsilon / accuracy
-    var mu = mean.map { Double($0) }
-    var m2 = [Double](repeating: 0, count: parameterCount)
-    var inexact: [Int] = []
-    for j in 0..<parameterCount {
-      let raw = Double(squares[j])
-      let centred = total * (raw - mu[j] * mu[j])
-      if centred > threshold * total * raw, raw > Double(Scalar.leastNormalMagnitude) {
-        m2[j] = centred
-      } else if raw > 0 || mu[j] != 0 {
-        inexact.append(j)
-      }
-    }
+    var (mu, m2, inexact) = oneReductionMoments(
+      mean: mean, squares: squares, total: total, threshold: threshold)
     if !inexact.isEmpty {
       exactColumnMoments(inexact, weights: weights, total: total, mean: &mu, m2: &m2)
     }
@@ -193,4 +183,36 @@ extension PerExampleGradientOperator {
       }
     }
   }
+}
+
+/// `μ_j` and `M2_j = V·(E_v[g²]_j − μ_j²)` in Double, and the parameters whose difference is not
+/// trustworthy (below `threshold·V·E_v[g²]_j`, or the second moment below `Scalar`'s normal
+/// range) and must be recomputed exactly.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func oneReductionMoments<Scalar: BLASScalar>(
+  mean: [Scalar], squares: [Scalar], total: Double, threshold: Double
+) -> (mean: [Double], m2: [Double], inexact: [Int]) {
+  var mu = [Double](repeating: 0, count: mean.count)
+  var m2 = [Double](repeating: 0, count: mean.count)
+  var inexact: [Int] = []
+  let smallest = Double(Scalar.leastNormalMagnitude)
+  for j in mean.indices {
+    let (average, raw) = (Double(mean[j]), Double(squares[j]))
+    mu[j] = average
+    let centred = total * (raw - average * average)
+    if centred > threshold * total * raw, raw > smallest {
+      m2[j] = centred
+    } else if raw > 0 || average != 0 {
+      inexact.append(j)
+    }
+  }
+  return (mu, m2, inexact)
+}
+
+/// `Σ_j x_j²` in Double.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func squaredNorm<Scalar: BLASScalar>(_ x: [Scalar]) -> Double {
+  x.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) }
 }

@@ -102,8 +102,7 @@ extension PerExampleGradientOperator {
       exampleCount, named: "examples", expected: "≥ 2 for a noise scale", exampleCount >= 2)
     let norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
     try validateFinite(norms, of: "squared per-example gradient norms")
-    let mean = self.mean(parallelism: parallelism)
-    let meanNorm = mean.reduce(0.0) { $0 + Double($1) * Double($1) }
+    let meanNorm = squaredNorm(self.mean(parallelism: parallelism))
     return try NoiseScaleEstimate(
       smallBatch: 1, smallSquaredNorm: norms.reduce(0, +) / Double(exampleCount),
       bigBatch: exampleCount, bigSquaredNorm: meanNorm)

@@ -30,11 +30,11 @@ extension PerExampleGradientOperator {
         for start in stride(from: 0, to: parameterCount, by: width) {
           let columns = start..<min(parameterCount, start + width)
           writeValidatedTile(rows: 0..<k, columns: columns, into: tile)
-          BLAS.gemm(
-            transposeA: false, transposeB: true, m: k, n: k, k: columns.count, alpha: 1,
-            a: tile.baseAddress!, lda: columns.count, b: tile.baseAddress!, ldb: columns.count,
-            beta: 1, c: g.baseAddress!, ldc: k)
+          BLAS.syrk(
+            n: k, k: columns.count, alpha: 1, a: tile.baseAddress!, lda: columns.count, beta: 1,
+            c: g.baseAddress!, ldc: k)
         }
+        mirrorUpperTriangle(g.baseAddress!, k: k)
       }
     }
     return gram
@@ -88,6 +88,8 @@ extension PerExampleGradientOperator {
 
 /// `H·G·H` with `H = I − 11ᵀ/k`: `G[i, j] − r_i − r_j + t` (row means `r`, grand mean `t`), in
 /// Double.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func centredGram<Scalar: BLASScalar>(_ gram: Matrix<Scalar>) -> Matrix<Scalar> {
   let k = gram.rows
   let rowMeans = (0..<k).map { i in (0..<k).reduce(0.0) { $0 + Double(gram[i, $1]) } / Double(k) }
@@ -114,9 +116,8 @@ extension PerExampleGradients {
     var gram = try Matrix<Scalar>(rows: k, columns: k)
     withUnsafeElements { a in
       gram.withUnsafeMutableElements { g in
-        BLAS.gemm(
-          transposeA: false, transposeB: true, m: k, n: k, k: n, alpha: 1, a: a.baseAddress!,
-          lda: n, b: a.baseAddress!, ldb: n, beta: 0, c: g.baseAddress!, ldc: k)
+        BLAS.syrk(n: k, k: n, alpha: 1, a: a.baseAddress!, lda: n, beta: 0, c: g.baseAddress!, ldc: k)
+        mirrorUpperTriangle(g.baseAddress!, k: k)
       }
     }
     return gram
@@ -134,37 +135,48 @@ extension FactoredPerExampleGradients {
     var deltas = [Scalar](repeating: 0, count: k * k)
     var inputs = [Scalar](repeating: 0, count: k * k)
     for layer in layers {
+      // Upper triangles only (?syrk), mirrored once at the end.
       layer.deltas.withUnsafeElements { d in
         deltas.withUnsafeMutableBufferPointer { dd in
-          BLAS.gemm(
-            transposeA: false, transposeB: true, m: k, n: k, k: layer.outputCount, alpha: 1,
-            a: d.baseAddress!, lda: layer.outputCount, b: d.baseAddress!, ldb: layer.outputCount,
+          BLAS.syrk(
+            n: k, k: layer.outputCount, alpha: 1, a: d.baseAddress!, lda: layer.outputCount,
             beta: 0, c: dd.baseAddress!, ldc: k)
         }
       }
       layer.inputs.withUnsafeElements { a in
         inputs.withUnsafeMutableBufferPointer { aa in
-          BLAS.gemm(
-            transposeA: false, transposeB: true, m: k, n: k, k: layer.inputCount, alpha: 1,
-            a: a.baseAddress!, lda: layer.inputCount, b: a.baseAddress!, ldb: layer.inputCount,
+          BLAS.syrk(
+            n: k, k: layer.inputCount, alpha: 1, a: a.baseAddress!, lda: layer.inputCount,
             beta: 0, c: aa.baseAddress!, ldc: k)
         }
       }
       gram.withUnsafeMutableElements { g in
-        addHadamard(deltas, inputs, into: g.baseAddress!)
+        addHadamardUpper(deltas, inputs, into: g.baseAddress!, k: k)
       }
     }
+    gram.withUnsafeMutableElements { g in mirrorUpperTriangle(g.baseAddress!, k: k) }
     return gram
   }
 }
 
-/// `g[e] += d[e]·(a[e] + 1)` for every entry.
+/// `g[i, j] += d[i, j]·(a[i, j] + 1)` on the upper triangle (`j ≥ i`) of `k × k` matrices.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
-func addHadamard<Scalar: BLASScalar>(
-  _ d: [Scalar], _ a: [Scalar], into g: UnsafeMutablePointer<Scalar>
+func addHadamardUpper<Scalar: BLASScalar>(
+  _ d: [Scalar], _ a: [Scalar], into g: UnsafeMutablePointer<Scalar>, k: Int
 ) {
-  for e in d.indices { g[e] += d[e] * (a[e] + 1) }
+  for i in 0..<k {
+    for e in (i * k + i)..<(i * k + k) { g[e] += d[e] * (a[e] + 1) }
+  }
+}
+
+/// Copies the upper triangle of a `k × k` row-major matrix onto its lower triangle.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func mirrorUpperTriangle<Scalar: BLASScalar>(_ g: UnsafeMutablePointer<Scalar>, k: Int) {
+  for i in 0..<k {
+    for j in 0..<i { g[i * k + j] = g[j * k + i] }
+  }
 }
 
 /// Which examples dominate a batch: their losses and gradient norms, and the indices of the
