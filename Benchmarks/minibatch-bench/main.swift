@@ -7,6 +7,7 @@ import Minibatch
 //   swift run -c release minibatch-bench --quick    small grid in seconds (CI smoke test)
 //   swift run -c release minibatch-bench --json     one JSON object per case on stdout
 //   swift run -c release minibatch-bench --models   only the model and training rows
+//   swift run -c release minibatch-bench --statistics  only the digits statistics (no timings)
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
   try childMain(Array(CommandLine.arguments.dropFirst(2)))
@@ -14,7 +15,9 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 }
 
 let arguments = Set(CommandLine.arguments.dropFirst())
-let knownArguments: Set<String> = ["--quick", "--json", "--models", "--help", "-h"]
+let knownArguments: Set<String> = [
+  "--quick", "--json", "--models", "--statistics", "--help", "-h",
+]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   || arguments.contains("-h")
 {
@@ -23,12 +26,16 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
     FileHandle.standardError.write(
       "unknown option: \(unknown.joined(separator: " "))\n".data(using: .utf8)!)
   }
-  print("usage: minibatch-bench [--quick] [--json] [--models]")
+  print("usage: minibatch-bench [--quick] [--json] [--models] [--statistics]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
 let json = arguments.contains("--json")
 let modelsOnly = arguments.contains("--models")
+if arguments.contains("--statistics") {
+  try runStatisticsReport()
+  exit(0)
+}
 
 func report(_ line: String) {
   if json {
@@ -275,6 +282,7 @@ report("checksum \(sink.checksum)")
           r.model, scalar, r.n, perSecond, r.timing.minimum * 1e3, r.timing.median * 1e3))
     }
   }
+  if !quick { try runStatisticsReport() }
 }
 
 /// CSV loading throughput (target ≥ 100 MB/s).

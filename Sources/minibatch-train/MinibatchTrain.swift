@@ -115,6 +115,13 @@
       help: "Stop after this many epochs without a lower test loss; keep the best parameters.")
     var earlyStopping: Int?
 
+    @Flag(
+
+      help: "Report the gradient noise scale every epoch and gradient statistics at the end.")
+
+    var statistics = false
+
+
     // MARK: Saving and output
 
     @Option(help: "Save the model, optimiser state, standardiser and recipe to this JSON file.")
@@ -278,6 +285,9 @@
         }
         return
       }
+      if statistics {
+        throw ValidationError("--statistics describes the unclipped gradients: not with DP-SGD")
+      }
       if earlyStopping != nil {
         throw ValidationError(
           "--early-stopping with DP-SGD would keep an earlier epoch while ε counts every epoch "
@@ -333,6 +343,7 @@
       recipe.cosineSchedule = !constantRate
       if let threads { recipe.threads = threads }
       recipe.earlyStoppingPatience = earlyStopping
+      recipe.statistics = statistics
       if let dpClipNorm {
         recipe.privacy = PrivacyOptions(
           clipNorm: dpClipNorm, noiseMultiplier: dpNoiseMultiplier, targetEpsilon: dpEpsilon,

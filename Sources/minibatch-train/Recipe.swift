@@ -57,6 +57,8 @@ struct Recipe: Codable, Sendable {
   var earlyStoppingPatience: Int?
   /// When resuming: the epochs to add (the schedule stays the saved run's).
   var additionalEpochs: Int?
+  /// Track the gradient noise scale per epoch and report gradient statistics at the end.
+  var statistics = false
 
   init(model: ModelKind) { self.model = model }
 
@@ -217,6 +219,7 @@ struct Recipe: Codable, Sendable {
       normalization: privacy == nil ? .datasetWeightTotal : .expectedBatchSize,
       parallelism: .threads(threads), privacy: privacy)
     trainer.onStep = output.progress
+    if statistics { trainer.noiseScaleDecay = 0.99 }
     let history = TrainingHistory(task: data.task)
     // One epoch per call, so that the optimiser's state can be kept with the best epoch's
     // parameters when early stopping ends the run (the shuffles, rates and noise depend only on
@@ -270,6 +273,11 @@ struct Recipe: Codable, Sendable {
       try saved.write(to: path)
       output.line("saved to \(path) (resume with --load \(path) --epochs N)")
     }
+    if statistics {
+      for line in try statisticsSummary(model: model, parameters: parameters, data: data.train) {
+        output.line(line)
+      }
+    }
     let classification = data.task == .classification
     return Outcome(
       reports: history.reports,
@@ -281,6 +289,43 @@ struct Recipe: Codable, Sendable {
       testLoss: try data.test.map { Double(try model.meanLoss(parameters: parameters, batch: $0)) },
       parameterCount: model.parameterCount, parameters: parameters.map { Double($0) },
       noiseMultiplier: privacy?.noiseMultiplier, bestEpoch: stoppedEarly ? best?.epoch : nil)
+  }
+}
+
+extension Recipe {
+  /// At the final parameters, over the training set in chunks of 1,024 examples (moments
+  /// merged): the trace of the per-example gradients' covariance, the variance of the mean of a
+  /// batch, the noise scale, and the examples with the largest gradients.
+  func statisticsSummary<Scalar: BLASScalar>(
+    model: MultilayerPerceptron<Scalar>, parameters: [Scalar], data: Batch<Scalar>
+  ) throws -> [String] {
+    var moments: GradientMoments?
+    var norms: [(index: Int, norm: Double)] = []
+    for start in stride(from: 0, to: data.count, by: 1024) {
+      let rows = start..<min(data.count, start + 1024)
+      let (J, losses) = try model.perExampleGradients(
+        parameters: parameters, batch: try data.gathering(rows))
+      let part = try J.moments()
+      if moments == nil { moments = part } else { try moments!.merge(part) }
+      let diagnostics = try PerExampleDiagnostics(
+        gradients: J, losses: losses, largest: min(5, rows.count))
+      norms += diagnostics.largestGradientNorms.map { (start + $0, diagnostics.gradientNorms[$0]) }
+    }
+    guard let moments, data.count >= 2 else { return [] }
+    let trace = moments.traceOfCovariance
+    let gradientNorm = moments.mean.reduce(0) { $0 + $1 * $1 }
+    let largest = norms.sorted { $0.norm > $1.norm }.prefix(5)
+    return [
+      String(
+        format: "statistics at the final parameters (%d training examples): tr(Σ) = %.4g, "
+          + "variance of a batch mean tr(Σ)/k = %.4g at k = %d, |G|² = %.4g, "
+          + "B_simple = tr(Σ)/|G|² = %.4g", data.count, trace,
+        moments.varianceOfMean(batchSize: batchSize), batchSize, gradientNorm,
+        trace / gradientNorm),
+      "largest per-example gradients (row: norm): "
+        + largest.map { String(format: "%d: %.3g", $0.index + 1, $0.norm) }.joined(
+          separator: ", "),
+    ]
   }
 }
 

@@ -26,23 +26,27 @@ final class TrainingHistory {
     text += String(
       format: "  lr %.4g  %.0f examples/s", report.learningRate, report.examplesPerSecond)
     if let epsilon = report.epsilon { text += String(format: "  ε = %.3f", epsilon) }
+    if let scale = report.noiseScale?.simpleNoiseScale {
+      text += String(format: "  B_simple %.4g", scale)
+    }
     return text
   }
 
   /// `epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds,
-  /// examples_per_second,epsilon`, one row per epoch (1-based); empty cells for what a run does
-  /// not have.
+  /// examples_per_second,epsilon,noise_scale`, one row per epoch (1-based); empty cells for what
+  /// a run does not have.
   var csv: String {
     func cell(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
     var text =
       "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds,"
-      + "examples_per_second,epsilon\n"
+      + "examples_per_second,epsilon,noise_scale\n"
     for (report, accuracy) in zip(reports, trainAccuracies) {
       text +=
         [
           "\(report.epoch + 1)", cell(report.meanLoss), cell(accuracy), cell(report.evaluationLoss),
           cell(report.evaluationAccuracy), cell(report.learningRate), cell(report.seconds),
           cell(report.examplesPerSecond), cell(report.epsilon),
+        cell(report.noiseScale?.simpleNoiseScale),
         ].joined(separator: ",") + "\n"
     }
     return text

@@ -29,6 +29,10 @@ public struct EpochReport: Sendable, Hashable {
   /// With differential privacy: the examples of this epoch whose gradient was scaled down by
   /// clipping.
   public var clippedExamples: Int?
+  /// With ``MinibatchTrainer/noiseScaleDecay`` set: the moving average of every step's
+  /// noise-scale estimate (``NoiseScaleAverage``) at the end of this epoch; its
+  /// ``NoiseScaleEstimate/simpleNoiseScale`` is `B_simple`.
+  public var noiseScale: NoiseScaleEstimate?
 
   /// Training throughput, examples per second.
   public var examplesPerSecond: Double { Double(examples) / seconds }
@@ -137,6 +141,12 @@ where Opt.Scalar == Model.Scalar {
   /// Called after every batch of every epoch (taken or skipped), on the training thread; `nil`
   /// (the default) for no calls. For progress reporting: keep it cheap.
   public var onStep: (@Sendable (StepProgress) -> Void)?
+  /// Track the gradient noise scale (McCandlish et al. 2018): every step of at least 2 examples
+  /// also computes its batch's ``PerExampleGradientOperator/noiseScale(parallelism:)`` (the
+  /// norms and one more reduction), folded into a moving average with this decay
+  /// (``NoiseScaleAverage``) that each ``EpochReport/noiseScale`` reports. `nil` (the default):
+  /// not tracked. Not with ``privacy`` (the statistic is of the unclipped, noiseless gradients).
+  public var noiseScaleDecay: Double?
 
   public init(
     model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
@@ -202,6 +212,13 @@ where Opt.Scalar == Model.Scalar {
     let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
       try validatePrivacy(privacy, exampleWeights: exampleWeights)
     }
+    var noiseScale = try noiseScaleDecay.map { (decay) throws(MinibatchError) in
+      try NoiseScaleAverage(decay: decay)
+    }
+    try validateArgument(
+      "set", named: "noise scale tracking",
+      expected: "off with differential privacy (it describes the unclipped gradients)",
+      noiseScale == nil || privacy == nil)
     // Dense models give factors; others fall back to the stored J, written and reduced in one
     // sweep into a buffer reused between batches.
     let factorable =
@@ -274,6 +291,13 @@ where Opt.Scalar == Model.Scalar {
             parameters: parameters, batch: batch, representation: representation,
             parallelism: parallelism)
         }
+        if noiseScale != nil, batch.count >= 2 {
+          let operator_: any PerExampleGradientOperator<Scalar> =
+            gradients ?? StreamedPerExampleGradients(writer!)
+          if let estimate = try? operator_.noiseScale(parallelism: parallelism) {
+            noiseScale!.update(estimate)
+          }
+        }
         let (batchLoss, batchLossWeight) = Self.weightedLoss(losses, weights: weights)
         guard batchLoss.isFinite else {
           throw MinibatchError.nonFiniteLoss(
@@ -341,6 +365,7 @@ where Opt.Scalar == Model.Scalar {
         epoch: epoch, meanLoss: lossWeight == 0 ? 0 : lossSum / lossWeight, steps: steps,
         examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
+      report.noiseScale = noiseScale?.average
       if let privacy, let rate = sampler.poissonRate {
         var accountant = try RDPAccountant()
         let (steps, overflow) = (epoch + 1).multipliedReportingOverflow(

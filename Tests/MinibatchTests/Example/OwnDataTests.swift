@@ -60,7 +60,7 @@
       #expect(
         rows[0]
           == "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds,"
-          + "examples_per_second,epsilon")
+          + "examples_per_second,epsilon,noise_scale")
       let last = rows[6].split(separator: ",", omittingEmptySubsequences: false)
       #expect(last[0] == "6" && Double(last[4])! > 0.9, "\(rows[6])")
       // A well-formed SVG with one point per epoch in each of the four series.

@@ -291,3 +291,47 @@ import Testing
     #expect(measured[0] / measured[1] > 3 && measured[1] / measured[2] > 3)
   }
 }
+
+/// The trainer's noise-scale tracking.
+@Suite struct TrainerNoiseScaleTests {
+  /// One step per epoch over the whole data set with decay 0: the report is that batch's
+  /// estimate at the epoch's starting parameters.
+  @Test(arguments: [GradientRepresentation.automatic, .stored])
+  func reportedNoiseScaleIsTheBatchEstimate(_ representation: GradientRepresentation) throws {
+    let model = try MultilayerPerceptron<Double>(layerSizes: [4, 6, 3], hiddenActivation: .tanh)
+    let data = try randomBatch(Double.self, k: 30, d: 4, outputs: 3, loss: .softmaxCrossEntropy, seed: 4)
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent<Double>(),
+      sampler: try BatchSampler(exampleCount: 30, batchSize: 30, shuffles: false, seed: 0),
+      schedule: .constant(0.1), representation: representation)
+    trainer.noiseScaleDecay = 0
+    let w0 = model.initialParameters(seed: 2)
+    var w = w0
+    var reports: [EpochReport] = []
+    try trainer.train(parameters: &w, data: data, epochs: 1) { report, _ in reports.append(report) }
+    let (J, _) = try model.perExampleGradients(parameters: w0, batch: data)
+    let expected = try J.noiseScale()
+    let got = try #require(reports.first?.noiseScale)
+    #expect(abs(got.traceOfCovariance - expected.traceOfCovariance) <= 1e-12 * expected.traceOfCovariance)
+    #expect(
+      abs(got.gradientSquaredNorm - expected.gradientSquaredNorm)
+        <= 1e-10 * abs(expected.traceOfCovariance))
+  }
+
+  @Test func notWithPrivacy() throws {
+    let model = try LogisticRegression<Double>(inputCount: 3)
+    let data = try randomBatch(Double.self, k: 10, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 1)
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try StochasticGradientDescent<Double>(),
+      sampler: try BatchSampler(exampleCount: 10, poissonRate: 0.5, seed: 1),
+      schedule: .constant(0.1), normalization: .expectedBatchSize,
+      privacy: try DifferentialPrivacy(clipping: .flat(bound: 1), noiseMultiplier: 1, delta: 1e-5))
+    trainer.noiseScaleDecay = 0.9
+    var w = model.initialParameters(seed: 1)
+    expectError(
+      .invalidArgument(
+        name: "noise scale tracking", value: "set",
+        expected: "off with differential privacy (it describes the unclipped gradients)")
+    ) { try trainer.train(parameters: &w, data: data, epochs: 1) }
+  }
+}
