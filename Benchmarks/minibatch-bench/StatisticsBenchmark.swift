@@ -63,6 +63,7 @@ import Minibatch
   }
   report(
     String(
-      format: "  test accuracy %.2f%%", 100 * (try mlp.accuracy(parameters: parameters, batch: testF))))
+      format: "  test accuracy %.2f%%",
+      100 * (try mlp.accuracy(parameters: parameters, batch: testF))))
   _ = test
 }

@@ -121,7 +121,6 @@
 
     var statistics = false
 
-
     // MARK: Saving and output
 
     @Option(help: "Save the model, optimiser state, standardiser and recipe to this JSON file.")

@@ -46,7 +46,7 @@ final class TrainingHistory {
           "\(report.epoch + 1)", cell(report.meanLoss), cell(accuracy), cell(report.evaluationLoss),
           cell(report.evaluationAccuracy), cell(report.learningRate), cell(report.seconds),
           cell(report.examplesPerSecond), cell(report.epsilon),
-        cell(report.noiseScale?.simpleNoiseScale),
+          cell(report.noiseScale?.simpleNoiseScale),
         ].joined(separator: ",") + "\n"
     }
     return text

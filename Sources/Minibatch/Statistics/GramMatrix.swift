@@ -116,7 +116,8 @@ extension PerExampleGradients {
     var gram = try Matrix<Scalar>(rows: k, columns: k)
     withUnsafeElements { a in
       gram.withUnsafeMutableElements { g in
-        BLAS.syrk(n: k, k: n, alpha: 1, a: a.baseAddress!, lda: n, beta: 0, c: g.baseAddress!, ldc: k)
+        BLAS.syrk(
+          n: k, k: n, alpha: 1, a: a.baseAddress!, lda: n, beta: 0, c: g.baseAddress!, ldc: k)
         mirrorUpperTriangle(g.baseAddress!, k: k)
       }
     }

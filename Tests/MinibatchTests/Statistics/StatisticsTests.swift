@@ -67,7 +67,9 @@ import Testing
               break
             }
           }
-          #expect(relativeError(moments.mean, reference.mean) <= (Scalar.self == Float.self ? 1e-5 : 1e-12))
+          #expect(
+            relativeError(moments.mean, reference.mean)
+              <= (Scalar.self == Float.self ? 1e-5 : 1e-12))
           let total = w.reduce(0, +)
           let w2 = w.reduce(0) { $0 + $1 * $1 }
           if network.k > 1 {
@@ -183,7 +185,9 @@ import Testing
       var reference = [Double](repeating: 0, count: k * k)
       for i in 0..<k {
         for j in 0..<k {
-          for c in 0..<stored.n { reference[i * k + j] += Double(stored[i, c]) * Double(stored[j, c]) }
+          for c in 0..<stored.n {
+            reference[i * k + j] += Double(stored[i, c]) * Double(stored[j, c])
+          }
         }
       }
       for representation in [GradientRepresentation.factored, .stored, .streamed] {
@@ -299,7 +303,8 @@ import Testing
   @Test(arguments: [GradientRepresentation.automatic, .stored])
   func reportedNoiseScaleIsTheBatchEstimate(_ representation: GradientRepresentation) throws {
     let model = try MultilayerPerceptron<Double>(layerSizes: [4, 6, 3], hiddenActivation: .tanh)
-    let data = try randomBatch(Double.self, k: 30, d: 4, outputs: 3, loss: .softmaxCrossEntropy, seed: 4)
+    let data = try randomBatch(
+      Double.self, k: 30, d: 4, outputs: 3, loss: .softmaxCrossEntropy, seed: 4)
     var trainer = MinibatchTrainer(
       model: model, optimizer: try StochasticGradientDescent<Double>(),
       sampler: try BatchSampler(exampleCount: 30, batchSize: 30, shuffles: false, seed: 0),
@@ -312,7 +317,8 @@ import Testing
     let (J, _) = try model.perExampleGradients(parameters: w0, batch: data)
     let expected = try J.noiseScale()
     let got = try #require(reports.first?.noiseScale)
-    #expect(abs(got.traceOfCovariance - expected.traceOfCovariance) <= 1e-12 * expected.traceOfCovariance)
+    #expect(
+      abs(got.traceOfCovariance - expected.traceOfCovariance) <= 1e-12 * expected.traceOfCovariance)
     #expect(
       abs(got.gradientSquaredNorm - expected.gradientSquaredNorm)
         <= 1e-10 * abs(expected.traceOfCovariance))
@@ -320,7 +326,8 @@ import Testing
 
   @Test func notWithPrivacy() throws {
     let model = try LogisticRegression<Double>(inputCount: 3)
-    let data = try randomBatch(Double.self, k: 10, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 1)
+    let data = try randomBatch(
+      Double.self, k: 10, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 1)
     var trainer = MinibatchTrainer(
       model: model, optimizer: try StochasticGradientDescent<Double>(),
       sampler: try BatchSampler(exampleCount: 10, poissonRate: 0.5, seed: 1),
