@@ -59,3 +59,17 @@ public func modelZoo<Scalar: BLASScalar>(
     ),
   ]
 }
+
+/// An MLP with the given layer sizes (binary cross-entropy for one output, softmax cross-entropy
+/// otherwise) and a random batch of `k` examples for it.
+public func randomNetworkCase<Scalar: BLASScalar>(
+  _: Scalar.Type, layers: [Int], k: Int, activation: Activation, seed: UInt64, scale: Scalar = 1
+) throws -> (model: MultilayerPerceptron<Scalar>, batch: Batch<Scalar>) {
+  let loss: OutputLoss = layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
+  let model = try MultilayerPerceptron<Scalar>(
+    layerSizes: layers, hiddenActivation: activation, outputLoss: loss)
+  let batch = try randomBatch(
+    Scalar.self, k: k, d: layers[0], outputs: model.outputCount, loss: loss, seed: seed,
+    scale: scale)
+  return (model, batch)
+}

@@ -292,9 +292,9 @@ where Opt.Scalar == Model.Scalar {
             parallelism: parallelism)
         }
         if noiseScale != nil, batch.count >= 2 {
-          let operator_: any PerExampleGradientOperator<Scalar> =
+          let batchGradients: any PerExampleGradientOperator<Scalar> =
             gradients ?? StreamedPerExampleGradients(writer!)
-          if let estimate = try? operator_.noiseScale(parallelism: parallelism) {
+          if let estimate = try? batchGradients.noiseScale(parallelism: parallelism) {
             noiseScale!.update(estimate)
           }
         }

@@ -28,12 +28,9 @@ import Testing
   func checkClippedSums<Scalar: BLASScalar>(_: Scalar.Type) throws {
     let tolerance = Scalar.self == Double.self ? 1e-12 : 2e-5
     for (index, network) in Self.networks.enumerated() {
-      let loss: OutputLoss = network.layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
-      let model = try MultilayerPerceptron<Scalar>(
-        layerSizes: network.layers, hiddenActivation: .tanh, outputLoss: loss)
-      let batch = try randomBatch(
-        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
-        loss: loss, seed: UInt64(index), scale: 3)
+      let (model, batch) = try randomNetworkCase(
+        Scalar.self, layers: network.layers, k: network.k, activation: .tanh,
+        seed: UInt64(index), scale: 3)
       let parameters = model.initialParameters(seed: 11)
       let (stored, _) = try model.perExampleGradients(parameters: parameters, batch: batch)
       let (k, n) = (stored.k, stored.n)
@@ -169,12 +166,9 @@ import Testing
   func checkFactoredBlocks<Scalar: BLASScalar>(_: Scalar.Type) throws {
     let tolerance = Scalar.self == Double.self ? 1e-12 : 1e-5
     for (index, network) in Self.networks.enumerated() {
-      let loss: OutputLoss = network.layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
-      let model = try MultilayerPerceptron<Scalar>(
-        layerSizes: network.layers, hiddenActivation: .tanh, outputLoss: loss)
-      let batch = try randomBatch(
-        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount,
-        loss: loss, seed: UInt64(index) + 50)
+      let (model, batch) = try randomNetworkCase(
+        Scalar.self, layers: network.layers, k: network.k, activation: .tanh,
+        seed: UInt64(index) + 50)
       let parameters = model.initialParameters(seed: 3)
       let (factored, _) = try #require(
         try model.perExampleGradientFactors(parameters: parameters, batch: batch))

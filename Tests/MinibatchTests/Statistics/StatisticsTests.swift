@@ -8,16 +8,16 @@ import Testing
 @Suite struct StatisticsTests {
   /// `(μ_j, M2_j)` in Double from the stored entries, weighted.
   func referenceMoments<Scalar: BLASScalar>(
-    _ J: PerExampleGradients<Scalar>, weights: [Double]
+    _ jacobian: PerExampleGradients<Scalar>, weights: [Double]
   ) -> (mean: [Double], m2: [Double]) {
     let total = weights.reduce(0, +)
-    var mean = [Double](repeating: 0, count: J.n)
-    var m2 = [Double](repeating: 0, count: J.n)
-    for j in 0..<J.n {
-      for i in 0..<J.k { mean[j] += weights[i] * Double(J[i, j]) }
+    var mean = [Double](repeating: 0, count: jacobian.n)
+    var m2 = [Double](repeating: 0, count: jacobian.n)
+    for j in 0..<jacobian.n {
+      for i in 0..<jacobian.k { mean[j] += weights[i] * Double(jacobian[i, j]) }
       mean[j] /= total
-      for i in 0..<J.k {
-        let d = Double(J[i, j]) - mean[j]
+      for i in 0..<jacobian.k {
+        let d = Double(jacobian[i, j]) - mean[j]
         m2[j] += weights[i] * d * d
       }
     }
@@ -39,11 +39,8 @@ import Testing
     // rounding.
     let rho = Scalar.self == Float.self ? 2e-3 : 2e-8
     for (index, network) in Self.networks.enumerated() {
-      let loss: OutputLoss = network.layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
-      let model = try MultilayerPerceptron<Scalar>(
-        layerSizes: network.layers, hiddenActivation: .tanh, outputLoss: loss)
-      let batch = try randomBatch(
-        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount, loss: loss,
+      let (model, batch) = try randomNetworkCase(
+        Scalar.self, layers: network.layers, k: network.k, activation: .tanh,
         seed: UInt64(index), scale: 2)
       let parameters = model.initialParameters(seed: 4)
       let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
@@ -55,9 +52,9 @@ import Testing
         let w = weighted ? weights.map { Double($0) } : [Double](repeating: 1, count: network.k)
         let reference = referenceMoments(stored, weights: w)
         for representation in [GradientRepresentation.factored, .stored, .streamed] {
-          let (J, _) = try model.perExampleGradients(
+          let (jacobian, _) = try model.perExampleGradients(
             parameters: parameters, batch: batch, representation: representation)
-          let moments = try J.moments(exampleWeights: weighted ? weights : nil)
+          let moments = try jacobian.moments(exampleWeights: weighted ? weights : nil)
           let label = "\(network.layers) \(representation) weighted \(weighted) \(Scalar.self)"
           #expect(moments.m2.allSatisfy { $0 >= 0 }, "\(label)")
           for j in 0..<model.parameterCount {
@@ -91,9 +88,9 @@ import Testing
     for _ in 0..<k {
       rows.append([1e8 + rng.nextSigned(Double.self), rng.nextSigned(Double.self), 7, 0])
     }
-    let J = try PerExampleGradients<Double>(rows: rows)
-    let moments = try J.moments()
-    let reference = referenceMoments(J, weights: [Double](repeating: 1, count: k))
+    let jacobian = try PerExampleGradients<Double>(rows: rows)
+    let moments = try jacobian.moments()
+    let reference = referenceMoments(jacobian, weights: [Double](repeating: 1, count: k))
     #expect(abs(moments.m2[0] - reference.m2[0]) <= 1e-9 * reference.m2[0], "\(moments.m2[0])")
     #expect(relativeError([moments.m2[1]], [reference.m2[1]]) <= 1e-10)
     #expect(moments.m2[2] == 0 && moments.m2[3] == 0)
@@ -106,14 +103,14 @@ import Testing
 
   /// Moments of the parts merged equal the moments of the whole, for several chunkings.
   @Test func mergedMomentsEqualTheWhole() throws {
-    let J = try randomGradients(Double.self, k: 37, n: 300, seed: 5)
-    let whole = try J.moments()
+    let jacobian = try randomGradients(Double.self, k: 37, n: 300, seed: 5)
+    let whole = try jacobian.moments()
     for cuts in [[1], [10, 20], [5, 6, 7, 30], [36]] {
       var merged: GradientMoments?
       var start = 0
       for end in cuts + [37] {
         let part = try PerExampleGradients<Double>(
-          k: end - start, n: 300, elements: Array(J.elements[(start * 300)..<(end * 300)]))
+          k: end - start, n: 300, elements: Array(jacobian.elements[(start * 300)..<(end * 300)]))
         let moments = try part.moments()
         if merged == nil { merged = moments } else { try merged!.merge(moments) }
         start = end
@@ -129,8 +126,8 @@ import Testing
   /// The noise-scale estimates against the formulas computed by hand on a small batch.
   @Test func noiseScaleByHand() throws {
     let rows: [[Double]] = [[1, 2], [3, -1], [0, 4], [2, 2]]
-    let J = try PerExampleGradients<Double>(rows: rows)
-    let estimate = try J.noiseScale()
+    let jacobian = try PerExampleGradients<Double>(rows: rows)
+    let estimate = try jacobian.noiseScale()
     // ‖g_i‖²: 5, 10, 16, 8 → mean 9.75; ḡ = (1.5, 1.75), ‖ḡ‖² = 5.3125; B_s = 1, B_b = 4.
     let g2 = (4 * 5.3125 - 9.75) / 3
     let s = (9.75 - 5.3125) / (1 - 0.25)
@@ -138,7 +135,7 @@ import Testing
     #expect(abs(estimate.traceOfCovariance - s) <= 1e-14)
     #expect(abs(estimate.simpleNoiseScale - s / g2) <= 1e-13)
     // tr(Σ) from the per-example norms equals the trace of the unbiased covariance.
-    #expect(abs(try J.moments().traceOfCovariance - s) <= 1e-13)
+    #expect(abs(try jacobian.moments().traceOfCovariance - s) <= 1e-13)
     let twoSizes = try NoiseScaleEstimate(
       smallBatch: 8, smallSquaredNorm: 3, bigBatch: 64, bigSquaredNorm: 1)
     #expect(abs(twoSizes.gradientSquaredNorm - (64.0 - 24) / 56) <= 1e-15)
@@ -171,11 +168,8 @@ import Testing
   func checkGram<Scalar: BLASScalar>(_: Scalar.Type) throws {
     let tolerance = Scalar.self == Float.self ? 1e-5 : 1e-12
     for (index, network) in Self.networks.enumerated() {
-      let loss: OutputLoss = network.layers.last == 1 ? .binaryCrossEntropy : .softmaxCrossEntropy
-      let model = try MultilayerPerceptron<Scalar>(
-        layerSizes: network.layers, hiddenActivation: .relu, outputLoss: loss)
-      let batch = try randomBatch(
-        Scalar.self, k: network.k, d: network.layers[0], outputs: model.outputCount, loss: loss,
+      let (model, batch) = try randomNetworkCase(
+        Scalar.self, layers: network.layers, k: network.k, activation: .relu,
         seed: UInt64(index) + 9)
       let parameters = model.initialParameters(seed: 6)
       let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
@@ -191,9 +185,9 @@ import Testing
         }
       }
       for representation in [GradientRepresentation.factored, .stored, .streamed] {
-        let (J, _) = try model.perExampleGradients(
+        let (jacobian, _) = try model.perExampleGradients(
           parameters: parameters, batch: batch, representation: representation)
-        let gram = try J.gramMatrix(parallelism: .automatic)
+        let gram = try jacobian.gramMatrix(parallelism: .automatic)
         #expect(
           relativeError(gram.elements, reference) <= tolerance,
           "\(network.layers) \(representation) \(Scalar.self)")
@@ -209,7 +203,7 @@ import Testing
     let batch = try randomBatch(
       Double.self, k: 12, d: 6, outputs: 3, loss: .softmaxCrossEntropy, seed: 2, scale: 2)
     let parameters = model.initialParameters(seed: 1)
-    let (J, _) = try model.perExampleGradients(parameters: parameters, batch: batch)
+    let (jacobian, _) = try model.perExampleGradients(parameters: parameters, batch: batch)
     let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
     var stored = try PerExampleGradients<Double>(k: 12, n: model.parameterCount)
     try stored.write(writer)
@@ -223,10 +217,10 @@ import Testing
       }
     }
     #expect(info == 0)
-    let spectrum = try J.gramSpectrum(centered: true, count: 5, vectors: true)
+    let spectrum = try jacobian.gramSpectrum(centered: true, count: 5, vectors: true)
     let expected = singular.prefix(5).map { $0 * $0 }
     #expect(relativeError(spectrum.eigenvalues, Array(expected)) <= 1e-12)
-    let gram = centredGram(try J.gramMatrix(parallelism: .automatic))
+    let gram = centredGram(try jacobian.gramMatrix(parallelism: .automatic))
     let vectors = try #require(spectrum.eigenvectors)
     for r in 0..<5 {
       let u = (0..<12).map { vectors[r, $0] }
@@ -235,25 +229,25 @@ import Testing
       #expect(relativeError(gu, u.map { $0 * spectrum.eigenvalues[r] }) <= 1e-10)
     }
     // Uncentred: the squared singular values of J itself.
-    let all = try J.gramSpectrum()
+    let all = try jacobian.gramSpectrum()
     #expect(all.eigenvalues.count == 12 && all.eigenvalues[0] >= all.eigenvalues[11])
     expectError(.invalidArgument(name: "eigenvalue count", value: "13", expected: "1...12 (k)")) {
-      try J.gramSpectrum(count: 13)
+      try jacobian.gramSpectrum(count: 13)
     }
   }
 
   @Test func diagnosticsNameTheLargest() throws {
-    let J = try PerExampleGradients<Double>(rows: [[1, 0], [0, 5], [3, 4], [0, 0.5]])
+    let jacobian = try PerExampleGradients<Double>(rows: [[1, 0], [0, 5], [3, 4], [0, 0.5]])
     let diagnostics = try PerExampleDiagnostics(
-      gradients: J, losses: [0.1, 2.0, 0.5, 2.0], largest: 2)
+      gradients: jacobian, losses: [0.1, 2.0, 0.5, 2.0], largest: 2)
     #expect(diagnostics.gradientNorms == [1, 5, 5, 0.5])
     #expect(diagnostics.largestGradientNorms == [1, 2])
     #expect(diagnostics.largestLosses == [1, 3])
     expectError(.shapeMismatch(expected: 4, got: 3, of: "losses (one per example)")) {
-      try PerExampleDiagnostics(gradients: J, losses: [1, 2, 3], largest: 1)
+      try PerExampleDiagnostics(gradients: jacobian, losses: [1, 2, 3], largest: 1)
     }
     expectError(.invalidArgument(name: "largest count", value: "0", expected: "1...4 (k)")) {
-      try PerExampleDiagnostics(gradients: J, losses: [1, 2, 3, 4], largest: 0)
+      try PerExampleDiagnostics(gradients: jacobian, losses: [1, 2, 3, 4], largest: 0)
     }
   }
 
@@ -278,9 +272,9 @@ import Testing
       for _ in 0..<400 {
         var order = Array(0..<n)
         for i in 0..<k { order.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
-        let (J, _) = try model.perExampleGradients(
+        let (jacobian, _) = try model.perExampleGradients(
           parameters: w, batch: try train.gathering(Array(order[0..<k])))
-        let mean = J.mean()
+        let mean = jacobian.mean()
         samples.append(zip(mean, full).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) })
       }
       let average = samples.reduce(0, +) / 400
@@ -314,8 +308,8 @@ import Testing
     var w = w0
     var reports: [EpochReport] = []
     try trainer.train(parameters: &w, data: data, epochs: 1) { report, _ in reports.append(report) }
-    let (J, _) = try model.perExampleGradients(parameters: w0, batch: data)
-    let expected = try J.noiseScale()
+    let (jacobian, _) = try model.perExampleGradients(parameters: w0, batch: data)
+    let expected = try jacobian.noiseScale()
     let got = try #require(reports.first?.noiseScale)
     #expect(
       abs(got.traceOfCovariance - expected.traceOfCovariance) <= 1e-12 * expected.traceOfCovariance)
