@@ -102,8 +102,9 @@ extension DataOptions {
       let largest = max(trainLabels.max() ?? 0, testLabels?.max() ?? 0)
       let count = savedClassCount ?? max(2, largest + 1)
       if largest >= count {
-        throw MinibatchError.labelOutOfRange(
-          index: 0, label: largest, classCount: count)
+        // Only with a saved class count: name the first example outside it.
+        let index = (trainLabels + (testLabels ?? [])).firstIndex { $0 >= count } ?? 0
+        throw MinibatchError.labelOutOfRange(index: index, label: largest, classCount: count)
       }
       classCount = count
       trainBatch = try Batch(inputs: trainValues.inputs, targets: .labels(trainLabels))

@@ -263,8 +263,9 @@ where Opt.Scalar == Model.Scalar {
           // DP-SGD: clipped sum + noise over the fixed denominator; empty batches included.
           let (losses, clipped) = try privateStep(
             privacy, indices: indices, data: data, denominator: privateDenominator,
-            usesStoredJ: usesStoredJ, noise: &noise!, parameters: &parameters,
-            learningRate: learningRate, epoch: epoch, batch: index)
+            storedJ: usesStoredJ ? storedMatrix : nil, reuse: { storedBuffers[$0.k] = $0 },
+            noise: &noise!, parameters: &parameters, learningRate: learningRate, epoch: epoch,
+            batch: index)
           lossSum += losses.reduce(0) { $0 + Double($1) }
           lossWeight += Double(losses.count)
           examples += losses.count
@@ -417,7 +418,9 @@ where Opt.Scalar == Model.Scalar {
   /// how many examples were clipped.
   mutating func privateStep(
     _ privacy: DifferentialPrivacy, indices: ArraySlice<Int>, data: Batch<Scalar>,
-    denominator: Double, usesStoredJ: Bool, noise: inout GaussianNoise,
+    denominator: Double,
+    storedJ: ((Int) throws(MinibatchError) -> PerExampleGradients<Scalar>)?,
+    reuse: (PerExampleGradients<Scalar>) -> Void, noise: inout GaussianNoise,
     parameters: inout [Scalar], learningRate: Scalar, epoch: Int, batch index: Int
   ) throws -> (losses: [Scalar], clipped: Int) {
     var clipped = ClippedSum<Scalar>(
@@ -426,12 +429,14 @@ where Opt.Scalar == Model.Scalar {
     if !indices.isEmpty {
       let batch = try data.gathering(indices)
       let gradients: any PerExampleGradientOperator<Scalar>
-      if usesStoredJ {
+      if let storedJ {
+        // The stored J is written into a buffer reused between batches of the same size.
         let writer: PerExampleRowWriter<Scalar>
         (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-        var stored = try PerExampleGradients<Scalar>(k: batch.count, n: model.parameterCount)
+        var stored = try storedJ(batch.count)
         try stored.write(writer, parallelism: parallelism)
         gradients = stored
+        reuse(stored)  // back into the pool; this step's copy shares its storage until then
       } else {
         (gradients, losses) = try model.perExampleGradients(
           parameters: parameters, batch: batch, representation: representation,
