@@ -263,9 +263,8 @@ where Opt.Scalar == Model.Scalar {
           // DP-SGD: clipped sum + noise over the fixed denominator; empty batches included.
           let (losses, clipped) = try privateStep(
             privacy, indices: indices, data: data, denominator: privateDenominator,
-            storedJ: usesStoredJ ? storedMatrix : nil, reuse: { storedBuffers[$0.k] = $0 },
-            noise: &noise!, parameters: &parameters, learningRate: learningRate, epoch: epoch,
-            batch: index)
+            usesStoredJ: usesStoredJ, storedBuffers: &storedBuffers, noise: &noise!,
+            parameters: &parameters, learningRate: learningRate, epoch: epoch, batch: index)
           lossSum += losses.reduce(0) { $0 + Double($1) }
           lossWeight += Double(losses.count)
           examples += losses.count
@@ -418,9 +417,8 @@ where Opt.Scalar == Model.Scalar {
   /// how many examples were clipped.
   mutating func privateStep(
     _ privacy: DifferentialPrivacy, indices: ArraySlice<Int>, data: Batch<Scalar>,
-    denominator: Double,
-    storedJ: ((Int) throws(MinibatchError) -> PerExampleGradients<Scalar>)?,
-    reuse: (PerExampleGradients<Scalar>) -> Void, noise: inout GaussianNoise,
+    denominator: Double, usesStoredJ: Bool,
+    storedBuffers: inout [Int: PerExampleGradients<Scalar>], noise: inout GaussianNoise,
     parameters: inout [Scalar], learningRate: Scalar, epoch: Int, batch index: Int
   ) throws -> (losses: [Scalar], clipped: Int) {
     var clipped = ClippedSum<Scalar>(
@@ -429,14 +427,16 @@ where Opt.Scalar == Model.Scalar {
     if !indices.isEmpty {
       let batch = try data.gathering(indices)
       let gradients: any PerExampleGradientOperator<Scalar>
-      if let storedJ {
+      if usesStoredJ {
         // The stored J is written into a buffer reused between batches of the same size.
         let writer: PerExampleRowWriter<Scalar>
         (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-        var stored = try storedJ(batch.count)
+        var stored =
+          try storedBuffers.removeValue(forKey: batch.count)
+          ?? PerExampleGradients<Scalar>(k: batch.count, n: model.parameterCount)
         try stored.write(writer, parallelism: parallelism)
         gradients = stored
-        reuse(stored)  // back into the pool; this step's copy shares its storage until then
+        storedBuffers[batch.count] = stored  // shares its storage with `gradients` until reused
       } else {
         (gradients, losses) = try model.perExampleGradients(
           parameters: parameters, batch: batch, representation: representation,
