@@ -100,7 +100,13 @@ extension PerExampleGradientOperator {
     switch clipping {
     case .flat(let bound):
       try clipping.validate(blockCount: 1)
-      let norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
+      var norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
+      if norms.contains(where: \.isInfinite) {
+        // A Float row whose squared norm overflows Float (‖g_i‖ > 1.8e19) is still clipped:
+        // its norm again from tiles, accumulated in Double (the rare path).
+        norms = try squaredBlockNorms(
+          try .whole(parameterCount: parameterCount), parallelism: parallelism)[0]
+      }
       try validateFinite(norms, of: "squared per-example gradient norms")
       let factors = try clippingFactors(squaredNorms: norms, bound: bound)
       try reduce(

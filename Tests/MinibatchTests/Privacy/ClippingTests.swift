@@ -189,6 +189,14 @@ import Testing
     }
   }
 
+  /// A Float row of norm ~1e21 (its squared norm overflows Float) is clipped like any other.
+  @Test func hugeFloatRowsAreClipped() throws {
+    let J = try PerExampleGradients<Float>(rows: [[3e20, 4e20], [0.3, 0.4]])
+    let clipped = try J.clippedSum(.flat(bound: 1))
+    #expect(abs(clipped.sum[0] - 0.9) <= 1e-6 && abs(clipped.sum[1] - 1.2) <= 1e-6)
+    #expect(clipped.clippedExamples == 1)
+  }
+
   @Test func errors() throws {
     let stored = try randomGradients(Double.self, k: 3, n: 5, seed: 1)
     let blocks = try ParameterBlocks(sizes: [2, 3])
