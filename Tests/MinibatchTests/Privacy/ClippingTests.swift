@@ -191,8 +191,8 @@ import Testing
 
   /// A Float row of norm ~1e21 (its squared norm overflows Float) is clipped like any other.
   @Test func hugeFloatRowsAreClipped() throws {
-    let J = try PerExampleGradients<Float>(rows: [[3e20, 4e20], [0.3, 0.4]])
-    let clipped = try J.clippedSum(.flat(bound: 1))
+    let jacobian = try PerExampleGradients<Float>(rows: [[3e20, 4e20], [0.3, 0.4]])
+    let clipped = try jacobian.clippedSum(.flat(bound: 1))
     #expect(abs(clipped.sum[0] - 0.9) <= 1e-6 && abs(clipped.sum[1] - 1.2) <= 1e-6)
     #expect(clipped.clippedExamples == 1)
   }
