@@ -126,12 +126,20 @@ extension PerExampleGradients {
 }
 
 extension FactoredPerExampleGradients {
-  /// `Σ_l (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)`: for each layer two `k × k` GEMMs (over `out` and
-  /// `in`) and an elementwise product; `J` is never formed.
+  /// `Σ_l (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)`: for each layer two `k × k` products (`?syrk`, over
+  /// `out` and `in`) and an elementwise product; `J` is never formed.
+  ///
+  /// - Throws: ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `3·k²` scalars exceed
+  ///   the machine's memory.
   public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
     -> Matrix<Scalar>
   {
     let k = exampleCount
+    // The result and two k × k products per layer, checked together before any is allocated.
+    let (entries, overflow) = k.multipliedReportingOverflow(by: 3 * k)
+    try validateAllocation(
+      count: overflow ? Int.max : entries, stride: MemoryLayout<Scalar>.stride,
+      of: "Gram matrix and its factors' products (3 × k × k)")
     var gram = try Matrix<Scalar>(rows: k, columns: k)
     var deltas = [Scalar](repeating: 0, count: k * k)
     var inputs = [Scalar](repeating: 0, count: k * k)
