@@ -118,15 +118,11 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
 
   /// Chan's merge of `b` into ``moments``.
   mutating func mergeMoments(_ b: Moments) {
-    guard let a = moments, b.weight > 0 else { return }
-    let total = a.weight + b.weight
-    var merged = a
-    merged.weight = total
-    for j in 0..<parameterCount {
-      let delta = b.mean[j] - a.mean[j]
-      merged.mean[j] = a.mean[j] + delta * (b.weight / total)
-      merged.m2[j] = a.m2[j] + b.m2[j] + delta * delta * (a.weight * b.weight / total)
-    }
+    guard var merged = moments, b.weight > 0 else { return }
+    chanMerge(
+      weight: merged.weight, mean: &merged.mean, m2: &merged.m2, adding: b.weight, mean: b.mean,
+      m2: b.m2)
+    merged.weight += b.weight
     moments = merged
   }
 
@@ -235,5 +231,20 @@ func addScaled<Scalar: BLASScalar>(_ values: [Scalar], by weight: Double, into s
     values.withUnsafeBufferPointer { values in
       for j in 0..<sum.count { sum[j] += Double(values[j]) * weight }
     }
+  }
+}
+
+/// Chan, Golub and LeVeque's merge of the weighted moments `(V_b, μ_b, M2_b)` into
+/// `(V_a, μ_a, M2_a)`, entry by entry: `δ = μ_b − μ_a`, `μ ← μ_a + δ·V_b/V`,
+/// `M2 ← M2_a + M2_b + δ²·V_a·V_b/V` with `V = V_a + V_b > 0` (the caller adds the weights).
+func chanMerge(
+  weight a: Double, mean: inout [Double], m2: inout [Double], adding b: Double,
+  mean otherMean: [Double], m2 otherM2: [Double]
+) {
+  let total = a + b
+  for j in mean.indices {
+    let delta = otherMean[j] - mean[j]
+    mean[j] += delta * (b / total)
+    m2[j] += otherM2[j] + delta * delta * (a * b / total)
   }
 }

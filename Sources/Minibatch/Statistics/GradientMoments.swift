@@ -78,13 +78,10 @@ public struct GradientMoments: Sendable, Equatable {
       exampleCount += count
       return
     }
-    let total = weightTotal + other.weightTotal
-    for j in mean.indices {
-      let delta = other.mean[j] - mean[j]
-      mean[j] += delta * (other.weightTotal / total)
-      m2[j] += other.m2[j] + delta * delta * (weightTotal * other.weightTotal / total)
-    }
-    weightTotal = total
+    chanMerge(
+      weight: weightTotal, mean: &mean, m2: &m2, adding: other.weightTotal, mean: other.mean,
+      m2: other.m2)
+    weightTotal += other.weightTotal
     squaredWeightTotal += other.squaredWeightTotal
     exampleCount += other.exampleCount
     exactlyRecomputed += other.exactlyRecomputed

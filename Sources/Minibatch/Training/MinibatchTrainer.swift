@@ -291,13 +291,15 @@ where Opt.Scalar == Model.Scalar {
             parameters: parameters, batch: batch, representation: representation,
             parallelism: parallelism)
         }
-        if noiseScale != nil, batch.count >= 2 {
-          let batchGradients: any PerExampleGradientOperator<Scalar> =
-            gradients ?? StreamedPerExampleGradients(writer!)
-          if let estimate = try? batchGradients.noiseScale(parallelism: parallelism) {
-            noiseScale!.update(estimate)
-          }
+        /// The batch's noise-scale estimate into the moving average, from whichever `J` the
+        /// step has (the stored one once written, so the writer is not run again).
+        func trackNoiseScale(_ batchGradients: some PerExampleGradientOperator<Scalar>) {
+          guard noiseScale != nil, batch.count >= 2,
+            let estimate = try? batchGradients.noiseScale(parallelism: parallelism)
+          else { return }
+          noiseScale!.update(estimate)
         }
+        if let gradients { trackNoiseScale(gradients) }
         let (batchLoss, batchLossWeight) = Self.weightedLoss(losses, weights: weights)
         guard batchLoss.isFinite else {
           throw MinibatchError.nonFiniteLoss(
@@ -319,6 +321,7 @@ where Opt.Scalar == Model.Scalar {
             try stored.write(
               writer, reducingWith: scaled, alpha: -gradientScale, beta: parameterScale,
               into: &updated, parallelism: parallelism)
+            trackNoiseScale(stored)
             storedBuffers[batch.count] = stored
           } else {
             try gradients!.reduce(
@@ -335,6 +338,7 @@ where Opt.Scalar == Model.Scalar {
             if let writer {
               var stored = try storedMatrix(k: batch.count)
               try stored.write(writer, parallelism: parallelism)
+              trackNoiseScale(stored)
               try accumulator.add(stored, reductionWeights: weights, parallelism: parallelism)
               storedBuffers[batch.count] = stored
             } else {
