@@ -6,6 +6,9 @@ let package = Package(
   products: [
     // MARK: - Public products
     .library(name: "Minibatch", targets: ["Minibatch"]),
+    // Data-parallel training across processes on MPI; a separate product, so that linking
+    // Minibatch alone never needs MPI.
+    .library(name: "MinibatchMPI", targets: ["MinibatchMPI"]),
     .executable(name: "minibatch-bench", targets: ["minibatch-bench"]),
     .executable(name: "minibatch-train", targets: ["minibatch-train"]),
     .executable(name: "minibatch-privacy", targets: ["minibatch-privacy"]),
@@ -34,6 +37,11 @@ let package = Package(
       pkgConfig: "lapacke",
       providers: [.apt(["liblapacke-dev", "pkg-config"])]
     ),
+    .systemLibrary(
+      name: "CMPI",
+      pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkg-config"])]
+    ),
 
     // MARK: - The library
     .target(
@@ -46,6 +54,7 @@ let package = Package(
         .copy("Data/Resources/digits-train.csv"), .copy("Data/Resources/digits-test.csv"),
       ]
     ),
+    .target(name: "MinibatchMPI", dependencies: ["Minibatch", "CMPI"]),
 
     // MARK: - Example program
     .executableTarget(
@@ -86,6 +95,11 @@ let package = Package(
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]
+    ),
+    // Run through mpirun by `make test` (its tests are skipped outside mpirun).
+    .testTarget(
+      name: "MinibatchMPITests",
+      dependencies: ["Minibatch", "MinibatchMPI", "MinibatchTestSupport"]
     ),
   ]
 )

@@ -60,6 +60,15 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   /// The label at line `line`, column `column` (both 1-based) is not an integer in
   /// `0..<classCount`.
   case labelCellOutOfRange(line: Int, column: Int, text: String, classCount: Int)
+  /// The ranks of a distributed reduction disagree on `quantity` (its `values`, indexed by
+  /// rank): thrown by every rank alike, before anything is summed.
+  case inconsistentAcrossRanks(quantity: String, values: [String])
+  /// Rank `rank` of a distributed reduction failed with `reason` (its own error's description):
+  /// thrown by every rank alike, so none is left waiting for it.
+  case failedOnRank(rank: Int, reason: String)
+  /// The transport of a distributed reduction failed: MPI not initialised or already finalised,
+  /// or an MPI call returned an error (`operation` names it).
+  case communicationFailure(operation: String, reason: String)
 
   public var description: String {
     switch self {
@@ -113,6 +122,13 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
     case .labelCellOutOfRange(let line, let column, let text, let classCount):
       return
         "line \(line), column \(column): label \"\(text)\" is not an integer in 0..<\(classCount)"
+    case .inconsistentAcrossRanks(let quantity, let values):
+      let listed = values.enumerated().map { "rank \($0.offset): \($0.element)" }
+      return "the ranks disagree on \(quantity): \(listed.joined(separator: ", "))"
+    case .failedOnRank(let rank, let reason):
+      return "rank \(rank) failed: \(reason)"
+    case .communicationFailure(let operation, let reason):
+      return "\(operation) failed: \(reason)"
     }
   }
 }

@@ -138,3 +138,34 @@ extension PerExampleGradientOperator {
     }
   }
 }
+
+extension ClippedSum {
+  /// The clipped sum of no examples (`n` zeros): what a rank with an empty local batch passes to
+  /// ``allreduce(over:)``.
+  public static func empty(parameterCount: Int) -> ClippedSum {
+    ClippedSum(sum: filled(0, count: parameterCount), clippedExamples: 0)
+  }
+
+  /// Replaces this rank's clipped sum by the sum over every rank, `Σ_ranks Σ_i clip(g_i)`,
+  /// summed in Double (one sum of `n + 1` numbers) and rounded to `Scalar` once. Clipping is per
+  /// example, so the global clipped sum is the sum of the local ones; add the noise once,
+  /// afterwards (``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``
+  /// with a ``GaussianNoise`` every rank seeded alike, ``GaussianNoise/init(sharedAcross:)``).
+  ///
+  /// - Throws, on every rank alike (nothing changed):
+  ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` or the scalar type
+  ///   differs; ``MinibatchError/nonFiniteValue(index:of:)`` when the global sum overflows
+  ///   `Scalar`; the transport's errors.
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
+  {
+    try collective.agree(
+      on: [("parameters (n)", "\(sum.count)"), ("scalar type", "\(Scalar.self)")],
+      localFailure: nil)
+    var state = sum.map { Double($0) } + [Double(clippedExamples)]
+    try collective.sum(&state)
+    let global = state.dropLast().map { Scalar($0) }
+    try validateFinite(global, of: "global clipped sum")
+    sum = global
+    clippedExamples = Int(state[state.count - 1])
+  }
+}

@@ -47,6 +47,33 @@ public struct GaussianNoise: Sendable {
     generator = SeededGenerator(state: state)
   }
 
+  /// The same draws on every rank of `collective`: rank 0 reads 256 bits from the operating
+  /// system's CSPRNG and every rank starts from them (one ``ReductionCollective/gather(_:)``,
+  /// which every rank must call). For noise that is added once to a global sum by every rank
+  /// alike; the ranks are trusted with the state as they are with the unnoised sum.
+  ///
+  /// - Throws: the transport's errors, on every rank alike.
+  public init(sharedAcross collective: some ReductionCollective) throws(MinibatchError) {
+    var state: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    var bytes: [UInt8] = []
+    if collective.rank == 0 {
+      let local = GaussianNoise()
+      state = local.generator.state
+      for word in [state.0, state.1, state.2, state.3] {
+        bytes += (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) }
+      }
+    }
+    let shared = try collective.gather(bytes)[0]
+    guard shared.count == 32 else {
+      throw .communicationFailure(
+        operation: "sharing the noise state", reason: "rank 0 sent \(shared.count) bytes, not 32")
+    }
+    let words = (0..<4).map { w in
+      (0..<8).reduce(UInt64(0)) { $0 | UInt64(shared[8 * w + $1]) << (8 * $1) }
+    }
+    self.init(seed: nil, state: (words[0], words[1], words[2], words[3]))
+  }
+
   /// One draw from `N(0, 1)`.
   public mutating func nextStandardNormal() -> Double {
     nextStandardNormal(using: Ziggurat.shared)

@@ -248,3 +248,49 @@ func chanMerge(
     m2[j] += otherM2[j] + delta * delta * (a * b / total)
   }
 }
+
+extension GradientAccumulator {
+  /// Replaces this rank's accumulator by the sum of every rank's: the exact global raw state, from
+  /// which ``gradient(normalizedBy:)`` then normalises once — the global mean is `S/V` of the
+  /// summed state, never an average of the ranks' means, so unequal and empty local batches are
+  /// weighted correctly.
+  ///
+  /// The state `[S (n), V, m, Q]` is one contiguous vector of `n + 3` Doubles (Float gradients
+  /// too) summed by one ``ReductionCollective/sum(_:)``. Moments take a second sum of `n`:
+  /// with the global mean `μ = S/V`, each rank adds `M2_r + V_r·(μ_r − μ)²` (the parallel-axis
+  /// form of Chan's merge), so no rank ever forms `E[g²] − μ²`.
+  ///
+  /// Every rank holds the same bits afterwards. The sum is over ranks, so the result equals that
+  /// of one process accumulating the union of the local batches to rounding (the partial sums
+  /// differ with the split), and it is the same on every run with the same ranks.
+  ///
+  /// - Throws, on every rank alike (nothing changed):
+  ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when the ranks differ in `n`,
+  ///   scalar type or tracked statistics; the transport's errors.
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
+  {
+    try collective.agree(
+      on: [
+        ("parameters (n)", "\(parameterCount)"), ("scalar type", "\(Scalar.self)"),
+        ("tracks squared norms", "\(weightedSquaredNormSum != nil)"),
+        ("tracks moments", "\(moments != nil)"),
+      ], localFailure: nil)
+    var state = weightedSum
+    state += [weightTotal, Double(exampleCount), weightedSquaredNormSum ?? 0]
+    try collective.sum(&state)
+    let n = parameterCount
+    let total = state[n]
+    var globalMoments = moments
+    if let local = moments {
+      let (mean, m2) = try collective.mergedMoments(
+        localWeight: local.weight, localMean: local.mean, localM2: local.m2,
+        globalSum: Array(state[0..<n]), globalWeight: total)
+      globalMoments = Moments(weight: total, mean: mean, m2: m2)
+    }
+    weightedSum = Array(state[0..<n])
+    weightTotal = total
+    exampleCount = Int(state[n + 1])
+    if weightedSquaredNormSum != nil { weightedSquaredNormSum = state[n + 2] }
+    moments = globalMoments
+  }
+}

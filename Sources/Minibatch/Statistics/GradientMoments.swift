@@ -213,3 +213,43 @@ func oneReductionMoments<Scalar: BLASScalar>(
 func squaredNorm<Scalar: BLASScalar>(_ x: [Scalar]) -> Double {
   x.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) }
 }
+
+extension GradientMoments {
+  /// Replaces this rank's moments by those of the union of every rank's examples (see
+  /// ``GradientAccumulator/allreduce(over:)`` for the method): one sum of
+  /// `[V_r·μ_r (n), V_r, V₂_r, k_r, recomputed_r]`, then with `μ = Σ V_r·μ_r / V` one sum of
+  /// `M2_r + V_r·(μ_r − μ)²`. A rank whose batch was empty passes moments with `V = 0` (from a
+  /// batch whose weights are all 0, or ``empty(parameterCount:)``).
+  ///
+  /// - Throws, on every rank alike (nothing changed):
+  ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` differs; the
+  ///   transport's errors.
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
+  {
+    try collective.agree(
+      on: [("parameters (n)", "\(parameterCount)"), ("statistics", "moments")], localFailure: nil)
+    let n = parameterCount
+    var state = mean.map { $0 * weightTotal }
+    state += [weightTotal, squaredWeightTotal, Double(exampleCount), Double(exactlyRecomputed)]
+    try collective.sum(&state)
+    let (globalMean, globalM2) = try collective.mergedMoments(
+      localWeight: weightTotal, localMean: mean, localM2: m2, globalSum: Array(state[0..<n]),
+      globalWeight: state[n])
+    self = GradientMoments(
+      weightTotal: state[n], squaredWeightTotal: state[n + 1], exampleCount: Int(state[n + 2]),
+      mean: globalMean, m2: globalM2, exactlyRecomputed: Int(state[n + 3]))
+  }
+
+  /// The moments of no examples (`V = 0`, `n` zeros): what a rank with an empty local batch
+  /// passes to ``allreduce(over:)``.
+  ///
+  /// - Throws: ``MinibatchError/noParameters`` or
+  ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for a bad `parameterCount`.
+  public static func empty(parameterCount: Int) throws(MinibatchError) -> GradientMoments {
+    try validateArgument(parameterCount, named: "parameter count", expected: "≥ 1", parameterCount >= 1)
+    return GradientMoments(
+      weightTotal: 0, squaredWeightTotal: 0, exampleCount: 0,
+      mean: [Double](repeating: 0, count: parameterCount),
+      m2: [Double](repeating: 0, count: parameterCount), exactlyRecomputed: 0)
+  }
+}

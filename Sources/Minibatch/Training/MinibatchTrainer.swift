@@ -147,15 +147,29 @@ where Opt.Scalar == Model.Scalar {
   /// (``NoiseScaleAverage``) that each ``EpochReport/noiseScale`` reports. `nil` (the default):
   /// not tracked. Not with ``privacy`` (the statistic is of the unclipped, noiseless gradients).
   public var noiseScaleDecay: Double?
+  /// The ranks that train together (data parallel), or `nil` for this process alone. Every rank
+  /// runs the same ``train(parameters:data:epochs:evaluation:exampleWeights:firstEpoch:onEpoch:)``
+  /// with the same data, parameters and settings (checked collectively before the first step):
+  /// each computes the global batches from the sampler's shared seed, writes `J` for its
+  /// contiguous slice of each (``ReductionCollective/slice(of:)``), and one
+  /// ``ReductionCollective/sum(_:)`` per step of `[S (n), V, m, loss sums, failures]` gives the
+  /// global raw state, normalised once. Every rank then takes the same optimiser step, so the
+  /// parameters stay equal on every rank; they equal a single process's on the same global
+  /// batches to rounding (the partial sums differ). With ``privacy`` the clipped sums are summed
+  /// and every rank adds the same noise once (seeded alike: ``GaussianNoise/init(sharedAcross:)``
+  /// without a noise seed); the accountant sees the global sampling rate. Not with
+  /// ``noiseScaleDecay``.
+  public let collective: (any ReductionCollective)?
 
   public init(
     model: Model, optimizer: Opt, sampler: BatchSampler, schedule: LearningRateSchedule,
     representation: GradientRepresentation = .automatic,
     normalization: TrainingNormalization = .datasetWeightTotal,
     parallelism: Parallelism = .automatic,
-    privacy: DifferentialPrivacy? = nil
+    privacy: DifferentialPrivacy? = nil, collective: (any ReductionCollective)? = nil
   ) {
     self.privacy = privacy
+    self.collective = collective
     self.model = model
     self.optimizer = optimizer
     self.sampler = sampler
@@ -186,49 +200,12 @@ where Opt.Scalar == Model.Scalar {
     evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
     onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
   ) throws {
-    try model.validate(parameters: parameters, batch: data)
-    try validateFiniteData(data, of: "training")
-    if let evaluation {
-      try model.validate(parameters: parameters, batch: evaluation)
-      try validateFiniteData(evaluation, of: "evaluation")
-    }
-    try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
-    try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
-    try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
-    try validateArgument(
-      epochs, named: "epochs",
-      expected: "≤ \(Int.max - firstEpoch) after first epoch \(firstEpoch)",
-      epochs <= Int.max - firstEpoch)
-    try schedule.validate()
-    try optimizer.validate(parameterCount: parameters.count, learningRate: 0)
-    let weightTotal =
-      try exampleWeights.map { (weights) throws(MinibatchError) in
-        try validatedWeightTotal(weights, count: data.count, countName: "one per example")
-      } ?? Double(data.count)
-    let batchNormalization = normalization.gradientNormalization(
-      weightTotal: weightTotal, exampleCount: data.count,
-      expectedBatchSize: sampler.expectedBatchSize)
-    try batchNormalization.validate()
-    let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
-      try validatePrivacy(privacy, exampleWeights: exampleWeights)
-    }
-    var noiseScale = try noiseScaleDecay.map { (decay) throws(MinibatchError) in
-      try NoiseScaleAverage(decay: decay)
-    }
-    try validateArgument(
-      "set", named: "noise scale tracking",
-      expected: "off with differential privacy (it describes the unclipped gradients)",
-      noiseScale == nil || privacy == nil)
-    // Dense models give factors; others fall back to the stored J, written and reduced in one
-    // sweep into a buffer reused between batches.
-    let factorable =
-      try model.perExampleGradientFactors(parameters: parameters, batch: try data.gathering(0..<1))
-      != nil
-    try validateArgument(
-      representation, named: "gradient representation",
-      expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
-      factorable || representation != .factored)
-    let usesStoredJ = representation == .stored || (representation == .automatic && !factorable)
+    let setup = try agreedSetup(
+      parameters: parameters, data: data, epochs: epochs, evaluation: evaluation,
+      exampleWeights: exampleWeights, firstEpoch: firstEpoch)
+    let (batchNormalization, privateDenominator, usesStoredJ) =
+      (setup.normalization, setup.privateDenominator, setup.usesStoredJ)
+    var noiseScale = setup.noiseScale
     var storedBuffers: [Int: PerExampleGradients<Scalar>] = [:]
     /// The batch's stored J, written by `writer` (reused between batches of the same size).
     func storedMatrix(k: Int) throws(MinibatchError) -> PerExampleGradients<Scalar> {
@@ -243,12 +220,16 @@ where Opt.Scalar == Model.Scalar {
       var examples = 0
       var steps = 0
       var clippedExamples = 0
-      var noise = privacy.map { privacy in
-        privacy.noiseSeed.map {
+      var noise = try privacy.map { (privacy) throws(MinibatchError) in
+        if let seed = privacy.noiseSeed {
           // A domain constant keeps the noise's stream apart from the sampler's for equal seeds.
-          GaussianNoise(
-            seed: $0 ^ 0x6E6F_6973_655F_6470
+          return GaussianNoise(
+            seed: seed ^ 0x6E6F_6973_655F_6470
               ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03))
+        }
+        // Every rank adds the same noise to the same global sum: it is added once.
+        return try collective.map { (collective) throws(MinibatchError) in
+          try GaussianNoise(sharedAcross: collective)
         } ?? GaussianNoise()
       }
       let batches = sampler.batches(epoch: epoch)
@@ -258,6 +239,20 @@ where Opt.Scalar == Model.Scalar {
             StepProgress(
               epoch: epoch, step: index + 1, stepsPerEpoch: batches.count, examples: examples,
               seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        }
+        if let collective {
+          let step = try collectiveStep(
+            collective, indices: indices, data: data, exampleWeights: exampleWeights,
+            normalization: batchNormalization, privateDenominator: privateDenominator,
+            usesStoredJ: usesStoredJ, storedBuffers: &storedBuffers, noise: &noise,
+            parameters: &parameters, learningRate: learningRate, epoch: epoch, batch: index)
+          guard let step else { continue }
+          lossSum += step.lossSum
+          lossWeight += step.lossWeight
+          examples += step.examples
+          clippedExamples += step.clippedExamples
+          steps += 1
+          continue
         }
         if let privacy, let privateDenominator {
           // DP-SGD: clipped sum + noise over the fixed denominator; empty batches included.
@@ -391,6 +386,90 @@ where Opt.Scalar == Model.Scalar {
     }
   }
 
+  /// What ``train(parameters:data:epochs:evaluation:exampleWeights:firstEpoch:onEpoch:)`` decides
+  /// before its first step.
+  struct TrainingSetup {
+    var normalization: GradientNormalization
+    var privateDenominator: Double?
+    var noiseScale: NoiseScaleAverage?
+    var usesStoredJ: Bool
+  }
+
+  /// Validates everything before the first step; with a ``collective``, every rank validates and
+  /// they agree on the outcome and on the inputs that must be the same everywhere (sizes, seeds,
+  /// settings, and fingerprints of the parameters, data and weights), so a bad input on one
+  /// rank makes every rank throw the same error.
+  func agreedSetup(
+    parameters: [Scalar], data: Batch<Scalar>, epochs: Int, evaluation: Batch<Scalar>?,
+    exampleWeights: [Scalar]?, firstEpoch: Int
+  ) throws(MinibatchError) -> TrainingSetup {
+    let validate = { () throws(MinibatchError) -> TrainingSetup in
+      try model.validate(parameters: parameters, batch: data)
+      try validateFiniteData(data, of: "training")
+      if let evaluation {
+        try model.validate(parameters: parameters, batch: evaluation)
+        try validateFiniteData(evaluation, of: "evaluation")
+      }
+      try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
+      try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
+      try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
+      try validateArgument(
+        epochs, named: "epochs",
+        expected: "≤ \(Int.max - firstEpoch) after first epoch \(firstEpoch)",
+        epochs <= Int.max - firstEpoch)
+      try schedule.validate()
+      try optimizer.validate(parameterCount: parameters.count, learningRate: 0)
+      let weightTotal =
+        try exampleWeights.map { (weights) throws(MinibatchError) in
+          try validatedWeightTotal(weights, count: data.count, countName: "one per example")
+        } ?? Double(data.count)
+      let batchNormalization = normalization.gradientNormalization(
+        weightTotal: weightTotal, exampleCount: data.count,
+        expectedBatchSize: sampler.expectedBatchSize)
+      try batchNormalization.validate()
+      let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
+        try validatePrivacy(privacy, exampleWeights: exampleWeights)
+      }
+      let noiseScale = try noiseScaleDecay.map { (decay) throws(MinibatchError) in
+        try NoiseScaleAverage(decay: decay)
+      }
+      try validateArgument(
+        "set", named: "noise scale tracking",
+        expected: "off with differential privacy (it describes the unclipped gradients)",
+        noiseScale == nil || privacy == nil)
+      // Dense models give factors; others fall back to the stored J, written and reduced in one
+      // sweep into a buffer reused between batches.
+      let factorable =
+        try model.perExampleGradientFactors(parameters: parameters, batch: try data.gathering(0..<1))
+        != nil
+      try validateArgument(
+        representation, named: "gradient representation",
+        expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
+        factorable || representation != .factored)
+      let usesStoredJ = representation == .stored || (representation == .automatic && !factorable)
+      try validateArgument(
+        "set", named: "noise scale tracking", expected: "off when training with a collective",
+        noiseScale == nil || collective == nil)
+      return TrainingSetup(
+        normalization: batchNormalization, privateDenominator: privateDenominator,
+        noiseScale: noiseScale, usesStoredJ: usesStoredJ)
+    }
+    guard let collective else { return try validate() }
+    let fields: [(name: String, value: String)] = [
+      ("model", "\(Model.self), n = \(model.parameterCount)"),
+      ("optimizer", "\(Opt.self)"),
+      ("parameters (length, fingerprint)", "\(parameters.count), \(fingerprint(parameters))"),
+      ("training data (examples, fingerprint)", "\(data.count), \(fingerprint(data))"),
+      ("evaluation data (examples, fingerprint)",
+       evaluation.map { "\($0.count), \(fingerprint($0))" } ?? "none"),
+      ("example weights (fingerprint)", exampleWeights.map { fingerprint($0) } ?? "none"),
+      ("epochs", "\(epochs) from \(firstEpoch)"), ("sampler", "\(sampler)"),
+      ("schedule", "\(schedule)"), ("normalization", "\(normalization)"),
+      ("privacy", privacy.map { "\($0)" } ?? "none"),
+    ]
+    return try collective.agreeing(on: fields, validate)
+  }
+
   /// Checks the private settings against the sampler, the model and the example weights, and
   /// returns the fixed denominator of every private step.
   func validatePrivacy(
@@ -429,23 +508,10 @@ where Opt.Scalar == Model.Scalar {
       sum: filled(0, count: model.parameterCount), clippedExamples: 0)
     var losses: [Scalar] = []
     if !indices.isEmpty {
-      let batch = try data.gathering(indices)
       let gradients: any PerExampleGradientOperator<Scalar>
-      if usesStoredJ {
-        // The stored J is written into a buffer reused between batches of the same size.
-        let writer: PerExampleRowWriter<Scalar>
-        (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-        var stored =
-          try storedBuffers.removeValue(forKey: batch.count)
-          ?? PerExampleGradients<Scalar>(k: batch.count, n: model.parameterCount)
-        try stored.write(writer, parallelism: parallelism)
-        gradients = stored
-        storedBuffers[batch.count] = stored  // shares its storage with `gradients` until reused
-      } else {
-        (gradients, losses) = try model.perExampleGradients(
-          parameters: parameters, batch: batch, representation: representation,
-          parallelism: parallelism)
-      }
+      (gradients, losses) = try localGradients(
+        indices, data: data, parameters: parameters, usesStoredJ: usesStoredJ,
+        storedBuffers: &storedBuffers)
       let meanLoss = losses.reduce(0) { $0 + Double($1) } / Double(losses.count)
       guard meanLoss.isFinite else {
         throw MinibatchError.nonFiniteLoss(epoch: epoch, batch: index, loss: meanLoss)
@@ -476,6 +542,123 @@ where Opt.Scalar == Model.Scalar {
     return (losses, clipped.clippedExamples)
   }
 
+  /// `J` and the losses of the examples `indices` at `parameters`: the stored `J` written into a
+  /// buffer reused between batches of the same size, or the model's operator (factored or
+  /// streamed).
+  func localGradients(
+    _ indices: some Collection<Int>, data: Batch<Scalar>, parameters: [Scalar], usesStoredJ: Bool,
+    storedBuffers: inout [Int: PerExampleGradients<Scalar>]
+  ) throws -> (gradients: any PerExampleGradientOperator<Scalar>, losses: [Scalar]) {
+    let batch = try data.gathering(indices)
+    guard usesStoredJ else {
+      return try model.perExampleGradients(
+        parameters: parameters, batch: batch, representation: representation,
+        parallelism: parallelism)
+    }
+    let (writer, losses) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+    var stored =
+      try storedBuffers.removeValue(forKey: batch.count)
+      ?? PerExampleGradients<Scalar>(k: batch.count, n: model.parameterCount)
+    try stored.write(writer, parallelism: parallelism)
+    storedBuffers[batch.count] = stored  // shares its storage with the result until reused
+    return (stored, losses)
+  }
+
+  /// What one step with a ``collective`` contributed to the epoch's report (global figures).
+  struct CollectiveStep {
+    var lossSum: Double
+    var lossWeight: Double
+    var examples: Int
+    var clippedExamples: Int
+  }
+
+  /// One data-parallel step on the global batch `indices`; this rank writes `J` for its slice.
+  /// Returns `nil` for a skipped batch (empty or all weights 0, without privacy), which every
+  /// rank decides alike from the global batch.
+  ///
+  /// One ``ReductionCollective/sum(_:)`` of `[S (n), V, m, Σ e_i·ℓ_i, Σ e_i, clipped,
+  /// failure flags (one per rank)]`; a rank whose local work threw contributes zeros and its
+  /// flag, and then every rank throws ``MinibatchError/failedOnRank(rank:reason:)`` (the
+  /// reasons travel in one more ``ReductionCollective/gather(_:)``).
+  mutating func collectiveStep(
+    _ collective: any ReductionCollective, indices: ArraySlice<Int>, data: Batch<Scalar>,
+    exampleWeights: [Scalar]?, normalization: GradientNormalization, privateDenominator: Double?,
+    usesStoredJ: Bool, storedBuffers: inout [Int: PerExampleGradients<Scalar>],
+    noise: inout GaussianNoise?, parameters: inout [Scalar], learningRate: Scalar, epoch: Int,
+    batch index: Int
+  ) throws -> CollectiveStep? {
+    if privacy == nil {
+      if indices.isEmpty { return nil }
+      if let w = exampleWeights, indices.allSatisfy({ w[$0] == 0 }) { return nil }
+    }
+    let n = model.parameterCount
+    let local = collective.slice(of: indices.count)
+    let localIndices = indices.dropFirst(local.lowerBound).prefix(local.count)
+    let weights = exampleWeights.map { w in localIndices.map { w[$0] } }
+    // This rank's raw state: the weighted (or clipped) sum, its weight and count, the losses.
+    var state = [Double](repeating: 0, count: n + 6 + collective.size)
+    var localFailure: String?
+    if !localIndices.isEmpty {
+      do {
+        let (gradients, losses) = try localGradients(
+          localIndices, data: data, parameters: parameters, usesStoredJ: usesStoredJ,
+          storedBuffers: &storedBuffers)
+        let (lossSum, lossWeight) = Self.weightedLoss(losses, weights: weights)
+        if let privacy {
+          let clipped = try gradients.clippedSum(
+            privacy.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
+          for j in 0..<n { state[j] = Double(clipped.sum[j]) }
+          state[n + 5] = Double(clipped.clippedExamples)
+        } else {
+          var accumulator = try GradientAccumulator<Scalar>(parameterCount: n)
+          try accumulator.add(gradients, reductionWeights: weights, parallelism: parallelism)
+          for j in 0..<n { state[j] = accumulator.weightedSum[j] }
+          state[n] = accumulator.weightTotal
+        }
+        state[n + 1] = Double(localIndices.count)
+        state[n + 2] = lossSum.isFinite ? lossSum : .nan
+        state[n + 3] = lossWeight
+      } catch {
+        localFailure = "\(error)"
+        state = [Double](repeating: 0, count: state.count)
+        state[n + 6 + collective.rank] = 1
+      }
+    }
+    try collective.sum(&state)
+    if let failed = (0..<collective.size).first(where: { state[n + 6 + $0] != 0 }) {
+      let reasons = try collective.gather(Array((localFailure ?? "").utf8))
+      throw MinibatchError.failedOnRank(
+        rank: failed, reason: String(decoding: reasons[failed], as: UTF8.self))
+    }
+    let step = CollectiveStep(
+      lossSum: state[n + 2], lossWeight: state[n + 3], examples: Int(state[n + 1]),
+      clippedExamples: Int(state[n + 5]))
+    guard step.lossSum.isFinite else {
+      throw MinibatchError.nonFiniteLoss(
+        epoch: epoch, batch: index, loss: step.lossSum / step.lossWeight)
+    }
+    let stopped = { (quantity: String) in
+      MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: quantity)
+    }
+    let gradient: [Scalar]
+    do throws(MinibatchError) {
+      if let privacy, let privateDenominator {
+        gradient = try privacy.noisyGradient(
+          clippedSum: state[0..<n].map { Scalar($0) }, expectedBatchSize: privateDenominator,
+          noise: &noise!, parallelism: parallelism)
+      } else {
+        let d = try normalization.denominator(weightTotal: state[n], exampleCount: step.examples)
+        gradient = state[0..<n].map { Scalar($0 / d) }
+        try validateFinite(gradient, of: "gradient")
+      }
+      try optimizer.step(parameters: &parameters, gradient: gradient, learningRate: learningRate)
+    } catch {
+      if case .nonFiniteValue(_, let what) = error { throw stopped(what) }
+      throw error
+    }
+    return step
+  }
+
   /// `(Σ w_i·ℓ_i, Σ w_i)` in Double (weights 1 without example weights).
   static func weightedLoss(_ losses: [Scalar], weights: [Scalar]?) -> (Double, Double) {
     guard let weights else { return (losses.reduce(0) { $0 + Double($1) }, Double(losses.count)) }
@@ -495,5 +678,25 @@ func validateFiniteData<Scalar: BLASScalar>(
   try validateFiniteEntries(batch.inputs, of: "\(what) inputs")
   if case .values(let targets) = batch.targets {
     try validateFiniteEntries(targets, of: "\(what) targets")
+  }
+}
+
+/// A 64-bit fingerprint (FNV-1a over the bit patterns) of `values`, to check that ranks hold the
+/// same numbers without sending them.
+func fingerprint<Element: BitwiseCopyable>(_ values: [Element]) -> String {
+  var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+  values.withUnsafeBytes { bytes in
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+  }
+  return String(hash, radix: 16)
+}
+
+/// The fingerprint of a batch's inputs and targets.
+func fingerprint<Scalar: BLASScalar>(_ batch: Batch<Scalar>) -> String {
+  switch batch.targets {
+  case .labels(let labels):
+    return "\(fingerprint(batch.inputs.elements)) \(fingerprint(labels))"
+  case .values(let values):
+    return "\(fingerprint(batch.inputs.elements)) \(fingerprint(values.elements))"
   }
 }

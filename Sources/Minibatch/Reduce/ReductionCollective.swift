@@ -1,0 +1,110 @@
+// Distributed reduction: several processes (ranks) each hold part of a global batch, accumulate
+// its raw state locally, and sum that state across ranks once. The transport is a protocol here,
+// so this layer knows nothing about MPI: `MinibatchMPI` conforms `MPICommunicator` to it, and the
+// tests conform an in-process group of threads.
+//
+// Goals, in order: the exact global result (raw sums, normalised once, never an average of
+// averages), the same bits on every rank, and no rank left waiting when another one fails.
+
+/// The participants of a distributed reduction, numbered `0..<size`, and the two collective
+/// operations the package needs from them.
+///
+/// Every participant must make the same sequence of collective calls. The package keeps to that
+/// even when something fails: inputs are checked collectively first (see
+/// ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` and
+/// ``MinibatchError/failedOnRank(rank:reason:)``), so a bad input on one rank makes every rank
+/// throw the same error instead of leaving the others waiting.
+public protocol ReductionCollective: Sendable {
+  /// This participant's number, `0..<size`.
+  var rank: Int { get }
+  /// The participants.
+  var size: Int { get }
+  /// Replaces `values` by the element-wise sum of every participant's `values`. Every
+  /// participant passes the same count and receives the same bits.
+  func sum(_ values: inout [Double]) throws(MinibatchError)
+  /// Every participant's `record`, indexed by rank (records may differ in length).
+  func gather(_ record: [UInt8]) throws(MinibatchError) -> [[UInt8]]
+}
+
+/// The one-participant collective: `sum` leaves its values as they are.
+public struct SingleProcess: ReductionCollective {
+  public init() {}
+  public var rank: Int { 0 }
+  public var size: Int { 1 }
+  public func sum(_ values: inout [Double]) throws(MinibatchError) {}
+  public func gather(_ record: [UInt8]) throws(MinibatchError) -> [[UInt8]] { [record] }
+}
+
+extension ReductionCollective {
+  /// This rank's share of `count` items split into `size` contiguous slices in rank order:
+  /// `⌊count·rank/size⌋ ..< ⌊count·(rank + 1)/size⌋`. The slices differ in length by at most
+  /// one; with more ranks than items some are empty.
+  public func slice(of count: Int) -> Range<Int> {
+    let bounds = { (r: Int) in Int((Double(count) * Double(r) / Double(size)).rounded(.down)) }
+    return rank + 1 == size ? bounds(rank)..<count : bounds(rank)..<bounds(rank + 1)
+  }
+
+  /// The collective check every distributed entry point makes before its first sum: each rank
+  /// passes what must agree (`fields`, as name and value) and its own local failure, if any.
+  ///
+  /// - Throws, on every rank alike: ``MinibatchError/failedOnRank(rank:reason:)`` for the lowest
+  ///   rank that failed, else ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` for
+  ///   the first field that differs.
+  func agree(
+    on fields: [(name: String, value: String)], localFailure: MinibatchError?
+  ) throws(MinibatchError) {
+    let failure = localFailure.map { "\($0)" } ?? ""
+    let record = ([failure] + fields.map(\.value)).joined(separator: "\u{1F}")
+    let records = try gather(Array(record.utf8)).map {
+      String(decoding: $0, as: UTF8.self).split(separator: "\u{1F}", omittingEmptySubsequences: false)
+        .map(String.init)
+    }
+    for (rank, values) in records.enumerated() where !values[0].isEmpty {
+      throw .failedOnRank(rank: rank, reason: values[0])
+    }
+    for (index, field) in fields.enumerated() {
+      let values = records.map { $0.count > index + 1 ? $0[index + 1] : "(missing)" }
+      if values.contains(where: { $0 != values[0] }) {
+        throw .inconsistentAcrossRanks(quantity: field.name, values: values)
+      }
+    }
+    if records.contains(where: { $0.count != fields.count + 1 }) {
+      throw .inconsistentAcrossRanks(
+        quantity: "collective call", values: records.map { "\($0.count - 1) fields" })
+    }
+  }
+
+  /// Runs `body` (this rank's local work) and agrees collectively on its outcome and `fields`:
+  /// every rank returns, or every rank throws the same error (see ``agree(on:localFailure:)``).
+  func agreeing<T>(
+    on fields: [(name: String, value: String)], _ body: () throws(MinibatchError) -> T
+  ) throws(MinibatchError) -> T {
+    let result: Result<T, MinibatchError>
+    do throws(MinibatchError) { result = .success(try body()) } catch { result = .failure(error) }
+    let localFailure: MinibatchError?
+    if case .failure(let error) = result { localFailure = error } else { localFailure = nil }
+    try agree(on: fields, localFailure: localFailure)
+    return try result.get()
+  }
+}
+
+extension ReductionCollective {
+  /// The global `(μ, M2)` from every rank's `(V_r, μ_r, M2_r)` and the already summed
+  /// `S = Σ_r V_r·μ_r` and `V = Σ_r V_r`: `μ = S/V`, then one sum of
+  /// `M2_r + V_r·(μ_r − μ)²` (zero mean and `M2` when `V = 0`).
+  func mergedMoments(
+    localWeight: Double, localMean: [Double], localM2: [Double], globalSum: [Double],
+    globalWeight: Double
+  ) throws(MinibatchError) -> (mean: [Double], m2: [Double]) {
+    let mean = globalWeight > 0 ? globalSum.map { $0 / globalWeight } : globalSum.map { _ in 0 }
+    var m2 = [Double](repeating: 0, count: mean.count)
+    if localWeight > 0 {
+      for j in m2.indices {
+        let delta = localMean[j] - mean[j]
+        m2[j] = localM2[j] + localWeight * delta * delta
+      }
+    }
+    try sum(&m2)
+    return (mean, m2)
+  }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Minibatch
+import MinibatchMPI
+import MinibatchTestSupport
+import Testing
+
+/// Whether this process was started by mpirun (Open MPI sets `OMPI_COMM_WORLD_SIZE`).
+let launchedByMPIRun = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
+
+/// The distributed reductions and training across processes. `make test` runs this suite under
+/// `mpirun -np 2` and `-np 3` (`make test-mpi`); outside mpirun it is skipped, and
+/// ``MPIOutsideMPIRunTests`` runs instead. Every rank runs every test in this order, making the
+/// same collective calls.
+@Suite(.serialized, .enabled(if: launchedByMPIRun, "runs under mpirun (make test-mpi)"))
+struct MPIDistributedTests {
+  let world: MPICommunicator
+
+  init() throws { world = try MPIEnvironment.initialize() }
+
+  @Test func worldMatchesTheLaunch() throws {
+    let environment = ProcessInfo.processInfo.environment
+    #expect(world.size == Int(environment["OMPI_COMM_WORLD_SIZE"] ?? ""))
+    #expect(world.rank == Int(environment["OMPI_COMM_WORLD_RANK"] ?? ""))
+    #expect(try MPIEnvironment.initialize().rank == world.rank)
+    try world.barrier()
+  }
+
+  @Test func sumsFloatAndDoubleInTheirOwnDatatypes() throws {
+    var doubles = (0..<1000).map { Double($0) * 0.5 + Double(world.rank) }
+    var floats = doubles.map { Float($0) }
+    try world.allreduceSum(&doubles)
+    try world.allreduceSum(&floats)
+    let p = Double(world.size)
+    let expected = (0..<1000).map { Double($0) * 0.5 * p + p * (p - 1) / 2 }
+    #expect(doubles == expected)
+    #expect(floats == expected.map { Float($0) })
+    let records = try world.gather(Array(repeating: UInt8(world.rank), count: world.rank))
+    #expect(records == (0..<world.size).map { Array(repeating: UInt8($0), count: $0) })
+  }
+
+  @Test(arguments: [GradientRepresentation.stored, .factored, .streamed])
+  func accumulatorAllreduceEqualsTheUnion(representation: GradientRepresentation) throws {
+    try checkDistributedAccumulator(Float.self, over: world, representation: representation)
+    try checkDistributedAccumulator(Double.self, over: world, representation: representation)
+  }
+
+  @Test func momentsAndClippedSumsEqualTheUnion() throws {
+    try checkDistributedStatistics(Float.self, over: world)
+    try checkDistributedStatistics(Double.self, over: world)
+  }
+
+  @Test func mismatchedShapesThrowOnEveryRank() throws {
+    try checkDistributedMismatch(over: world)
+  }
+
+  @Test(arguments: DistributedTrainingCase.allCases)
+  func trainingEqualsOneProcess(trainingCase: DistributedTrainingCase) throws {
+    try checkDistributedTraining(Float.self, trainingCase, over: world)
+    try checkDistributedTraining(Double.self, trainingCase, over: world)
+  }
+
+  @Test func trainingRefusalsReachEveryRank() throws {
+    try checkDistributedTrainingRefusals(over: world)
+  }
+
+  @Test func sharedNoiseIsTheSameOnEveryRank() throws {
+    var noise = try GaussianNoise(sharedAcross: world)
+    let draws = try noise.draws(count: 100, standardDeviation: 1)
+    try expectSameOnEveryRank(draws, over: world, "the shared noise")
+    var other = try GaussianNoise(sharedAcross: world)
+    #expect(try other.draws(count: 100, standardDeviation: 1) != draws)
+  }
+}
+
+/// What a plain `swift test` process (not started by mpirun) can check: MPI refuses use before
+/// initialisation with a typed error.
+@Suite(.enabled(if: !launchedByMPIRun))
+struct MPIOutsideMPIRunTests {
+  @Test func callsBeforeInitialisationThrow() {
+    #expect(!MPIEnvironment.isInitialized)
+    let notInitialised = MinibatchError.communicationFailure(
+      operation: "MPICommunicator.world()",
+      reason: "MPI is not initialised: call MPIEnvironment.initialize() first")
+    expectError(notInitialised) { try MPICommunicator.world() }
+  }
+}
