@@ -1,44 +1,70 @@
 # Minibatch — the two commands a user needs are `make test` and `make bench`.
-# Both first install the system libraries the package links (OpenBLAS, LAPACKE, pkg-config)
-# when pkg-config cannot find them.
+# Both first install the system libraries the package links (OpenBLAS, LAPACKE, Open MPI,
+# pkg-config) when pkg-config or mpirun cannot be found.
 
 SWIFT        ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libopenmpi-dev openmpi-bin pkg-config
+PKG_MODULES  := openblas lapacke ompi-c
 BENCH_ARGS   ?=
 TRAIN_ARGS   ?=
 PRIVACY_ARGS ?= --help
 # The command-line programs and their tests need swift-argument-parser, behind a package trait so
 # that a package depending on the library never resolves it.
 TRAITS       := --traits CommandLineTools
+# mpirun for the MPI tests and benchmarks: as root (CI) Open MPI wants --allow-run-as-root;
+# --oversubscribe lets 3 ranks share 2 cores; no single-copy mechanism (CMA is often refused in
+# containers). `timeout` turns a deadlock into a failure.
+MPIRUN       := timeout 600 mpirun --oversubscribe --mca btl_vader_single_copy_mechanism none \
+                $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+MPI_RANKS    ?= 2 3
+MPI_TESTS    := MPIDistributedTests
 
-.PHONY: all deps build test bench bench-quick bench-jax bench-torch train privacy readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test test-mpi bench bench-mpi bench-quick bench-jax bench-torch train privacy readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
-## deps: install OpenBLAS, LAPACKE and pkg-config through apt when pkg-config cannot find them
+## deps: install OpenBLAS, LAPACKE, Open MPI and pkg-config through apt when they are missing
 deps:
-	@if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas lapacke; then \
-	  echo "deps: openblas and lapacke found by pkg-config"; \
+	@if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKG_MODULES) \
+	    && command -v mpirun >/dev/null 2>&1; then \
+	  echo "deps: $(PKG_MODULES) found by pkg-config, mpirun on the PATH"; \
 	else \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
 	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 	  else echo "deps: missing $(APT_PACKAGES); run 'apt-get install -y $(APT_PACKAGES)' as root" >&2; exit 1; fi; \
 	  echo "deps: installing $(APT_PACKAGES)"; \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(APT_PACKAGES); \
-	  pkg-config --exists openblas lapacke || { echo "deps: pkg-config still cannot find openblas and lapacke" >&2; exit 1; }; \
+	  pkg-config --exists $(PKG_MODULES) || { echo "deps: pkg-config still cannot find $(PKG_MODULES)" >&2; exit 1; }; \
 	fi
 
 ## build: debug build of everything
 build: deps
 	$(SWIFT) build $(TRAITS)
 
-## test: the whole test suite
+## test: the whole test suite, then the MPI tests under mpirun with 2 and 3 processes
 test: deps
 	$(SWIFT) test $(TRAITS)
+	$(MAKE) test-mpi
 
-## bench: release build and the full benchmark table (BENCH_ARGS=--json for JSON lines)
+## test-mpi: the MPI suite of the (already built) test binary under mpirun, for each MPI_RANKS
+test-mpi: deps
+	$(SWIFT) build --build-tests $(TRAITS)
+	@for n in $(MPI_RANKS); do \
+	  echo "test-mpi: mpirun -np $$n MinibatchPackageTests.xctest --filter '$(MPI_TESTS)'"; \
+	  $(MPIRUN) -np $$n $$($(SWIFT) build --show-bin-path $(TRAITS))/MinibatchPackageTests.xctest \
+	    --testing-library swift-testing --no-parallel --filter '$(MPI_TESTS)' || exit 1; \
+	done
+
+## bench: release build and the full benchmark table (BENCH_ARGS=--json for JSON lines), then
+## the MPI rows under mpirun with 2 processes
 bench: deps
 	$(SWIFT) run -c release minibatch-bench $(BENCH_ARGS)
+	$(MAKE) bench-mpi
+
+## bench-mpi: the allreduce and its share of a training step, 2 processes on this machine
+bench-mpi: deps
+	$(SWIFT) build -c release --product minibatch-bench
+	$(MPIRUN) -np 2 $$($(SWIFT) build -c release --show-bin-path)/minibatch-bench --mpi $(BENCH_ARGS)
 
 ## bench-quick: the small grid CI runs as a smoke test
 bench-quick: deps

@@ -60,7 +60,7 @@ let package = Package(
     .executableTarget(
       name: "minibatch-train",
       dependencies: [
-        "Minibatch",
+        "Minibatch", "MinibatchMPI",
         .product(
           name: "ArgumentParser", package: "swift-argument-parser",
           condition: .when(traits: ["CommandLineTools"])),
@@ -80,7 +80,7 @@ let package = Package(
     // MARK: - Benchmarks and tests
     .executableTarget(
       name: "minibatch-bench",
-      dependencies: ["Minibatch"],
+      dependencies: ["Minibatch", "MinibatchMPI"],
       path: "Benchmarks/minibatch-bench"
     ),
     .target(
@@ -99,7 +99,7 @@ let package = Package(
     // Run through mpirun by `make test` (its tests are skipped outside mpirun).
     .testTarget(
       name: "MinibatchMPITests",
-      dependencies: ["Minibatch", "MinibatchMPI", "MinibatchTestSupport"]
+      dependencies: ["Minibatch", "MinibatchMPI", "MinibatchTestSupport", "minibatch-train"]
     ),
   ]
 )

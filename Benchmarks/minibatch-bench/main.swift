@@ -8,6 +8,8 @@ import Minibatch
 //   swift run -c release minibatch-bench --json     one JSON object per case on stdout
 //   swift run -c release minibatch-bench --models   only the model and training rows
 //   swift run -c release minibatch-bench --statistics  only the digits statistics (no timings)
+//   mpirun -np 2 .build/release/minibatch-bench --mpi [--quick] [--json]
+//                                                   the allreduce and its share of a step (`make bench`)
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
   try childMain(Array(CommandLine.arguments.dropFirst(2)))
@@ -16,7 +18,7 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 
 let arguments = Set(CommandLine.arguments.dropFirst())
 let knownArguments: Set<String> = [
-  "--quick", "--json", "--models", "--statistics", "--help", "-h",
+  "--quick", "--json", "--models", "--statistics", "--mpi", "--help", "-h",
 ]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   || arguments.contains("-h")
@@ -26,7 +28,7 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
     FileHandle.standardError.write(
       "unknown option: \(unknown.joined(separator: " "))\n".data(using: .utf8)!)
   }
-  print("usage: minibatch-bench [--quick] [--json] [--models] [--statistics]")
+  print("usage: minibatch-bench [--quick] [--json] [--models] [--statistics] [--mpi]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
@@ -49,6 +51,11 @@ let cores = ProcessInfo.processInfo.activeProcessorCount
 let threadCounts = cores > 1 ? [1, cores] : [1]
 let llc = CacheSize.lastLevelBytes
 let budget = quick ? 0.15 : 1.0
+
+if arguments.contains("--mpi") {
+  try runMPIBenchmarks()
+  exit(0)
+}
 
 report("Minibatch benchmark — \(quick ? "quick grid" : "full grid")")
 report(

@@ -7,7 +7,10 @@ import json
 import sys
 
 REQUIRED = {"kernel", "scalar", "threads", "k", "n", "seconds_min", "seconds_median"}
-rows = [json.loads(line) for line in sys.stdin if line.strip()]
+# `--mpi`: the lines of `minibatch-bench --mpi --json` under mpirun (make bench-mpi), among make's.
+mpi = "--mpi" in sys.argv[1:]
+lines = [line for line in sys.stdin if line.strip()]
+rows = [json.loads(line) for line in lines if not mpi or line.startswith("{")]
 assert rows, "no JSON rows"
 for row in rows:
     missing = REQUIRED - row.keys()
@@ -26,5 +29,11 @@ for row in rows:
         assert row["mb_per_second"] > 0, row
     if kernel.startswith("rank-one-"):
         assert row["peak_rss_bytes"] > 0, row
+    if kernel == "mpi-allreduce":
+        assert row["ranks"] >= 2 and row["bus_gb_per_second"] > 0, row
+    if kernel == "mpi-train-step-allreduce":
+        assert 0 < row["communication_share"] < 1 and row["allreduce_seconds_median"] > 0, row
+if mpi:
+    assert {"mpi-allreduce", "mpi-train-step-allreduce"} <= {row["kernel"] for row in rows}, rows
 kernels = sorted({row["kernel"] for row in rows})
 print(f"{len(rows)} JSON rows, kernels: {', '.join(kernels)}")

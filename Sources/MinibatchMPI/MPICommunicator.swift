@@ -97,7 +97,8 @@ public enum MPIEnvironment {
     var message = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
     var length: Int32 = 0
     MPI_Error_string(code, &message, &length)
-    let text = String(decoding: message.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let text = String(
+      decoding: message.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     throw .communicationFailure(operation: operation, reason: "error \(code): \(text)")
   }
 }

@@ -2,6 +2,7 @@
   import ArgumentParser
   import Foundation
   import Minibatch
+  import MinibatchMPI
 
   extension ModelKind: ExpressibleByArgument {}
   extension OptimizerKind: ExpressibleByArgument {}
@@ -158,6 +159,15 @@
       help: "DP-SGD: clip every parameter tensor to C/√tensors (total bound C).")
     var dpPerLayer = false
 
+    @Flag(
+      help: """
+        Train data parallel on the ranks of 'mpirun -np N minibatch-train --mpi …': every rank \
+        loads the data, computes its slice of each batch, and one allreduce per step sums the \
+        raw gradient state; only rank 0 prints and writes files. Default --threads: the cores \
+        shared by the ranks on each machine.
+        """)
+    var mpi = false
+
     @Option(
       name: .customLong("dp-noise-seed"),
       help: "DP-SGD: seed the noise (reproducible, not private); default: the OS's CSPRNG.")
@@ -284,6 +294,10 @@
         }
         return
       }
+      if statistics, mpi {
+        throw ValidationError(
+          "--statistics needs the whole batch's per-example gradients: not with --mpi")
+      }
       if statistics {
         throw ValidationError("--statistics describes the unclipped gradients: not with DP-SGD")
       }
@@ -340,7 +354,7 @@
       recipe.hiddenActivation = activation ?? .relu
       if let l2 { recipe.l2Penalty = l2 }
       recipe.cosineSchedule = !constantRate
-      if let threads { recipe.threads = threads }
+      if let threads { recipe.threads = threads } else if mpi { recipe.threads = threadsPerRank() }
       recipe.earlyStoppingPatience = earlyStopping
       recipe.statistics = statistics
       if let dpClipNorm {
@@ -361,17 +375,36 @@
     }
 
     func run() throws {
-      if let threads { OpenBLASInfo.setThreadCount(threads) }
-      let reporter = ProgressReporter()
+      var world: MPICommunicator?
+      if mpi {
+        do {
+          world = try MPIEnvironment.initialize()
+        } catch {
+          throw ValidationError("--mpi: \(error)")
+        }
+      }
+      if let threads = threads ?? world.map({ _ in threadsPerRank() }) {
+        OpenBLASInfo.setThreadCount(threads)
+      }
+      let reporter = ProgressReporter(isSilent: (world?.rank ?? 0) != 0)
       do {
-        try run(reporter: reporter)
+        try run(reporter: reporter, collective: world)
       } catch let error as MinibatchError {
+        // Every rank throws the same error: rank 0 says it.
+        if let world, world.rank != 0 { throw ExitCode.failure }
         // Errors about the user's files and values are usage errors, not crashes.
         throw ValidationError("\(error)")
       }
     }
 
-    func run(reporter: ProgressReporter) throws {
+    /// With `--mpi` and no `--threads`: this machine's cores shared among its ranks (Open MPI's
+    /// `OMPI_COMM_WORLD_LOCAL_SIZE`).
+    func threadsPerRank() -> Int {
+      let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+      return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+    }
+
+    func run(reporter: ProgressReporter, collective: MPICommunicator?) throws {
       if let load {
         let header = try SavedRunHeader.read(from: load)
         if let precision, precision.rawValue != header.precision {
@@ -380,40 +413,53 @@
         }
         var recipe = header.recipe
         recipe.additionalEpochs = epochs
-        if let threads { recipe.threads = threads }
+        if let threads {
+          recipe.threads = threads
+        } else if mpi {
+          recipe.threads = threadsPerRank()
+        }
         reporter.line(
           "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; "
             + "\(header.precision); resuming \(load)")
         if header.precision == "double" {
-          try resume(Double.self, recipe: recipe, header: header, path: load, reporter: reporter)
+          try resume(
+            Double.self, recipe: recipe, header: header, path: load, reporter: reporter,
+            collective: collective)
         } else {
-          try resume(Float.self, recipe: recipe, header: header, path: load, reporter: reporter)
+          try resume(
+            Float.self, recipe: recipe, header: header, path: load, reporter: reporter,
+            collective: collective)
         }
         return
       }
       let precision = self.precision ?? .float
       reporter.line(
-        "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; \(precision)")
+        "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; \(precision)"
+          + (collective.map { "; data parallel on \($0.size) MPI ranks" } ?? ""))
       switch precision {
-      case .float: try train(Float.self, reporter: reporter)
-      case .double: try train(Double.self, reporter: reporter)
+      case .float: try train(Float.self, reporter: reporter, collective: collective)
+      case .double: try train(Double.self, reporter: reporter, collective: collective)
       }
     }
 
-    func train<Scalar: BLASScalar>(_: Scalar.Type, reporter: ProgressReporter) throws {
+    func train<Scalar: BLASScalar>(
+      _: Scalar.Type, reporter: ProgressReporter, collective: MPICommunicator?
+    ) throws {
       let data = try dataOptions.load(Scalar.self)
       reporter.line(data.summary)
       let kinds: [ModelKind] =
         model.map { [$0] }
         ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
       for kind in kinds {
-        try execute(try recipe(for: kind), data: data, resume: nil, reporter: reporter)
+        try execute(
+          try recipe(for: kind), data: data, resume: nil, reporter: reporter,
+          collective: collective)
       }
     }
 
     func resume<Scalar: BLASScalar>(
       _: Scalar.Type, recipe: Recipe, header: SavedRunHeader, path: String,
-      reporter: ProgressReporter
+      reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
       let standardizer = try SavedStandardizer<Scalar>.read(from: path)
       var options = try dataOptions
@@ -421,11 +467,12 @@
       let data = try options.load(
         Scalar.self, standardizer: standardizer, task: header.task, classCount: header.classCount)
       reporter.line(data.summary)
-      try execute(recipe, data: data, resume: path, reporter: reporter)
+      try execute(recipe, data: data, resume: path, reporter: reporter, collective: collective)
     }
 
     func execute<Scalar: BLASScalar>(
-      _ recipe: Recipe, data: LoadedData<Scalar>, resume: String?, reporter: ProgressReporter
+      _ recipe: Recipe, data: LoadedData<Scalar>, resume: String?, reporter: ProgressReporter,
+      collective: MPICommunicator?
     ) throws {
       let name =
         recipe.model == .mlp
@@ -436,9 +483,13 @@
       reporter.line(
         "\(name): batch \(recipe.batchSize), \(recipe.optimizer), \(epochsText)"
           + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""))
+      // Every rank trains; rank 0 alone writes the files.
+      let writes = (collective?.rank ?? 0) == 0
       let output = Recipe.Output(
-        line: { reporter.line($0) }, progress: { reporter.update($0) }, savePath: save,
-        historyPath: history, plotPath: plot, title: "\(name) on \(train ?? "the digits")")
+        line: { reporter.line($0) }, progress: { reporter.update($0) },
+        savePath: writes ? save : nil, historyPath: writes ? history : nil,
+        plotPath: writes ? plot : nil, title: "\(name) on \(train ?? "the digits")",
+        collective: collective)
       let outcome = try recipe.run(data, resume: resume, output: output)
       if let sigma = outcome.noiseMultiplier {
         reporter.line(

@@ -7,12 +7,15 @@ import Minibatch
 final class ProgressReporter: @unchecked Sendable {
   let isTerminal: Bool
   let interval: Double
+  /// Prints nothing (the ranks other than 0 of an MPI run).
+  let isSilent: Bool
   private let lock = NSLock()
   private var lastPrint: Double
   private var lineIsOpen = false
 
-  init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0) {
+  init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0, isSilent: Bool = false) {
     self.isTerminal = isTerminal
+    self.isSilent = isSilent
     interval = isTerminal ? 0.1 : 5
     lastPrint = isTerminal ? -Double.infinity : 0
   }
@@ -32,6 +35,7 @@ final class ProgressReporter: @unchecked Sendable {
   }
 
   func update(_ progress: StepProgress) {
+    if isSilent { return }
     lock.lock()
     defer { lock.unlock() }
     guard progress.step < progress.stepsPerEpoch, progress.seconds - lastPrint >= interval
@@ -48,6 +52,7 @@ final class ProgressReporter: @unchecked Sendable {
 
   /// Prints a whole line (an epoch's), first clearing a progress line left open.
   func line(_ text: String) {
+    if isSilent { return }
     lock.lock()
     defer { lock.unlock() }
     if lineIsOpen {

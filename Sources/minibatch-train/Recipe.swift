@@ -142,6 +142,8 @@ struct Recipe: Codable, Sendable {
     var plotPath: String?
     /// The plot's title.
     var title = "training"
+    /// The ranks to train on together (`--mpi`), or `nil`.
+    var collective: (any ReductionCollective)?
   }
 
   /// Trains on `data` in precision `Scalar`: from scratch, or from `resume` (a file saved by an
@@ -217,7 +219,7 @@ struct Recipe: Codable, Sendable {
     var trainer = MinibatchTrainer(
       model: model, optimizer: optimizer, sampler: sampler, schedule: schedule,
       normalization: privacy == nil ? .datasetWeightTotal : .expectedBatchSize,
-      parallelism: .threads(threads), privacy: privacy)
+      parallelism: .threads(threads), privacy: privacy, collective: output.collective)
     trainer.onStep = output.progress
     if statistics { trainer.noiseScaleDecay = 0.99 }
     let history = TrainingHistory(task: data.task)

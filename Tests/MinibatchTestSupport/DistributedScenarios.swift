@@ -96,14 +96,16 @@ public func checkDistributedStatistics<Scalar: BLASScalar>(
   let n = model.parameterCount
   let (all, _) = try model.perExampleGradients(
     parameters: parameters, batch: batch, representation: .factored)
-  let localGradients = try local.isEmpty
+  let localGradients =
+    try local.isEmpty
     ? nil
     : model.perExampleGradients(
       parameters: parameters, batch: try batch.gathering(local), representation: .factored
     ).gradients
   let tolerance = identityTolerance(Scalar.self)
 
-  var moments = try localGradients?.moments(exampleWeights: Array(weights[local]))
+  var moments =
+    try localGradients?.moments(exampleWeights: Array(weights[local]))
     ?? GradientMoments.empty(parameterCount: n)
   try moments.allreduce(over: collective)
   let expected = try all.moments(exampleWeights: weights)
@@ -209,7 +211,8 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
   }
   func train(_ collective: (any ReductionCollective)?) throws -> ([Scalar], [EpochReport]) {
     switch trainingCase {
-    case .logisticSGD: return try train(logistic, try StochasticGradientDescent<Scalar>(), collective)
+    case .logisticSGD:
+      return try train(logistic, try StochasticGradientDescent<Scalar>(), collective)
     case .mlpAdam, .mlpPrivate: return try train(mlp, try Adam<Scalar>(), collective)
     case .logisticPrivateMomentum:
       return try train(logistic, try MomentumSGD<Scalar>(momentum: 0.5), collective)
@@ -235,7 +238,8 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
 /// throw the same error before the first step.
 public func checkDistributedTrainingRefusals(over collective: any ReductionCollective) throws {
   let model = try LogisticRegression<Double>(inputCount: 3)
-  let data = try randomBatch(Double.self, k: 40, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 2)
+  let data = try randomBatch(
+    Double.self, k: 40, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 2)
   let sampler = try BatchSampler(exampleCount: 40, batchSize: 8, seed: 1)
   var trainer = MinibatchTrainer(
     model: model, optimizer: try StochasticGradientDescent<Double>(), sampler: sampler,

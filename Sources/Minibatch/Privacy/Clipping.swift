@@ -156,8 +156,7 @@ extension ClippedSum {
   ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` or the scalar type
   ///   differs; ``MinibatchError/nonFiniteValue(index:of:)`` when the global sum overflows
   ///   `Scalar`; the transport's errors.
-  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
-  {
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError) {
     try collective.agree(
       on: [("parameters (n)", "\(sum.count)"), ("scalar type", "\(Scalar.self)")],
       localFailure: nil)

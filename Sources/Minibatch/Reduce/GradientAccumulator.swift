@@ -267,8 +267,7 @@ extension GradientAccumulator {
   /// - Throws, on every rank alike (nothing changed):
   ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when the ranks differ in `n`,
   ///   scalar type or tracked statistics; the transport's errors.
-  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
-  {
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError) {
     try collective.agree(
       on: [
         ("parameters (n)", "\(parameterCount)"), ("scalar type", "\(Scalar.self)"),

@@ -56,8 +56,10 @@ extension ReductionCollective {
     let failure = localFailure.map { "\($0)" } ?? ""
     let record = ([failure] + fields.map(\.value)).joined(separator: "\u{1F}")
     let records = try gather(Array(record.utf8)).map {
-      String(decoding: $0, as: UTF8.self).split(separator: "\u{1F}", omittingEmptySubsequences: false)
-        .map(String.init)
+      String(decoding: $0, as: UTF8.self).split(
+        separator: "\u{1F}", omittingEmptySubsequences: false
+      )
+      .map(String.init)
     }
     for (rank, values) in records.enumerated() where !values[0].isEmpty {
       throw .failedOnRank(rank: rank, reason: values[0])

@@ -224,8 +224,7 @@ extension GradientMoments {
   /// - Throws, on every rank alike (nothing changed):
   ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` differs; the
   ///   transport's errors.
-  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError)
-  {
+  public mutating func allreduce(over collective: some ReductionCollective) throws(MinibatchError) {
     try collective.agree(
       on: [("parameters (n)", "\(parameterCount)"), ("statistics", "moments")], localFailure: nil)
     let n = parameterCount
@@ -246,7 +245,8 @@ extension GradientMoments {
   /// - Throws: ``MinibatchError/noParameters`` or
   ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for a bad `parameterCount`.
   public static func empty(parameterCount: Int) throws(MinibatchError) -> GradientMoments {
-    try validateArgument(parameterCount, named: "parameter count", expected: "≥ 1", parameterCount >= 1)
+    try validateArgument(
+      parameterCount, named: "parameter count", expected: "≥ 1", parameterCount >= 1)
     return GradientMoments(
       weightTotal: 0, squaredWeightTotal: 0, exampleCount: 0,
       mean: [Double](repeating: 0, count: parameterCount),

@@ -410,7 +410,8 @@ where Opt.Scalar == Model.Scalar {
         try model.validate(parameters: parameters, batch: evaluation)
         try validateFiniteData(evaluation, of: "evaluation")
       }
-      try validateCount(data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
+      try validateCount(
+        data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
       try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
       try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
       try validateArgument(
@@ -440,7 +441,8 @@ where Opt.Scalar == Model.Scalar {
       // Dense models give factors; others fall back to the stored J, written and reduced in one
       // sweep into a buffer reused between batches.
       let factorable =
-        try model.perExampleGradientFactors(parameters: parameters, batch: try data.gathering(0..<1))
+        try model.perExampleGradientFactors(
+          parameters: parameters, batch: try data.gathering(0..<1))
         != nil
       try validateArgument(
         representation, named: "gradient representation",
@@ -460,8 +462,10 @@ where Opt.Scalar == Model.Scalar {
       ("optimizer", "\(Opt.self)"),
       ("parameters (length, fingerprint)", "\(parameters.count), \(fingerprint(parameters))"),
       ("training data (examples, fingerprint)", "\(data.count), \(fingerprint(data))"),
-      ("evaluation data (examples, fingerprint)",
-       evaluation.map { "\($0.count), \(fingerprint($0))" } ?? "none"),
+      (
+        "evaluation data (examples, fingerprint)",
+        evaluation.map { "\($0.count), \(fingerprint($0))" } ?? "none"
+      ),
       ("example weights (fingerprint)", exampleWeights.map { fingerprint($0) } ?? "none"),
       ("epochs", "\(epochs) from \(firstEpoch)"), ("sampler", "\(sampler)"),
       ("schedule", "\(schedule)"), ("normalization", "\(normalization)"),

@@ -16,8 +16,12 @@ struct InProcessDistributedTests {
 
   @Test(arguments: rankCounts, [GradientRepresentation.stored, .factored, .streamed])
   func accumulatorAllreduceEqualsTheUnion(size: Int, representation: GradientRepresentation) {
-    onRanks(size) { try checkDistributedAccumulator(Float.self, over: $0, representation: representation) }
-    onRanks(size) { try checkDistributedAccumulator(Double.self, over: $0, representation: representation) }
+    onRanks(size) {
+      try checkDistributedAccumulator(Float.self, over: $0, representation: representation)
+    }
+    onRanks(size) {
+      try checkDistributedAccumulator(Double.self, over: $0, representation: representation)
+    }
   }
 
   @Test(arguments: rankCounts)
