@@ -61,10 +61,13 @@ bench: deps
 	$(SWIFT) run -c release minibatch-bench $(BENCH_ARGS)
 	$(MAKE) bench-mpi
 
-## bench-mpi: the allreduce and its share of a training step, 2 processes on this machine
+## bench-mpi: the allreduce and its share of a training step on 2 processes of this machine,
+## after the same step on 1 process (the baseline)
 bench-mpi: deps
 	$(SWIFT) build -c release --product minibatch-bench
-	$(MPIRUN) -np 2 $$($(SWIFT) build -c release --show-bin-path)/minibatch-bench --mpi $(BENCH_ARGS)
+	@for n in 1 2; do \
+	  $(MPIRUN) -np $$n $$($(SWIFT) build -c release --show-bin-path)/minibatch-bench --mpi $(BENCH_ARGS) || exit 1; \
+	done
 
 ## bench-quick: the small grid CI runs as a smoke test
 bench-quick: deps

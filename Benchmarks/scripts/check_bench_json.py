@@ -32,7 +32,7 @@ for row in rows:
     if kernel == "mpi-allreduce":
         assert row["ranks"] >= 2 and row["bus_gb_per_second"] > 0, row
     if kernel == "mpi-train-step-allreduce":
-        assert 0 < row["communication_share"] < 1 and row["allreduce_seconds_median"] > 0, row
+        assert 0 <= row["communication_share"] < 1 and row["allreduce_seconds_median"] >= 0, row
 if mpi:
     assert {"mpi-allreduce", "mpi-train-step-allreduce"} <= {row["kernel"] for row in rows}, rows
 kernels = sorted({row["kernel"] for row in rows})

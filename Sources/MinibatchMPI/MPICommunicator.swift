@@ -162,21 +162,37 @@ public struct MPICommunicator: ReductionCollective {
     }
   }
 
-  /// The element-wise sum over all ranks, in place (`MPI_Allreduce`, `MPI_DOUBLE`, `MPI_SUM`).
+  /// The element-wise sum over all ranks, in place (`MPI_Allreduce`, `MPI_DOUBLE`, `MPI_SUM`):
+  /// the transport of the package's reductions, which agree on the count beforehand, so this
+  /// does not check it (see ``allreduceSum(_:agreeingOnCount:)``).
   ///
   /// - Throws: ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` beyond `Int32.max`
   ///   entries; ``MinibatchError/communicationFailure(operation:reason:)``.
   public func sum(_ values: inout [Double]) throws(MinibatchError) {
-    try allreduceSum(&values)
+    try allreduceSum(&values, agreeingOnCount: false)
   }
 
   /// The element-wise sum over all ranks of Float or Double values, in place, in their own MPI
-  /// datatype (`MPI_FLOAT`, `MPI_DOUBLE`): every rank passes the same count. The package's
-  /// accumulators sum their Double state with ``sum(_:)``; this is for a caller's own arrays.
+  /// datatype (`MPI_FLOAT`, `MPI_DOUBLE`). The package's accumulators sum their Double state
+  /// with ``sum(_:)``; this is for a caller's own arrays.
   ///
-  /// - Throws: ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` beyond `Int32.max`
-  ///   entries; ``MinibatchError/communicationFailure(operation:reason:)``.
-  public func allreduceSum<Scalar: BLASScalar>(_ values: inout [Scalar]) throws(MinibatchError) {
+  /// - Parameters:
+  ///   - values: this rank's values; replaced by the sums, the same bits on every rank.
+  ///   - agreeingOnCount: first check, with one small collective, that every rank passes the
+  ///     same count (default); `false` skips it for callers that know they do (MPI's result
+  ///     for different counts is undefined).
+  /// - Throws, on every rank alike: ``MinibatchError/inconsistentAcrossRanks(quantity:values:)``
+  ///   when the counts differ (nothing summed); ``MinibatchError/dimensionOutOfRange(value:limit:of:)``
+  ///   beyond `Int32.max` entries; ``MinibatchError/communicationFailure(operation:reason:)``.
+  public func allreduceSum<Scalar: BLASScalar>(
+    _ values: inout [Scalar], agreeingOnCount: Bool = true
+  ) throws(MinibatchError) {
+    if agreeingOnCount {
+      let counts = try gatherCounts(values.count)
+      if counts.contains(where: { $0 != counts[0] }) {
+        throw .inconsistentAcrossRanks(quantity: "values to sum (count)", values: counts.map { "\($0)" })
+      }
+    }
     let count = try Self.mpiCount(values.count, of: "values to sum")
     let type = Scalar.self == Float.self ? minibatch_mpi_float() : minibatch_mpi_double()
     try serialized("MPI_Allreduce") { () throws(MinibatchError) in
@@ -189,19 +205,27 @@ public struct MPICommunicator: ReductionCollective {
     }
   }
 
+  /// Every rank's `count`, indexed by rank (`MPI_Allgather`).
+  func gatherCounts(_ count: Int) throws(MinibatchError) -> [Int64] {
+    try serialized("MPI_Allgather") { () throws(MinibatchError) -> [Int64] in
+      var counts = [Int64](repeating: 0, count: size)
+      var own = Int64(count)
+      try MPIEnvironment.check(
+        MPI_Allgather(
+          &own, 1, minibatch_mpi_int64(), &counts, 1, minibatch_mpi_int64(),
+          minibatch_mpi_comm_world()), "MPI_Allgather")
+      return counts
+    }
+  }
+
   /// Every rank's bytes, indexed by rank (`MPI_Allgather` of the lengths, then
   /// `MPI_Allgatherv`).
   ///
   /// - Throws: ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` when the records
   ///   together exceed `Int32.max` bytes; ``MinibatchError/communicationFailure(operation:reason:)``.
   public func gather(_ record: [UInt8]) throws(MinibatchError) -> [[UInt8]] {
-    try serialized("MPI_Allgatherv") { () throws(MinibatchError) -> [[UInt8]] in
-      var lengths = [Int64](repeating: 0, count: size)
-      var own = Int64(record.count)
-      try MPIEnvironment.check(
-        MPI_Allgather(
-          &own, 1, minibatch_mpi_int64(), &lengths, 1, minibatch_mpi_int64(),
-          minibatch_mpi_comm_world()), "MPI_Allgather")
+    let lengths = try gatherCounts(record.count)
+    return try serialized("MPI_Allgatherv") { () throws(MinibatchError) -> [[UInt8]] in
       let total = lengths.reduce(0, +)
       _ = try Self.mpiCount(Int(total), of: "gathered bytes")
       let counts = lengths.map { Int32($0) }

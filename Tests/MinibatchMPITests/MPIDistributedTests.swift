@@ -84,3 +84,20 @@ struct MPIOutsideMPIRunTests {
     expectError(notInitialised) { try MPICommunicator.world() }
   }
 }
+
+extension MPIDistributedTests {
+  @Test func allreduceSumRefusesDifferentCountsOnEveryRank() throws {
+    let counts = (0..<world.size).map { $0 == world.size - 1 ? 4 : 3 }
+    var values = [Float](repeating: 1, count: counts[world.rank])
+    if world.size > 1 {
+      expectError(
+        .inconsistentAcrossRanks(
+          quantity: "values to sum (count)", values: counts.map { "\($0)" })
+      ) { try world.allreduceSum(&values) }
+      #expect(values.allSatisfy { $0 == 1 })
+    }
+    var agreed = [Float](repeating: 1, count: 3)
+    try world.allreduceSum(&agreed)
+    #expect(agreed == [Float](repeating: Float(world.size), count: 3))
+  }
+}

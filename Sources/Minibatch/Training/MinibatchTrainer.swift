@@ -685,12 +685,16 @@ func validateFiniteData<Scalar: BLASScalar>(
   }
 }
 
-/// A 64-bit fingerprint (FNV-1a over the bit patterns) of `values`, to check that ranks hold the
-/// same numbers without sending them.
+/// A 64-bit fingerprint of `values`' bit patterns (FNV-1a over 8-byte words, then the tail's
+/// bytes), to check that ranks hold the same numbers without sending them.
 func fingerprint<Element: BitwiseCopyable>(_ values: [Element]) -> String {
   var hash: UInt64 = 0xCBF2_9CE4_8422_2325
   values.withUnsafeBytes { bytes in
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    let words = bytes.count / 8
+    for w in 0..<words {
+      hash = (hash ^ bytes.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self)) &* 0x100_0000_01B3
+    }
+    for byte in bytes[(8 * words)...] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
   }
   return String(hash, radix: 16)
 }
