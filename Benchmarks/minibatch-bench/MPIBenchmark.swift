@@ -16,10 +16,6 @@ import MinibatchMPI
   say(
     "ranks: \(world.size), cores: \(cores), threads per rank: \(threadsPerRank), "
       + "OpenBLAS core: \(OpenBLASInfo.coreName)")
-  say("")
-  say(
-    "allreduce = MPI_Allreduce(MPI_SUM) in place of n entries, the same on every rank; "
-      + "algbw = n·size/time, busbw = algbw·2(P−1)/P (the bytes each rank must move).")
   let widths = [22, 6, 9, 10, 10, 9, 9]
   func row(_ cells: [String]) -> String {
     zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }
@@ -27,6 +23,10 @@ import MinibatchMPI
   }
   // One rank (`mpirun -np 1`) has nothing to communicate: only its step row, the baseline.
   if world.size > 1 {
+    say("")
+    say(
+      "allreduce = MPI_Allreduce(MPI_SUM) in place of n entries, the same on every rank; "
+        + "algbw = n·size/time, busbw = algbw·2(P−1)/P (the bytes each rank must move).")
     say(row(["kernel", "scalar", "n", "µs", "med µs", "algbw GB/s", "busbw GB/s"]))
     let sizes = quick ? [1_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000, 10_000_000]
     for n in sizes {

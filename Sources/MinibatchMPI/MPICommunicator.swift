@@ -190,7 +190,8 @@ public struct MPICommunicator: ReductionCollective {
     if agreeingOnCount {
       let counts = try gatherCounts(values.count)
       if counts.contains(where: { $0 != counts[0] }) {
-        throw .inconsistentAcrossRanks(quantity: "values to sum (count)", values: counts.map { "\($0)" })
+        throw .inconsistentAcrossRanks(
+          quantity: "values to sum (count)", values: counts.map { "\($0)" })
       }
     }
     let count = try Self.mpiCount(values.count, of: "values to sum")

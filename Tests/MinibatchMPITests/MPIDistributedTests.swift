@@ -101,3 +101,26 @@ extension MPIDistributedTests {
     #expect(agreed == [Float](repeating: Float(world.size), count: 3))
   }
 }
+
+extension MPIDistributedTests {
+  /// The README's MPI example, with a model, parameters and a batch defined: the global mean
+  /// equals one process's mean over the whole batch.
+  @Test func readmeExampleGivesTheGlobalMean() throws {
+    let (model, batch) = try randomNetworkCase(
+      Float.self, layers: [5, 4, 3], k: 11, activation: .relu, seed: 4)
+    let w = model.initialParameters(seed: 2)
+    // From the README:
+    let world = try MPIEnvironment.initialize()
+    let global = 0..<batch.count
+    let mine = try batch.gathering(global[world.slice(of: batch.count)])
+    let (gradients, _) = try model.perExampleGradients(parameters: w, batch: mine)
+    var accumulator = try GradientAccumulator<Float>(
+      parameterCount: model.parameterCount, tracksMoments: true)
+    try accumulator.add(gradients)
+    try accumulator.allreduce(over: world)
+    let mean = try accumulator.gradient(normalizedBy: .weightTotal)
+    // Checked against one process:
+    let (all, _) = try model.perExampleGradients(parameters: w, batch: batch)
+    #expect(relativeError(mean, all.mean()) <= 1e-5)
+  }
+}
