@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct ReadmeBlocks {
 
-  /// README.md, the block at line 89.
+  /// README.md, the block at line 92.
   @Test func readmeBlock1() throws {
 
     // k = 2 examples, n = 5 parameters; rows are per-example gradients.
@@ -39,7 +39,7 @@ import Testing
     let weighted = try accumulator.gradient(normalizedBy: .weightTotal)   // (g₁ + 3·g₂)/4
   }
 
-  /// README.md, the block at line 247.
+  /// README.md, the block at line 250.
   @Test func readmeBlock2() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)     // bundled UCI digits
@@ -65,7 +65,7 @@ import Testing
     print(report.worstError)                                          // < 1e-7 (tested)
   }
 
-  /// README.md, the block at line 387.
+  /// README.md, the block at line 390.
   @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
