@@ -60,20 +60,26 @@ public enum MPIEnvironment {
       if !isInitialized {
         var provided: Int32 = 0
         try check(
-          MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), &provided),
-          "MPI_Init_thread")
-        try check(
-          MPI_Comm_set_errhandler(minibatch_mpi_comm_world(), minibatch_mpi_errors_return()),
-          "MPI_Comm_set_errhandler")
+          withUnsafeMutablePointer(to: &provided) {
+            MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), $0)
+          }, "MPI_Init_thread")
         atexit {
           if MPIEnvironment.isInitialized && !MPIEnvironment.isFinalized { MPI_Finalize() }
         }
-        guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
-          throw .communicationFailure(
-            operation: "MPI_Init_thread",
-            reason: "this MPI provides thread level \(provided), not MPI_THREAD_SERIALIZED")
-        }
       }
+      // Also when MPI was initialised elsewhere (by the program itself, or a failed call here):
+      // the thread level the package needs, and errors returned rather than aborting.
+      var provided: Int32 = 0
+      try check(
+        withUnsafeMutablePointer(to: &provided) { MPI_Query_thread($0) }, "MPI_Query_thread")
+      guard provided >= Int32(MPI_THREAD_SERIALIZED) else {
+        throw .communicationFailure(
+          operation: "MPIEnvironment.initialize()",
+          reason: "this MPI provides thread level \(provided), not MPI_THREAD_SERIALIZED")
+      }
+      try check(
+        MPI_Comm_set_errhandler(minibatch_mpi_comm_world(), minibatch_mpi_errors_return()),
+        "MPI_Comm_set_errhandler")
     }
     return try MPICommunicator.world()
   }
@@ -110,10 +116,11 @@ public enum MPIEnvironment {
 /// calls from several tasks of one rank are serialised, but their order across ranks is then up
 /// to the caller.
 ///
-/// Sums are `MPI_Allreduce` with `MPI_SUM`: Open MPI computes each element's sum once and hands
-/// the result to every rank, so every rank holds the same bits, and the same algorithm (chosen
-/// from the process count and message size) gives the same bits on every run. A different
-/// process count splits the batch differently, so results then agree to rounding.
+/// Sums are `MPI_Allreduce` with `MPI_SUM`. Open MPI's algorithms combine the same partial sums
+/// in the same grouping on every rank (addition is commutative), so every rank holds the same bits
+/// — observed and tested with 2 and 3 ranks, not promised by the MPI standard — and the same
+/// algorithm (chosen from the process count and message size) gives the same bits on every run.
+/// A different process count splits the batch differently, so results then agree to rounding.
 public struct MPICommunicator: ReductionCollective {
   public let rank: Int
   public let size: Int
@@ -187,16 +194,25 @@ public struct MPICommunicator: ReductionCollective {
   public func allreduceSum<Scalar: BLASScalar>(
     _ values: inout [Scalar], agreeingOnCount: Bool = true
   ) throws(MinibatchError) {
-    if agreeingOnCount {
-      let counts = try gatherCounts(values.count)
-      if counts.contains(where: { $0 != counts[0] }) {
-        throw .inconsistentAcrossRanks(
-          quantity: "values to sum (count)", values: counts.map { "\($0)" })
-      }
-    }
     let count = try Self.mpiCount(values.count, of: "values to sum")
-    let type = Scalar.self == Float.self ? minibatch_mpi_float() : minibatch_mpi_double()
+    let isFloat = Scalar.self == Float.self
     try serialized("MPI_Allreduce") { () throws(MinibatchError) in
+      if agreeingOnCount {
+        // Count and scalar type in one word each; both collectives under one hold of the lock.
+        let described = try gatherWords([Int64(count), isFloat ? 4 : 8])
+        let counts = described.map { $0[0] }
+        if counts.contains(where: { $0 != counts[0] }) {
+          throw .inconsistentAcrossRanks(
+            quantity: "values to sum (count)", values: counts.map { "\($0)" })
+        }
+        let sizes = described.map { $0[1] }
+        if sizes.contains(where: { $0 != sizes[0] }) {
+          throw .inconsistentAcrossRanks(
+            quantity: "values to sum (scalar type)",
+            values: sizes.map { $0 == 4 ? "Float" : "Double" })
+        }
+      }
+      let type = isFloat ? minibatch_mpi_float() : minibatch_mpi_double()
       let code = values.withUnsafeMutableBytes { buffer in
         MPI_Allreduce(
           minibatch_mpi_in_place(), buffer.baseAddress, count, type, minibatch_mpi_sum(),
@@ -206,17 +222,20 @@ public struct MPICommunicator: ReductionCollective {
     }
   }
 
-  /// Every rank's `count`, indexed by rank (`MPI_Allgather`).
-  func gatherCounts(_ count: Int) throws(MinibatchError) -> [Int64] {
-    try serialized("MPI_Allgather") { () throws(MinibatchError) -> [Int64] in
-      var counts = [Int64](repeating: 0, count: size)
-      var own = Int64(count)
-      try MPIEnvironment.check(
+  /// Every rank's `words` (the same number on every rank), indexed by rank (`MPI_Allgather`);
+  /// the caller holds the lock.
+  func gatherWords(_ words: [Int64]) throws(MinibatchError) -> [[Int64]] {
+    let width = words.count
+    var all = [Int64](repeating: 0, count: width * size)
+    let code = words.withUnsafeBufferPointer { send in
+      all.withUnsafeMutableBufferPointer { receive in
         MPI_Allgather(
-          &own, 1, minibatch_mpi_int64(), &counts, 1, minibatch_mpi_int64(),
-          minibatch_mpi_comm_world()), "MPI_Allgather")
-      return counts
+          send.baseAddress, Int32(width), minibatch_mpi_int64(), receive.baseAddress,
+          Int32(width), minibatch_mpi_int64(), minibatch_mpi_comm_world())
+      }
     }
+    try MPIEnvironment.check(code, "MPI_Allgather")
+    return (0..<size).map { Array(all[($0 * width)..<(($0 + 1) * width)]) }
   }
 
   /// Every rank's bytes, indexed by rank (`MPI_Allgather` of the lengths, then
@@ -225,19 +244,23 @@ public struct MPICommunicator: ReductionCollective {
   /// - Throws: ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` when the records
   ///   together exceed `Int32.max` bytes; ``MinibatchError/communicationFailure(operation:reason:)``.
   public func gather(_ record: [UInt8]) throws(MinibatchError) -> [[UInt8]] {
-    let lengths = try gatherCounts(record.count)
-    return try serialized("MPI_Allgatherv") { () throws(MinibatchError) -> [[UInt8]] in
-      let total = lengths.reduce(0, +)
-      _ = try Self.mpiCount(Int(total), of: "gathered bytes")
-      let counts = lengths.map { Int32($0) }
+    try serialized("MPI_Allgatherv") { () throws(MinibatchError) -> [[UInt8]] in
+      let lengths = try gatherWords([Int64(record.count)]).map { Int($0[0]) }
+      let total = try Self.mpiCount(lengths.reduce(0, +), of: "gathered bytes")
+      let counts = lengths.map { Int32($0) }  // each ≤ total ≤ Int32.max
       var offsets = [Int32](repeating: 0, count: size)
       for r in 1..<max(size, 1) { offsets[r] = offsets[r - 1] + counts[r - 1] }
       var gathered = [UInt8](repeating: 0, count: max(Int(total), 1))
       let code = record.withUnsafeBytes { send in
         gathered.withUnsafeMutableBytes { receive in
-          MPI_Allgatherv(
-            send.baseAddress, Int32(record.count), minibatch_mpi_byte(), receive.baseAddress,
-            counts, offsets, minibatch_mpi_byte(), minibatch_mpi_comm_world())
+          counts.withUnsafeBufferPointer { counts in
+            offsets.withUnsafeBufferPointer { offsets in
+              MPI_Allgatherv(
+                send.baseAddress, counts[rank], minibatch_mpi_byte(), receive.baseAddress,
+                counts.baseAddress, offsets.baseAddress, minibatch_mpi_byte(),
+                minibatch_mpi_comm_world())
+            }
+          }
         }
       }
       try MPIEnvironment.check(code, "MPI_Allgatherv")

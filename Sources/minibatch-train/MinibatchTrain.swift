@@ -176,6 +176,10 @@
     // MARK: - Validation
 
     func validate() throws {
+      if statistics, mpi {
+        throw ValidationError(
+          "--statistics needs the whole batch's per-example gradients: not with --mpi")
+      }
       try validateData()
       try validateTraining()
       try validatePrivacy()
@@ -294,10 +298,6 @@
         }
         return
       }
-      if statistics, mpi {
-        throw ValidationError(
-          "--statistics needs the whole batch's per-example gradients: not with --mpi")
-      }
       if statistics {
         throw ValidationError("--statistics describes the unclipped gradients: not with DP-SGD")
       }
@@ -397,6 +397,13 @@
       }
     }
 
+    /// Local work that can fail on some ranks only (reading files): with `--mpi` every rank
+    /// agrees on its outcome before the next collective call, so that none is left waiting.
+    func collectively<T>(_ collective: MPICommunicator?, _ body: () throws -> T) throws -> T {
+      guard let collective else { return try body() }
+      return try collective.agreeing(body)
+    }
+
     /// With `--mpi` and no `--threads`: this machine's cores shared among its ranks (Open MPI's
     /// `OMPI_COMM_WORLD_LOCAL_SIZE`).
     func threadsPerRank() -> Int {
@@ -406,7 +413,7 @@
 
     func run(reporter: ProgressReporter, collective: MPICommunicator?) throws {
       if let load {
-        let header = try SavedRunHeader.read(from: load)
+        let header = try collectively(collective) { try SavedRunHeader.read(from: load) }
         if let precision, precision.rawValue != header.precision {
           throw ValidationError(
             "--precision \(precision) differs from the saved \(header.precision); leave it out")
@@ -445,7 +452,7 @@
     func train<Scalar: BLASScalar>(
       _: Scalar.Type, reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
-      let data = try dataOptions.load(Scalar.self)
+      let data = try collectively(collective) { try dataOptions.load(Scalar.self) }
       reporter.line(data.summary)
       let kinds: [ModelKind] =
         model.map { [$0] }
@@ -461,11 +468,14 @@
       _: Scalar.Type, recipe: Recipe, header: SavedRunHeader, path: String,
       reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
-      let standardizer = try SavedStandardizer<Scalar>.read(from: path)
-      var options = try dataOptions
-      options.task = header.task
-      let data = try options.load(
-        Scalar.self, standardizer: standardizer, task: header.task, classCount: header.classCount)
+      let data = try collectively(collective) {
+        let standardizer = try SavedStandardizer<Scalar>.read(from: path)
+        var options = try dataOptions
+        options.task = header.task
+        return try options.load(
+          Scalar.self, standardizer: standardizer, task: header.task,
+          classCount: header.classCount)
+      }
       reporter.line(data.summary)
       try execute(recipe, data: data, resume: path, reporter: reporter, collective: collective)
     }

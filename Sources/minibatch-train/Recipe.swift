@@ -181,7 +181,8 @@ struct Recipe: Codable, Sendable {
     var optimizer = freshOptimizer
     var firstEpoch = 0
     if let resume {
-      let saved = try SavedRun<Scalar, Opt>.read(from: resume)
+      let read = { try SavedRun<Scalar, Opt>.read(from: resume) }
+      let saved = try output.collective.map { try $0.agreeing(read) } ?? read()
       (model, parameters, optimizer) = (
         saved.checkpoint.model, saved.checkpoint.parameters, saved.checkpoint.optimizer
       )

@@ -63,6 +63,10 @@ struct MPIDistributedTests {
     try checkDistributedTrainingRefusals(over: world)
   }
 
+  @Test func failuresReachEveryRankAndNoiseIsShared() throws {
+    try checkDistributedFailuresAndSharedNoise(over: world)
+  }
+
   @Test func sharedNoiseIsTheSameOnEveryRank() throws {
     var noise = try GaussianNoise(sharedAcross: world)
     let draws = try noise.draws(count: 100, standardDeviation: 1)
@@ -107,16 +111,20 @@ extension MPIDistributedTests {
   /// equals one process's mean over the whole batch.
   @Test func readmeExampleGivesTheGlobalMean() throws {
     let (model, batch) = try randomNetworkCase(
-      Float.self, layers: [5, 4, 3], k: 11, activation: .relu, seed: 4)
+      Float.self, layers: [5, 4, 3], k: 2, activation: .relu, seed: 4)
     let w = model.initialParameters(seed: 2)
     // From the README:
     let world = try MPIEnvironment.initialize()
-    let global = 0..<batch.count
-    let mine = try batch.gathering(global[world.slice(of: batch.count)])
-    let (gradients, _) = try model.perExampleGradients(parameters: w, batch: mine)
+    let mine = world.slice(of: batch.count)
     var accumulator = try GradientAccumulator<Float>(
       parameterCount: model.parameterCount, tracksMoments: true)
-    try accumulator.add(gradients)
+    try world.agreeing {
+      if !mine.isEmpty {
+        let (gradients, _) = try model.perExampleGradients(
+          parameters: w, batch: try batch.gathering(mine))
+        try accumulator.add(gradients)
+      }
+    }
     try accumulator.allreduce(over: world)
     let mean = try accumulator.gradient(normalizedBy: .weightTotal)
     // Checked against one process:

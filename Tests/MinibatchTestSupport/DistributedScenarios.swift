@@ -271,3 +271,37 @@ public func checkDistributedTrainingRefusals(over collective: any ReductionColle
   try expectSameOnEveryRank(
     Array((descriptions.first ?? "").utf8), over: collective, "the refusal")
 }
+
+/// Local work or an epoch callback that throws on one rank only makes every rank throw
+/// ``MinibatchError/failedOnRank(rank:reason:)``; private training without a noise seed draws
+/// the same noise on every rank (rank 0's CSPRNG state), so the parameters stay equal.
+public func checkDistributedFailuresAndSharedNoise(
+  over collective: any ReductionCollective
+) throws {
+  let last = collective.size - 1
+  let localError = MinibatchError.emptyFile(path: "rank \(last).csv")
+  expectError(.failedOnRank(rank: last, reason: "\(localError)")) {
+    try collective.agreeing { if collective.rank == last { throw localError } }
+  }
+
+  let model = try LogisticRegression<Double>(inputCount: 3)
+  let data = try randomBatch(
+    Double.self, k: 60, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 5)
+  var trainer = MinibatchTrainer(
+    model: model, optimizer: try StochasticGradientDescent<Double>(),
+    sampler: try BatchSampler(exampleCount: 60, poissonRate: 0.25, seed: 3),
+    schedule: .constant(0.5), normalization: .expectedBatchSize,
+    privacy: try DifferentialPrivacy(clipping: .flat(bound: 1), noiseMultiplier: 2, delta: 1e-5),
+    collective: collective)
+  var parameters = [Double](repeating: 0, count: 4)
+  var epochs = 0
+  expectError(.failedOnRank(rank: last, reason: "\(localError)")) {
+    try trainer.train(parameters: &parameters, data: data, epochs: 3) { _, _ in
+      epochs += 1
+      if collective.rank == last && epochs == 2 { throw localError }
+    }
+  }
+  #expect(epochs == 2, "every rank stops after the epoch whose callback failed somewhere")
+  #expect(parameters.contains { $0 != 0 } && parameters.allSatisfy(\.isFinite))
+  try expectSameOnEveryRank(parameters, over: collective, "parameters trained with shared noise")
+}

@@ -6,6 +6,8 @@
 // Goals, in order: the exact global result (raw sums, normalised once, never an average of
 // averages), the same bits on every rank, and no rank left waiting when another one fails.
 
+import Foundation
+
 /// The participants of a distributed reduction, numbered `0..<size`, and the two collective
 /// operations the package needs from them.
 ///
@@ -45,21 +47,19 @@ extension ReductionCollective {
   }
 
   /// The collective check every distributed entry point makes before its first sum: each rank
-  /// passes what must agree (`fields`, as name and value) and its own local failure, if any.
+  /// passes what must agree (`fields`, as name and value) and the description of its own local
+  /// failure, if any (one ``gather(_:)`` of a JSON record).
   ///
   /// - Throws, on every rank alike: ``MinibatchError/failedOnRank(rank:reason:)`` for the lowest
   ///   rank that failed, else ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` for
   ///   the first field that differs.
   func agree(
-    on fields: [(name: String, value: String)], localFailure: MinibatchError?
+    on fields: [(name: String, value: String)], localFailure: String?
   ) throws(MinibatchError) {
-    let failure = localFailure.map { "\($0)" } ?? ""
-    let record = ([failure] + fields.map(\.value)).joined(separator: "\u{1F}")
-    let records = try gather(Array(record.utf8)).map {
-      String(decoding: $0, as: UTF8.self).split(
-        separator: "\u{1F}", omittingEmptySubsequences: false
-      )
-      .map(String.init)
+    let record = [localFailure ?? ""] + fields.map(\.value)
+    let encoded = (try? JSONEncoder().encode(record)).map { Array($0) } ?? []
+    let records = try gather(encoded).map { bytes in
+      (try? JSONDecoder().decode([String].self, from: Data(bytes))) ?? ["(unreadable record)"]
     }
     for (rank, values) in records.enumerated() where !values[0].isEmpty {
       throw .failedOnRank(rank: rank, reason: values[0])
@@ -76,17 +76,28 @@ extension ReductionCollective {
     }
   }
 
-  /// Runs `body` (this rank's local work) and agrees collectively on its outcome and `fields`:
-  /// every rank returns, or every rank throws the same error (see ``agree(on:localFailure:)``).
-  func agreeing<T>(
-    on fields: [(name: String, value: String)], _ body: () throws(MinibatchError) -> T
+  /// Runs `body` (this rank's local work: reading a file, validating its inputs) and then agrees
+  /// with the other ranks on its outcome and on `fields` (one ``gather(_:)``): every rank
+  /// returns, or every rank throws the same error. Use it around local work that may fail on
+  /// some ranks only, before the next collective call, so that no rank is left waiting.
+  ///
+  /// - Parameters:
+  ///   - fields: what must be equal on every rank, as name and value (a size, a seed, a
+  ///     fingerprint), compared in order.
+  ///   - body: this rank's work.
+  /// - Returns: `body`'s result.
+  /// - Throws, on every rank alike: ``MinibatchError/failedOnRank(rank:reason:)`` (the
+  ///   description of the lowest failing rank's error) when `body` threw on any rank, else
+  ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` for the first field that
+  ///   differs; the transport's errors.
+  public func agreeing<T>(
+    on fields: [(name: String, value: String)] = [], _ body: () throws -> T
   ) throws(MinibatchError) -> T {
-    let result: Result<T, MinibatchError>
-    do throws(MinibatchError) { result = .success(try body()) } catch { result = .failure(error) }
-    let localFailure: MinibatchError?
-    if case .failure(let error) = result { localFailure = error } else { localFailure = nil }
+    var result: T?
+    var localFailure: String?
+    do { result = try body() } catch { localFailure = "\(error)" }
     try agree(on: fields, localFailure: localFailure)
-    return try result.get()
+    return result!
   }
 }
 

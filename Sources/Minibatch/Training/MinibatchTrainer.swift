@@ -157,8 +157,10 @@ where Opt.Scalar == Model.Scalar {
   /// parameters stay equal on every rank; they equal a single process's on the same global
   /// batches to rounding (the partial sums differ). With ``privacy`` the clipped sums are summed
   /// and every rank adds the same noise once (seeded alike: ``GaussianNoise/init(sharedAcross:)``
-  /// without a noise seed); the accountant sees the global sampling rate. Not with
-  /// ``noiseScaleDecay``.
+  /// without a noise seed); the accountant sees the global sampling rate. The evaluation batch
+  /// is split the same way and its loss and accuracy summed, so every rank reports the same
+  /// figures. A local failure, or an `onEpoch` that throws on some ranks only, makes every rank
+  /// throw ``MinibatchError/failedOnRank(rank:reason:)``. Not with ``noiseScaleDecay``.
   public let collective: (any ReductionCollective)?
 
   public init(
@@ -375,14 +377,22 @@ where Opt.Scalar == Model.Scalar {
         report.epsilon = try accountant.epsilon(delta: privacy.delta).epsilon
         report.clippedExamples = clippedExamples
       }
-      if let evaluation {
+      if let evaluation, let collective {
+        (report.evaluationLoss, report.evaluationAccuracy) = try collectiveEvaluation(
+          evaluation, parameters: parameters, over: collective)
+      } else if let evaluation {
         report.evaluationLoss = Double(
           try model.meanLoss(parameters: parameters, batch: evaluation))
         if case .labels = evaluation.targets {
           report.evaluationAccuracy = try model.accuracy(parameters: parameters, batch: evaluation)
         }
       }
-      try onEpoch(report, parameters)
+      if let collective {
+        // A callback that throws on some ranks only must not leave the others waiting.
+        try collective.agreeing { try onEpoch(report, parameters) }
+      } else {
+        try onEpoch(report, parameters)
+      }
     }
   }
 
@@ -458,8 +468,8 @@ where Opt.Scalar == Model.Scalar {
     }
     guard let collective else { return try validate() }
     let fields: [(name: String, value: String)] = [
-      ("model", "\(Model.self), n = \(model.parameterCount)"),
-      ("optimizer", "\(Opt.self)"),
+      ("model", "\(model)"), ("representation", "\(representation)"),
+      ("optimizer (settings and state, fingerprint)", fingerprint(Array("\(optimizer)".utf8))),
       ("parameters (length, fingerprint)", "\(parameters.count), \(fingerprint(parameters))"),
       ("training data (examples, fingerprint)", "\(data.count), \(fingerprint(data))"),
       (
@@ -546,6 +556,29 @@ where Opt.Scalar == Model.Scalar {
     return (losses, clipped.clippedExamples)
   }
 
+  /// The evaluation batch's mean loss and accuracy with a collective: each rank evaluates its
+  /// slice and one sum adds the loss sums and correct counts (every rank gets the same figures,
+  /// even where the ranks' BLAS kernels differ).
+  func collectiveEvaluation(
+    _ evaluation: Batch<Scalar>, parameters: [Scalar], over collective: any ReductionCollective
+  ) throws(MinibatchError) -> (loss: Double, accuracy: Double?) {
+    let slice = collective.slice(of: evaluation.count)
+    let hasLabels: Bool
+    if case .labels = evaluation.targets { hasLabels = true } else { hasLabels = false }
+    var sums = try collective.agreeing { () throws -> [Double] in
+      guard !slice.isEmpty else { return [0, 0] }
+      let part = try evaluation.gathering(slice)
+      let count = Double(part.count)
+      let loss = Double(try model.meanLoss(parameters: parameters, batch: part)) * count
+      let correct =
+        hasLabels ? (try model.accuracy(parameters: parameters, batch: part) * count).rounded() : 0
+      return [loss, correct]
+    }
+    try collective.sum(&sums)
+    let count = Double(evaluation.count)
+    return (sums[0] / count, hasLabels ? sums[1] / count : nil)
+  }
+
   /// `J` and the losses of the examples `indices` at `parameters`: the stored `J` written into a
   /// buffer reused between batches of the same size, or the model's operator (factored or
   /// streamed).
@@ -581,9 +614,10 @@ where Opt.Scalar == Model.Scalar {
   /// rank decides alike from the global batch.
   ///
   /// One ``ReductionCollective/sum(_:)`` of `[S (n), V, m, Σ e_i·ℓ_i, Σ e_i, clipped,
-  /// failure flags (one per rank)]`; a rank whose local work threw contributes zeros and its
-  /// flag, and then every rank throws ``MinibatchError/failedOnRank(rank:reason:)`` (the
-  /// reasons travel in one more ``ReductionCollective/gather(_:)``).
+  /// failure flags (one per rank)]`, `n + 5 + P` numbers; a rank whose local work threw
+  /// contributes zeros and its flag, and then every rank throws
+  /// ``MinibatchError/failedOnRank(rank:reason:)`` (the reasons travel in one more
+  /// ``ReductionCollective/gather(_:)``).
   mutating func collectiveStep(
     _ collective: any ReductionCollective, indices: ArraySlice<Int>, data: Batch<Scalar>,
     exampleWeights: [Scalar]?, normalization: GradientNormalization, privateDenominator: Double?,
@@ -600,7 +634,7 @@ where Opt.Scalar == Model.Scalar {
     let localIndices = indices.dropFirst(local.lowerBound).prefix(local.count)
     let weights = exampleWeights.map { w in localIndices.map { w[$0] } }
     // This rank's raw state: the weighted (or clipped) sum, its weight and count, the losses.
-    var state = [Double](repeating: 0, count: n + 6 + collective.size)
+    var state = [Double](repeating: 0, count: n + 5 + collective.size)
     var localFailure: String?
     if !localIndices.isEmpty {
       do {
@@ -612,7 +646,7 @@ where Opt.Scalar == Model.Scalar {
           let clipped = try gradients.clippedSum(
             privacy.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
           for j in 0..<n { state[j] = Double(clipped.sum[j]) }
-          state[n + 5] = Double(clipped.clippedExamples)
+          state[n + 4] = Double(clipped.clippedExamples)
         } else {
           var accumulator = try GradientAccumulator<Scalar>(parameterCount: n)
           try accumulator.add(gradients, reductionWeights: weights, parallelism: parallelism)
@@ -623,20 +657,26 @@ where Opt.Scalar == Model.Scalar {
         state[n + 2] = lossSum.isFinite ? lossSum : .nan
         state[n + 3] = lossWeight
       } catch {
-        localFailure = "\(error)"
+        // As one process would report it: an overflow in this rank's sums stops training.
+        if case .nonFiniteValue(_, let what) = error as? MinibatchError {
+          localFailure =
+            "\(MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: what))"
+        } else {
+          localFailure = "\(error)"
+        }
         state = [Double](repeating: 0, count: state.count)
-        state[n + 6 + collective.rank] = 1
+        state[n + 5 + collective.rank] = 1
       }
     }
     try collective.sum(&state)
-    if let failed = (0..<collective.size).first(where: { state[n + 6 + $0] != 0 }) {
+    if let failed = (0..<collective.size).first(where: { state[n + 5 + $0] != 0 }) {
       let reasons = try collective.gather(Array((localFailure ?? "").utf8))
       throw MinibatchError.failedOnRank(
         rank: failed, reason: String(decoding: reasons[failed], as: UTF8.self))
     }
     let step = CollectiveStep(
       lossSum: state[n + 2], lossWeight: state[n + 3], examples: Int(state[n + 1]),
-      clippedExamples: Int(state[n + 5]))
+      clippedExamples: Int(state[n + 4]))
     guard step.lossSum.isFinite else {
       throw MinibatchError.nonFiniteLoss(
         epoch: epoch, batch: index, loss: step.lossSum / step.lossWeight)

@@ -46,6 +46,11 @@ struct InProcessDistributedTests {
     onRanks(size) { try checkDistributedTrainingRefusals(over: $0) }
   }
 
+  @Test(arguments: rankCounts)
+  func failuresReachEveryRankAndNoiseIsShared(size: Int) {
+    onRanks(size) { try checkDistributedFailuresAndSharedNoise(over: $0) }
+  }
+
   @Test func slicesCoverTheBatchInOrder() {
     for size in 1...5 {
       for count in [0, 1, 4, 7, 256] {
