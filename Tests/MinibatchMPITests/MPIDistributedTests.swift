@@ -65,6 +65,7 @@ struct MPIDistributedTests {
 
   @Test func failuresReachEveryRankAndNoiseIsShared() throws {
     try checkDistributedFailuresAndSharedNoise(over: world)
+    try checkDistributedStepFailure(over: world)
   }
 
   @Test func sharedNoiseIsTheSameOnEveryRank() throws {

@@ -305,3 +305,68 @@ public func checkDistributedFailuresAndSharedNoise(
   #expect(parameters.contains { $0 != 0 } && parameters.allSatisfy(\.isFinite))
   try expectSameOnEveryRank(parameters, over: collective, "parameters trained with shared noise")
 }
+
+/// Logistic regression whose row writer fails for a batch holding an example whose first input
+/// is 1000: a local failure in the middle of a step, on the one rank whose slice holds it.
+struct FailsOnMarkedExample: PerExampleGradientModel {
+  let base: LogisticRegression<Double>
+  var parameterCount: Int { base.parameterCount }
+  var inputCount: Int { base.inputCount }
+  var outputCount: Int { base.outputCount }
+  var parameterBlocks: ParameterBlocks { base.parameterBlocks }
+  func validate(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) {
+    try base.validate(parameters: parameters, batch: batch)
+  }
+  func initialParameters(seed: UInt64) -> [Double] { base.initialParameters(seed: seed) }
+  func outputs(parameters: [Double], inputs: Matrix<Double>) throws(MinibatchError) -> Matrix<
+    Double
+  > {
+    try base.outputs(parameters: parameters, inputs: inputs)
+  }
+  func losses(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) -> [Double] {
+    try base.losses(parameters: parameters, batch: batch)
+  }
+  func perExampleRowWriter(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Double>, losses: [Double]) {
+    let d = batch.inputs.columns
+    if let row = (0..<batch.count).first(where: { batch.inputs.elements[$0 * d] == 1000 }) {
+      throw .nonFiniteValue(index: row, of: "marked example's gradient")
+    }
+    return try base.perExampleRowWriter(parameters: parameters, batch: batch)
+  }
+  func perExampleGradientFactors(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Double>, losses: [Double])? {
+    nil
+  }
+  func meanLossAndGradient(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (loss: Double, gradient: [Double]) {
+    try base.meanLossAndGradient(parameters: parameters, batch: batch)
+  }
+}
+
+/// A step that fails on one rank only (its slice holds the marked example) makes every rank
+/// throw ``MinibatchError/failedOnRank(rank:reason:)`` with that rank's error, as one process
+/// would report it, and leaves the parameters of the last good step.
+public func checkDistributedStepFailure(over collective: any ReductionCollective) throws {
+  let clean = try randomBatch(
+    Double.self, k: 40, d: 3, outputs: 1, loss: .binaryCrossEntropy, seed: 8)
+  var inputs = clean.inputs.elements
+  inputs[39 * 3] = 1000  // the last example, in the last rank's slice
+  let data = try Batch(
+    inputs: try Matrix(rows: 40, columns: 3, elements: inputs), targets: clean.targets)
+  var trainer = MinibatchTrainer(
+    model: FailsOnMarkedExample(base: try LogisticRegression<Double>(inputCount: 3)),
+    optimizer: try StochasticGradientDescent<Double>(),
+    sampler: try BatchSampler(exampleCount: 40, batchSize: 40, shuffles: false, seed: 1),
+    schedule: .constant(0.1), collective: collective)
+  var parameters = [0.5, 0.5, 0.5, 0.5]
+  let local = MinibatchError.nonFiniteStep(
+    epoch: 0, batch: 0, quantity: "marked example's gradient")
+  expectError(.failedOnRank(rank: collective.size - 1, reason: "\(local)")) {
+    try trainer.train(parameters: &parameters, data: data, epochs: 1)
+  }
+  #expect(parameters == [0.5, 0.5, 0.5, 0.5])
+}

@@ -49,6 +49,7 @@ struct InProcessDistributedTests {
   @Test(arguments: rankCounts)
   func failuresReachEveryRankAndNoiseIsShared(size: Int) {
     onRanks(size) { try checkDistributedFailuresAndSharedNoise(over: $0) }
+    onRanks(size) { try checkDistributedStepFailure(over: $0) }
   }
 
   @Test func slicesCoverTheBatchInOrder() {
