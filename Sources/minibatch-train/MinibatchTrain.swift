@@ -176,10 +176,6 @@
     // MARK: - Validation
 
     func validate() throws {
-      if statistics, mpi {
-        throw ValidationError(
-          "--statistics needs the whole batch's per-example gradients: not with --mpi")
-      }
       try validateData()
       try validateTraining()
       try validatePrivacy()

@@ -204,6 +204,7 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
       schedule: .constant(isMLP ? 0.02 : 0.2),
       normalization: isPrivate ? .expectedBatchSize : .datasetWeightTotal, privacy: privacy,
       collective: collective)
+    if !isPrivate { trainer.noiseScaleDecay = 0.9 }
     try trainer.train(parameters: &parameters, data: data, epochs: 3, evaluation: data) {
       report, _ in reports.append(report)
     }
@@ -230,6 +231,15 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
     #expect(got.epsilon == expected.epsilon && got.clippedExamples == expected.clippedExamples)
     #expect(
       relativeError([got.evaluationLoss ?? .nan], [expected.evaluationLoss ?? .nan]) <= tolerance)
+    #expect((got.noiseScale == nil) == (expected.noiseScale == nil))
+    if let scale = got.noiseScale, let reference = expected.noiseScale {
+      // |G|² is a difference of two nearly equal terms: its rounding is amplified.
+      #expect(
+        relativeError(
+          [scale.gradientSquaredNorm, scale.traceOfCovariance],
+          [reference.gradientSquaredNorm, reference.traceOfCovariance])
+          <= (Scalar.self == Double.self ? 1e-9 : 1e-2), "\(trainingCase)")
+    }
   }
   try expectSameOnEveryRank(distributed, over: collective, "the trained parameters")
 }

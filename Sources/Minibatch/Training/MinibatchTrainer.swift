@@ -160,7 +160,8 @@ where Opt.Scalar == Model.Scalar {
   /// without a noise seed); the accountant sees the global sampling rate. The evaluation batch
   /// is split the same way and its loss and accuracy summed, so every rank reports the same
   /// figures. A local failure, or an `onEpoch` that throws on some ranks only, makes every rank
-  /// throw ``MinibatchError/failedOnRank(rank:reason:)``. Not with ``noiseScaleDecay``.
+  /// throw ``MinibatchError/failedOnRank(rank:reason:)``. ``noiseScaleDecay`` tracks the
+  /// global batch's noise scale (not with example weights).
   public let collective: (any ReductionCollective)?
 
   public init(
@@ -247,7 +248,8 @@ where Opt.Scalar == Model.Scalar {
             collective, indices: indices, data: data, exampleWeights: exampleWeights,
             normalization: batchNormalization, privateDenominator: privateDenominator,
             usesStoredJ: usesStoredJ, storedBuffers: &storedBuffers, noise: &noise,
-            parameters: &parameters, learningRate: learningRate, epoch: epoch, batch: index)
+            noiseScale: &noiseScale, parameters: &parameters, learningRate: learningRate,
+            epoch: epoch, batch: index)
           guard let step else { continue }
           lossSum += step.lossSum
           lossWeight += step.lossWeight
@@ -460,8 +462,9 @@ where Opt.Scalar == Model.Scalar {
         factorable || representation != .factored)
       let usesStoredJ = representation == .stored || (representation == .automatic && !factorable)
       try validateArgument(
-        "set", named: "noise scale tracking", expected: "off when training with a collective",
-        noiseScale == nil || collective == nil)
+        "given", named: "example weights",
+        expected: "none with noise scale tracking across ranks (the noise scale is unweighted)",
+        noiseScale == nil || collective == nil || exampleWeights == nil)
       return TrainingSetup(
         normalization: batchNormalization, privateDenominator: privateDenominator,
         noiseScale: noiseScale, usesStoredJ: usesStoredJ)
@@ -480,6 +483,7 @@ where Opt.Scalar == Model.Scalar {
       ("epochs", "\(epochs) from \(firstEpoch)"), ("sampler", "\(sampler)"),
       ("schedule", "\(schedule)"), ("normalization", "\(normalization)"),
       ("privacy", privacy.map { "\($0)" } ?? "none"),
+      ("noise scale decay", noiseScaleDecay.map { "\($0)" } ?? "off"),
     ]
     return try collective.agreeing(on: fields, validate)
   }
@@ -614,7 +618,8 @@ where Opt.Scalar == Model.Scalar {
   /// rank decides alike from the global batch.
   ///
   /// One ``ReductionCollective/sum(_:)`` of `[S (n), V, m, Σ e_i·ℓ_i, Σ e_i, clipped,
-  /// failure flags (one per rank)]`, `n + 5 + P` numbers; a rank whose local work threw
+  /// Σ‖g_i‖², failure flags (one per rank)]`, `n + 6 + P` numbers (`Σ‖g_i‖²` for the noise
+  /// scale: with `S/m`, the global batch's ``NoiseScaleEstimate`` as one process computes it); a rank whose local work threw
   /// contributes zeros and its flag, and then every rank throws
   /// ``MinibatchError/failedOnRank(rank:reason:)`` (the reasons travel in one more
   /// ``ReductionCollective/gather(_:)``).
@@ -622,8 +627,8 @@ where Opt.Scalar == Model.Scalar {
     _ collective: any ReductionCollective, indices: ArraySlice<Int>, data: Batch<Scalar>,
     exampleWeights: [Scalar]?, normalization: GradientNormalization, privateDenominator: Double?,
     usesStoredJ: Bool, storedBuffers: inout [Int: PerExampleGradients<Scalar>],
-    noise: inout GaussianNoise?, parameters: inout [Scalar], learningRate: Scalar, epoch: Int,
-    batch index: Int
+    noise: inout GaussianNoise?, noiseScale: inout NoiseScaleAverage?, parameters: inout [Scalar],
+    learningRate: Scalar, epoch: Int, batch index: Int
   ) throws -> CollectiveStep? {
     if privacy == nil {
       if indices.isEmpty { return nil }
@@ -634,7 +639,7 @@ where Opt.Scalar == Model.Scalar {
     let localIndices = indices.dropFirst(local.lowerBound).prefix(local.count)
     let weights = exampleWeights.map { w in localIndices.map { w[$0] } }
     // This rank's raw state: the weighted (or clipped) sum, its weight and count, the losses.
-    var state = [Double](repeating: 0, count: n + 5 + collective.size)
+    var state = [Double](repeating: 0, count: n + 6 + collective.size)
     var localFailure: String?
     if !localIndices.isEmpty {
       do {
@@ -653,6 +658,11 @@ where Opt.Scalar == Model.Scalar {
           for j in 0..<n { state[j] = accumulator.weightedSum[j] }
           state[n] = accumulator.weightTotal
         }
+        if noiseScale != nil {
+          state[n + 5] = gradients.squaredRowNorms(parallelism: parallelism).reduce(0.0) {
+            $0 + Double($1)
+          }
+        }
         state[n + 1] = Double(localIndices.count)
         state[n + 2] = lossSum.isFinite ? lossSum : .nan
         state[n + 3] = lossWeight
@@ -665,11 +675,11 @@ where Opt.Scalar == Model.Scalar {
           localFailure = "\(error)"
         }
         state = [Double](repeating: 0, count: state.count)
-        state[n + 5 + collective.rank] = 1
+        state[n + 6 + collective.rank] = 1
       }
     }
     try collective.sum(&state)
-    if let failed = (0..<collective.size).first(where: { state[n + 5 + $0] != 0 }) {
+    if let failed = (0..<collective.size).first(where: { state[n + 6 + $0] != 0 }) {
       let reasons = try collective.gather(Array((localFailure ?? "").utf8))
       throw MinibatchError.failedOnRank(
         rank: failed, reason: String(decoding: reasons[failed], as: UTF8.self))
@@ -680,6 +690,17 @@ where Opt.Scalar == Model.Scalar {
     guard step.lossSum.isFinite else {
       throw MinibatchError.nonFiniteLoss(
         epoch: epoch, batch: index, loss: step.lossSum / step.lossWeight)
+    }
+    if noiseScale != nil, step.examples >= 2 {
+      // Unweighted (example weights are refused with a collective and a noise scale).
+      let k = Double(step.examples)
+      let meanNorm = state[0..<n].reduce(0.0) { $0 + ($1 / k) * ($1 / k) }
+      if let estimate = try? NoiseScaleEstimate(
+        smallBatch: 1, smallSquaredNorm: state[n + 5] / k, bigBatch: step.examples,
+        bigSquaredNorm: meanNorm)
+      {
+        noiseScale!.update(estimate)
+      }
     }
     let stopped = { (quantity: String) in
       MinibatchError.nonFiniteStep(epoch: epoch, batch: index, quantity: quantity)
