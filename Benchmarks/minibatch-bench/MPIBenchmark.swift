@@ -80,7 +80,7 @@ import MinibatchMPI
 
 /// One data-parallel training step of the MLP 784-256-10 on a global batch of 256 (each rank
 /// its slice): local forward, backward and `Jᵀv` into the accumulator's raw state, the one
-/// allreduce of `n + 5 + P` Doubles (as the trainer sends), the SGD update. Prints the step's time and the share spent in
+/// allreduce of `n + 6 + P` Doubles (as the trainer sends), the SGD update. Prints the step's time and the share spent in
 /// the allreduce (including waiting for the slower rank), median over the repetitions.
 @MainActor func stepShareRows(
   world: MPICommunicator, threadsPerRank: Int, say: (String) -> Void
@@ -89,7 +89,7 @@ import MinibatchMPI
   say(
     "distributed step, MLP 784-256-10, global k = 256 split over \(world.size) ranks of "
       + "\(threadsPerRank) thread(s): compute = forward + backward + Jᵀv of the local slice; "
-      + "allreduce = the one sum of n + 5 + P Doubles; share = allreduce / whole step.")
+      + "allreduce = the one sum of n + 6 + P Doubles; share = allreduce / whole step.")
   let widths = [26, 6, 5, 8, 11, 13, 9]
   func row(_ cells: [String]) -> String {
     zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }
@@ -117,7 +117,7 @@ import MinibatchMPI
         var accumulator = try GradientAccumulator<Scalar>(parameterCount: n)
         try accumulator.add(gradients, parallelism: parallelism)
         var state =
-          accumulator.weightedSum + [accumulator.weightTotal, 0, 0, 0, 0]
+          accumulator.weightedSum + [accumulator.weightTotal, 0, 0, 0, 0, 0]
           + [Double](repeating: 0, count: world.size)
         let t1 = monotonicSeconds()
         try world.sum(&state)
