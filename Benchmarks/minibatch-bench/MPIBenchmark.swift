@@ -80,8 +80,9 @@ import MinibatchMPI
 
 /// One data-parallel training step of the MLP 784-256-10 on a global batch of 256 (each rank
 /// its slice): local forward, backward and `Jᵀv` into the accumulator's raw state, the one
-/// allreduce of `n + 6 + P` Doubles (as the trainer sends), the SGD update. Prints the step's time and the share spent in
-/// the allreduce (including waiting for the slower rank), median over the repetitions.
+/// allreduce of `n + 6 + P` Doubles (as the trainer sends), the SGD update. Prints the step's
+/// time and the share spent in the allreduce (including waiting for the slower rank), median
+/// over the repetitions.
 @MainActor func stepShareRows(
   world: MPICommunicator, threadsPerRank: Int, say: (String) -> Void
 ) throws {

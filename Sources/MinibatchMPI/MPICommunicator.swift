@@ -186,20 +186,19 @@ public struct MPICommunicator: ReductionCollective {
   /// - Parameters:
   ///   - values: this rank's values; replaced by the sums, the same bits on every rank.
   ///   - agreeingOnCount: first check, with one small collective, that every rank passes the
-  ///     same count (default); `false` skips it for callers that know they do (MPI's result
-  ///     for different counts is undefined).
+  ///     same count and scalar type (default); `false` skips it for callers that know they do
+  ///     (MPI's result for different counts or types is undefined).
   /// - Throws, on every rank alike: ``MinibatchError/inconsistentAcrossRanks(quantity:values:)``
-  ///   when the counts differ (nothing summed); ``MinibatchError/dimensionOutOfRange(value:limit:of:)``
+  ///   when the counts or the scalar types differ (nothing summed); ``MinibatchError/dimensionOutOfRange(value:limit:of:)``
   ///   beyond `Int32.max` entries; ``MinibatchError/communicationFailure(operation:reason:)``.
   public func allreduceSum<Scalar: BLASScalar>(
     _ values: inout [Scalar], agreeingOnCount: Bool = true
   ) throws(MinibatchError) {
-    let count = try Self.mpiCount(values.count, of: "values to sum")
     let isFloat = Scalar.self == Float.self
     try serialized("MPI_Allreduce") { () throws(MinibatchError) in
       if agreeingOnCount {
         // Count and scalar type in one word each; both collectives under one hold of the lock.
-        let described = try gatherWords([Int64(count), isFloat ? 4 : 8])
+        let described = try gatherWords([Int64(values.count), isFloat ? 4 : 8])
         let counts = described.map { $0[0] }
         if counts.contains(where: { $0 != counts[0] }) {
           throw .inconsistentAcrossRanks(
@@ -212,6 +211,8 @@ public struct MPICommunicator: ReductionCollective {
             values: sizes.map { $0 == 4 ? "Float" : "Double" })
         }
       }
+      // After the agreement, so that every rank refuses a count beyond Int32.max alike.
+      let count = try Self.mpiCount(values.count, of: "values to sum")
       let type = isFloat ? minibatch_mpi_float() : minibatch_mpi_double()
       let code = values.withUnsafeMutableBytes { buffer in
         MPI_Allreduce(

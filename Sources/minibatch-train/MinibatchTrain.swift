@@ -393,11 +393,23 @@
       }
     }
 
-    /// Local work that can fail on some ranks only (reading files): with `--mpi` every rank
-    /// agrees on its outcome before the next collective call, so that none is left waiting.
-    func collectively<T>(_ collective: MPICommunicator?, _ body: () throws -> T) throws -> T {
-      guard let collective else { return try body() }
-      return try collective.agreeing(body)
+    /// With `--mpi`: every rank loaded the same data (a node with another file at the same path
+    /// stops every rank, before anything that depends on the data's contents).
+    func agreeOnData<Scalar: BLASScalar>(
+      _ data: LoadedData<Scalar>, collective: MPICommunicator?
+    ) throws {
+      try collectively(
+        collective,
+        agreeingOn: [
+          (
+            "data (examples × features, task, classes)",
+            "\(data.train.count) × \(data.train.inputs.columns), \(data.task), "
+              + "\(data.classCount ?? 0)"
+          ),
+          ("training data (fingerprint)", data.train.fingerprint),
+          ("test data (fingerprint)", data.test?.fingerprint ?? "none"),
+        ]
+      ) {}
     }
 
     /// With `--mpi` and no `--threads`: this machine's cores shared among its ranks (Open MPI's
@@ -410,6 +422,10 @@
     func run(reporter: ProgressReporter, collective: MPICommunicator?) throws {
       if let load {
         let header = try collectively(collective) { try SavedRunHeader.read(from: load) }
+        try collectively(
+          collective,
+          agreeingOn: [("saved run", "\(header.precision), \(header.task), \(header.recipe)")]
+        ) {}
         if let precision, precision.rawValue != header.precision {
           throw ValidationError(
             "--precision \(precision) differs from the saved \(header.precision); leave it out")
@@ -449,6 +465,7 @@
       _: Scalar.Type, reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
       let data = try collectively(collective) { try dataOptions.load(Scalar.self) }
+      try agreeOnData(data, collective: collective)
       reporter.line(data.summary)
       let kinds: [ModelKind] =
         model.map { [$0] }
@@ -472,6 +489,7 @@
           Scalar.self, standardizer: standardizer, task: header.task,
           classCount: header.classCount)
       }
+      try agreeOnData(data, collective: collective)
       reporter.line(data.summary)
       try execute(recipe, data: data, resume: path, reporter: reporter, collective: collective)
     }

@@ -182,7 +182,7 @@ struct Recipe: Codable, Sendable {
     var firstEpoch = 0
     if let resume {
       let read = { try SavedRun<Scalar, Opt>.read(from: resume) }
-      let saved = try output.collective.map { try $0.agreeing(read) } ?? read()
+      let saved = try collectively(output.collective, read)
       (model, parameters, optimizer) = (
         saved.checkpoint.model, saved.checkpoint.parameters, saved.checkpoint.optimizer
       )
@@ -262,10 +262,13 @@ struct Recipe: Codable, Sendable {
         "early stopping: no lower evaluation loss for \(earlyStoppingPatience!) epochs; "
           + "keeping epoch \(best.epoch + 1)")
     }
-    if let path = output.plotPath {
-      try history.writeSVG(to: path, title: output.title)
+    // Rank 0 writes (the other ranks' paths are nil); every rank agrees on the outcome, so a
+    // failed write cannot leave the others waiting in the next model's collective calls.
+    try collectively(output.collective) {
+      if let path = output.plotPath { try history.writeSVG(to: path, title: output.title) }
     }
-    if let path = output.savePath {
+    try collectively(output.collective) {
+      guard let path = output.savePath else { return }
       let saved = SavedRun(
         precision: "\(Scalar.self)".lowercased(), recipe: recipe, task: data.task,
         classCount: data.classCount, trainingExampleCount: data.train.count,
@@ -277,8 +280,12 @@ struct Recipe: Codable, Sendable {
       output.line("saved to \(path) (resume with --load \(path) --epochs N)")
     }
     if statistics {
-      for line in try statisticsSummary(model: model, parameters: parameters, data: data.train) {
-        output.line(line)
+      // Whole-training-set statistics, printed by rank 0 alone: only it computes them.
+      try collectively(output.collective) {
+        guard (output.collective?.rank ?? 0) == 0 else { return }
+        for line in try statisticsSummary(model: model, parameters: parameters, data: data.train) {
+          output.line(line)
+        }
       }
     }
     let classification = data.task == .classification
@@ -410,4 +417,16 @@ struct SavedRunHeader: Codable {
     }
     return header
   }
+}
+
+/// Local work that can fail on some ranks only (reading or writing a file): with `--mpi` every
+/// rank agrees on its outcome, and on `fields`, before the next collective call, so that none is
+/// left waiting (``ReductionCollective/agreeing(on:_:)``); alone, just `body`.
+@discardableResult
+func collectively<T>(
+  _ collective: (any ReductionCollective)?, agreeingOn fields: [(name: String, value: String)] = [],
+  _ body: () throws -> T
+) throws -> T {
+  guard let collective else { return try body() }
+  return try collective.agreeing(on: fields, body)
 }

@@ -47,5 +47,44 @@
       }
       try world.barrier()
     }
+
+    /// Ranks that read different files at the same path stop together with the same refusal;
+    /// `--statistics` runs with `--mpi` (the noise scale of the global batch).
+    @Test func differentDataStopsEveryRankAndStatisticsRun() throws {
+      let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "minibatch-mpi-rank-\(world.rank)-\(UUID().uuidString)")
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      defer { try? FileManager.default.removeItem(at: directory) }
+      // The same name on every rank, a different last row on the last rank.
+      let csv = directory.appendingPathComponent("train.csv")
+      var rows = (0..<40).map { i in "\(Double(i) / 40),\(Double(i % 7) / 7),\(i % 2)" }
+      if world.rank == world.size - 1 && world.size > 1 { rows[39] = "0.5,0.5,1" }
+      try ("a,b,y\n" + rows.joined(separator: "\n") + "\n").write(
+        to: csv, atomically: true, encoding: .utf8)
+      let arguments = [
+        "--mpi", "--train", csv.path, "--model", "logistic", "--epochs", "1", "--statistics",
+      ]
+      if world.size > 1 {
+        // Rank 0 reports the refusal; the others exit quietly with status 1.
+        do {
+          try MinibatchTrain.parse(arguments).run()
+          Issue.record("different data on one rank was not refused")
+        } catch {
+          if world.rank == 0 {
+            #expect("\(error)".contains("disagree on training data (fingerprint)"), "\(error)")
+          }
+        }
+      }
+      try world.barrier()
+      if world.rank == world.size - 1 {
+        try
+          ("a,b,y\n"
+          + (0..<40).map { i in "\(Double(i) / 40),\(Double(i % 7) / 7),\(i % 2)" }
+          .joined(separator: "\n") + "\n").write(to: csv, atomically: true, encoding: .utf8)
+      }
+      try world.barrier()
+      try MinibatchTrain.parse(arguments).run()
+      try world.barrier()
+    }
   }
 #endif

@@ -86,3 +86,18 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
     self.inputSquaredNorms = inputSquaredNorms
   }
 }
+
+extension Batch {
+  /// A 64-bit hash of the inputs' and targets' bits (FNV-1a over 8-byte words), as hexadecimal:
+  /// to check that the ranks of a distributed run hold the same data without sending it
+  /// (``ReductionCollective/agreeing(on:_:)``). Equal batches give equal fingerprints; a
+  /// difference in any bit almost surely changes it.
+  public var fingerprint: String {
+    switch targets {
+    case .labels(let labels):
+      return "\(Minibatch.fingerprint(inputs.elements)) \(Minibatch.fingerprint(labels))"
+    case .values(let values):
+      return "\(Minibatch.fingerprint(inputs.elements)) \(Minibatch.fingerprint(values.elements))"
+    }
+  }
+}

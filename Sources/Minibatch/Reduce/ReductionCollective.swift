@@ -56,23 +56,25 @@ extension ReductionCollective {
   func agree(
     on fields: [(name: String, value: String)], localFailure: String?
   ) throws(MinibatchError) {
-    let record = [localFailure ?? ""] + fields.map(\.value)
+    // [failed ("1"/"0"), its description, the fields' values…]
+    let record = [localFailure == nil ? "0" : "1", localFailure ?? ""] + fields.map(\.value)
     let encoded = (try? JSONEncoder().encode(record)).map { Array($0) } ?? []
     let records = try gather(encoded).map { bytes in
-      (try? JSONDecoder().decode([String].self, from: Data(bytes))) ?? ["(unreadable record)"]
+      (try? JSONDecoder().decode([String].self, from: Data(bytes)))
+        ?? ["1", "its record of this collective call could not be read"]
     }
-    for (rank, values) in records.enumerated() where !values[0].isEmpty {
-      throw .failedOnRank(rank: rank, reason: values[0])
+    for (rank, values) in records.enumerated() where values.count < 2 || values[0] != "0" {
+      throw .failedOnRank(rank: rank, reason: values.count > 1 ? values[1] : "(no reason sent)")
     }
     for (index, field) in fields.enumerated() {
-      let values = records.map { $0.count > index + 1 ? $0[index + 1] : "(missing)" }
+      let values = records.map { $0.count > index + 2 ? $0[index + 2] : "(missing)" }
       if values.contains(where: { $0 != values[0] }) {
         throw .inconsistentAcrossRanks(quantity: field.name, values: values)
       }
     }
-    if records.contains(where: { $0.count != fields.count + 1 }) {
+    if records.contains(where: { $0.count != fields.count + 2 }) {
       throw .inconsistentAcrossRanks(
-        quantity: "collective call", values: records.map { "\($0.count - 1) fields" })
+        quantity: "collective call", values: records.map { "\($0.count - 2) fields" })
     }
   }
 
@@ -93,11 +95,15 @@ extension ReductionCollective {
   public func agreeing<T>(
     on fields: [(name: String, value: String)] = [], _ body: () throws -> T
   ) throws(MinibatchError) -> T {
-    var result: T?
+    let result: Result<T, any Error>
+    do { result = .success(try body()) } catch { result = .failure(error) }
     var localFailure: String?
-    do { result = try body() } catch { localFailure = "\(error)" }
+    if case .failure(let error) = result { localFailure = "\(error)" }
     try agree(on: fields, localFailure: localFailure)
-    return result!
+    guard case .success(let value) = result else {
+      throw .failedOnRank(rank: rank, reason: localFailure ?? "")  // unreachable: agree threw
+    }
+    return value
   }
 }
 

@@ -197,7 +197,8 @@ where Opt.Scalar == Model.Scalar {
   ///   ``MinibatchError/nonFiniteLoss(epoch:batch:loss:)`` when a batch's mean loss is NaN or
   ///   infinite, ``MinibatchError/nonFiniteStep(epoch:batch:quantity:)`` when its gradient or the
   ///   step it produced overflowed: `parameters` and ``optimizer`` are then those after the last
-  ///   good step. Errors thrown by `onEpoch` are passed on.
+  ///   good step. Errors thrown by `onEpoch` are passed on (with a ``collective``, as
+  ///   ``MinibatchError/failedOnRank(rank:reason:)`` on every rank).
   public mutating func train(
     parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int,
     evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
@@ -472,12 +473,12 @@ where Opt.Scalar == Model.Scalar {
     guard let collective else { return try validate() }
     let fields: [(name: String, value: String)] = [
       ("model", "\(model)"), ("representation", "\(representation)"),
-      ("optimizer (settings and state, fingerprint)", fingerprint(Array("\(optimizer)".utf8))),
+      ("optimizer (settings and state, fingerprint)", stateFingerprint(of: optimizer)),
       ("parameters (length, fingerprint)", "\(parameters.count), \(fingerprint(parameters))"),
-      ("training data (examples, fingerprint)", "\(data.count), \(fingerprint(data))"),
+      ("training data (examples, fingerprint)", "\(data.count), \(data.fingerprint)"),
       (
         "evaluation data (examples, fingerprint)",
-        evaluation.map { "\($0.count), \(fingerprint($0))" } ?? "none"
+        evaluation.map { "\($0.count), \($0.fingerprint)" } ?? "none"
       ),
       ("example weights (fingerprint)", exampleWeights.map { fingerprint($0) } ?? "none"),
       ("epochs", "\(epochs) from \(firstEpoch)"), ("sampler", "\(sampler)"),
@@ -605,6 +606,9 @@ where Opt.Scalar == Model.Scalar {
     return (stored, losses)
   }
 
+  /// Ends a rank's local work when its losses are not finite (the global check reports it).
+  struct LocalLossIsNotFinite: Error {}
+
   /// What one step with a ``collective`` contributed to the epoch's report (global figures).
   struct CollectiveStep {
     var lossSum: Double
@@ -647,6 +651,15 @@ where Opt.Scalar == Model.Scalar {
           localIndices, data: data, parameters: parameters, usesStoredJ: usesStoredJ,
           storedBuffers: &storedBuffers)
         let (lossSum, lossWeight) = Self.weightedLoss(losses, weights: weights)
+        state[n + 1] = Double(localIndices.count)
+        state[n + 3] = lossWeight
+        guard lossSum.isFinite else {
+          // Not a failure of this rank: the summed loss is NaN, and every rank stops on it as
+          // one process would (nonFiniteLoss), before anything is reduced.
+          state[n + 2] = .nan
+          throw LocalLossIsNotFinite()
+        }
+        state[n + 2] = lossSum
         if let privacy {
           let clipped = try gradients.clippedSum(
             privacy.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
@@ -663,9 +676,8 @@ where Opt.Scalar == Model.Scalar {
             $0 + Double($1)
           }
         }
-        state[n + 1] = Double(localIndices.count)
-        state[n + 2] = lossSum.isFinite ? lossSum : .nan
-        state[n + 3] = lossWeight
+      } catch is LocalLossIsNotFinite {
+        // The NaN loss goes into the sum; no failure flag.
       } catch {
         // As one process would report it: an overflow in this rank's sums stops training.
         if case .nonFiniteValue(_, let what) = error as? MinibatchError {
@@ -760,12 +772,14 @@ func fingerprint<Element: BitwiseCopyable>(_ values: [Element]) -> String {
   return String(hash, radix: 16)
 }
 
-/// The fingerprint of a batch's inputs and targets.
-func fingerprint<Scalar: BLASScalar>(_ batch: Batch<Scalar>) -> String {
-  switch batch.targets {
-  case .labels(let labels):
-    return "\(fingerprint(batch.inputs.elements)) \(fingerprint(labels))"
-  case .values(let values):
-    return "\(fingerprint(batch.inputs.elements)) \(fingerprint(values.elements))"
+/// A fingerprint of a value's stored properties, read by reflection: arrays of `Scalar` (an
+/// optimiser's state) by their bits, everything else by its description.
+func stateFingerprint<Scalar: BLASScalar>(of value: some Optimizer<Scalar>) -> String {
+  func parts(_ value: Any) -> [String] {
+    if let array = value as? [Scalar] { return [fingerprint(array)] }
+    let mirror = Mirror(reflecting: value)
+    if mirror.children.isEmpty { return ["\(value)"] }
+    return mirror.children.flatMap { [($0.label ?? "_")] + parts($0.value) }
   }
+  return fingerprint(Array(parts(value).joined(separator: ",").utf8))
 }
