@@ -14,7 +14,8 @@ TRAITS       := --traits CommandLineTools
 # mpirun for the MPI tests and benchmarks: as root (CI) Open MPI wants --allow-run-as-root;
 # --oversubscribe lets 3 ranks share 2 cores; no single-copy mechanism (CMA is often refused in
 # containers). `timeout` turns a deadlock into a failure.
-MPIRUN       := timeout 600 mpirun --oversubscribe --mca btl_vader_single_copy_mechanism none \
+MPIRUN       := timeout 600 mpirun --oversubscribe --bind-to none \
+                --mca btl_vader_single_copy_mechanism none \
                 $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 MPI_RANKS    ?= 2 3
 MPI_TESTS    := MPIDistributedTests
