@@ -64,12 +64,13 @@ public struct GaussianNoise: Sendable {
       }
     }
     let shared = try collective.gather(bytes)[0]
-    guard shared.count == 32 else {
-      throw .communicationFailure(
-        operation: "sharing the noise state", reason: "rank 0 sent \(shared.count) bytes, not 32")
-    }
-    let words = (0..<4).map { w in
+    let words = (0..<shared.count / 8).map { w in
       (0..<8).reduce(UInt64(0)) { $0 | UInt64(shared[8 * w + $1]) << (8 * $1) }
+    }
+    guard shared.count == 32, words.contains(where: { $0 != 0 }) else {
+      throw .communicationFailure(
+        operation: "sharing the noise state",
+        reason: "rank 0 sent \(shared.count) bytes, not a 32-byte non-zero generator state")
     }
     self.init(seed: nil, state: (words[0], words[1], words[2], words[3]))
   }

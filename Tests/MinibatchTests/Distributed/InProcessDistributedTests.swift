@@ -60,6 +60,10 @@ struct InProcessDistributedTests {
         #expect(zip(slices, slices.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(slices.allSatisfy { $0.count == count / size || $0.count == count / size + 1 })
       }
+      #expect(
+        InProcessGroup.run(size: size) { $0.slice(of: -3) }.allSatisfy {
+          (try? $0.get())?.isEmpty == true
+        })
     }
   }
 }
