@@ -142,8 +142,12 @@ extension PerExampleGradientOperator {
 extension ClippedSum {
   /// The clipped sum of no examples (`n` zeros): what a rank with an empty local batch passes to
   /// ``allreduce(over:)``.
-  public static func empty(parameterCount: Int) -> ClippedSum {
-    ClippedSum(sum: filled(0, count: parameterCount), clippedExamples: 0)
+  ///
+  /// - Throws: ``MinibatchError/noParameters`` or
+  ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for a bad `parameterCount`.
+  public static func empty(parameterCount: Int) throws(MinibatchError) -> ClippedSum {
+    try PerExampleGradients<Scalar>.validateShape(k: 1, n: parameterCount)
+    return ClippedSum(sum: filled(0, count: parameterCount), clippedExamples: 0)
   }
 
   /// Replaces this rank's clipped sum by the sum over every rank, `Σ_ranks Σ_i clip(g_i)`,

@@ -245,8 +245,7 @@ extension GradientMoments {
   /// - Throws: ``MinibatchError/noParameters`` or
   ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` for a bad `parameterCount`.
   public static func empty(parameterCount: Int) throws(MinibatchError) -> GradientMoments {
-    try validateArgument(
-      parameterCount, named: "parameter count", expected: "≥ 1", parameterCount >= 1)
+    try PerExampleGradients<Double>.validateShape(k: 1, n: parameterCount)
     return GradientMoments(
       weightTotal: 0, squaredWeightTotal: 0, exampleCount: 0,
       mean: [Double](repeating: 0, count: parameterCount),

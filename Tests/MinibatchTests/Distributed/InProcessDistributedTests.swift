@@ -52,6 +52,19 @@ struct InProcessDistributedTests {
     onRanks(size) { try checkDistributedStepFailure(over: $0) }
   }
 
+  @Test func emptyPartsRefuseBadParameterCounts() throws {
+    expectError(.noParameters) { try GradientMoments.empty(parameterCount: 0) }
+    expectError(.noParameters) { try ClippedSum<Float>.empty(parameterCount: 0) }
+    for count in [-1, Int(Int32.max) + 1] {
+      let outOfRange = MinibatchError.dimensionOutOfRange(
+        value: count, limit: Int(Int32.max), of: "n (parameters)")
+      expectError(outOfRange) { try GradientMoments.empty(parameterCount: count) }
+      expectError(outOfRange) { try ClippedSum<Double>.empty(parameterCount: count) }
+    }
+    #expect(try ClippedSum<Double>.empty(parameterCount: 3).sum == [0, 0, 0])
+    #expect(try GradientMoments.empty(parameterCount: 2).weightTotal == 0)
+  }
+
   @Test func slicesCoverTheBatchInOrder() {
     for size in 1...5 {
       for count in [0, 1, 4, 7, 256] {
