@@ -55,6 +55,36 @@ public struct Batch<Scalar: BLASScalar>: Sendable, Equatable {
     self.init(checkedInputs: inputs, targets: targets)
   }
 
+  /// A batch of integer token sequences for a network that starts with an ``Embedding``: the
+  /// inputs are `k × T` (`T` the longest sequence) with the ids as exact values, shorter sequences
+  /// padded with `−1` (padding: no contribution, no gradient).
+  ///
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless there is one target per
+  ///   sequence, ``MinibatchError/emptyBatch`` for no sequences,
+  ///   ``MinibatchError/invalidArgument(name:value:expected:)`` when every sequence is empty or an
+  ///   id is negative or not exactly representable in `Scalar` (beyond 2²⁴ in Float).
+  public init(tokenSequences: [[Int]], targets: Targets<Scalar>) throws(MinibatchError) {
+    guard !tokenSequences.isEmpty else { throw .emptyBatch }
+    let length = tokenSequences.map(\.count).max()!
+    try validateArgument(
+      length, named: "longest token sequence", expected: "at least one token", length >= 1)
+    let limit = 1 << (Scalar.significandBitCount + 1)
+    var ids = [Scalar](repeating: -1, count: tokenSequences.count * length)
+    for (i, sequence) in tokenSequences.enumerated() {
+      for (t, id) in sequence.enumerated() {
+        guard id >= 0 && id <= limit else {
+          throw .invalidArgument(
+            name: "token id of sequence \(i) at position \(t)", value: "\(id)",
+            expected: "0...\(limit) (padding is added here)")
+        }
+        ids[i * length + t] = Scalar(id)
+      }
+    }
+    try self.init(
+      inputs: try Matrix(rows: tokenSequences.count, columns: length, elements: ids),
+      targets: targets)
+  }
+
   /// Number of examples `k`.
   public var count: Int { inputs.rows }
 

@@ -1,90 +1,74 @@
-/// The **factored** representation of ``PerExampleGradientOperator`` for dense layers: `J` is never
-/// formed.
+/// The **factored** representation of ``PerExampleGradientOperator``: `J` is the concatenation of
+/// its layers' **factors** (``PerExampleGradientFactor``), each owning the columns of its own
+/// parameters, and is never formed.
 ///
-/// For a dense layer `z = W·a + b` (`W` is `out × in`), example `i`'s gradient is an outer product
-/// of the layer's backpropagated error `δ_l[i] = ∂ℓ_i/∂z_l[i]` and its input `a_{l−1}[i]`:
+/// ```
+/// J = [ J_1 | J_2 | … | J_F ]        factor f owns columns offset_f ..< offset_f + p_f
+/// Jᵀv      = [ J_1ᵀv ; … ; J_Fᵀv ]   (J∘J)ᵀv likewise
+/// ‖g_i‖²   = Σ_f ‖J_f[i, :]‖²         J·Jᵀ = Σ_f J_f·J_fᵀ
+/// ```
+///
+/// A dense layer `z = W·a + b` (`W` is `out × in`) is the rank-1 factor ``Layer``: example `i`'s
+/// gradient is an outer product of the layer's backpropagated error `δ_l[i] = ∂ℓ_i/∂z_l[i]` and
+/// its input `a_{l−1}[i]`,
 ///
 /// ```
 /// ∂ℓ_i/∂W_l = δ_l[i]·a_{l−1}[i]ᵀ      ∂ℓ_i/∂b_l = δ_l[i]
-/// ```
-///
-/// so the batch's `Δ_l` (`k × out`) and `A_{l−1}` (`k × in`), which the forward and backward
-/// passes compute anyway, determine `J`. Every operation is then a product of these factors:
-///
-/// ```
 /// Jᵀv:         W_l block  Δ_lᵀ·diag(v)·A_{l−1}              (one GEMM; a GEMV when out = 1)
 ///              b_l block  Δ_lᵀ·v                             (one GEMV)
 /// (J∘J)ᵀv:     W_l block  (Δ_l∘Δ_l)ᵀ·diag(v)·(A_{l−1}∘A_{l−1}),  b_l block (Δ_l∘Δ_l)ᵀ·v
-/// ‖g_i‖²:      Σ_l ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)             (exact for dense layers, O(k·widths))
+/// ‖g_i‖²:      ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)                 (exact, O(k·widths))
+/// J·Jᵀ:        (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)               (two ?syrk)
 /// ```
 ///
-/// Parameter layout (the same as ``MultilayerPerceptron``'s): for each layer in order, `W_l`
-/// row-major (entry `(o, j)` at `offset + o·in + j`), then `b_l`; `n = Σ_l (in_l + 1)·out_l`.
+/// with parameter layout `W_l` row-major (entry `(o, j)` at `offset + o·in + j`), then `b_l`.
+/// Convolutions, embeddings and normalisation layers bring factors of their own (see
+/// ``Sequential``).
 ///
-/// The products run on OpenBLAS's threads; `parallelism` only affects the package's own loops.
+/// Offsets are computed once, at construction. The products run on OpenBLAS's threads;
+/// `parallelism` only affects the package's own loops, never the bits of a result.
 public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradientOperator {
-  /// One dense layer's factors for the batch.
-  public struct Layer: Sendable, Equatable {
-    /// `A_{l−1}`, `k × in`: the layer's input for every example (the batch's inputs for the first
-    /// layer, the previous layer's activations otherwise).
-    public let inputs: Matrix<Scalar>
-    /// `Δ_l`, `k × out`: `∂ℓ_i/∂z_l[i]` for every example (not divided by `k`).
-    public let deltas: Matrix<Scalar>
-
-    /// `‖a_{l−1}[i]‖²` when already known (a batch's inputs carry theirs), so the norms need
-    /// not read `A` again.
-    let inputSquaredNorms: [Double]?
-
-    /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless both have `k` rows.
-    public init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>) throws(MinibatchError) {
-      try validateCount(deltas.rows, expected: inputs.rows, of: "rows of Δ (examples, as in A)")
-      self.init(inputs: inputs, deltas: deltas, inputSquaredNorms: nil)
-    }
-
-    init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>, inputSquaredNorms: [Double]?) {
-      assert(deltas.rows == inputs.rows && (inputSquaredNorms?.count ?? inputs.rows) == inputs.rows)
-      self.inputs = inputs
-      self.deltas = deltas
-      self.inputSquaredNorms = inputSquaredNorms
-    }
-
-    var inputCount: Int { inputs.columns }
-    var outputCount: Int { deltas.columns }
-  }
-
-  /// The layers, in parameter order.
-  public let layers: [Layer]
+  /// The factors, in parameter order.
+  public let factors: [any PerExampleGradientFactor<Scalar>]
   public let exampleCount: Int
   public let parameterCount: Int
-  /// Where each layer's `W_l` starts in the flat parameter vector (`b_l` follows it).
-  let weightOffsets: [Int]
+  /// Where each factor's slice starts in the flat parameter vector.
+  let offsets: [Int]
 
-  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for no layers,
-  ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` if the layers disagree on `k`,
-  ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` if `n` exceeds BLAS's range.
+  /// `J` from dense layers' factors alone (the layout of ``MultilayerPerceptron``).
+  ///
+  /// - Throws: as ``init(factors:)``.
   public init(layers: [Layer]) throws(MinibatchError) {
-    guard let first = layers.first else {
-      throw .invalidArgument(name: "layers", value: "[]", expected: "at least one dense layer")
+    try self.init(factors: layers)
+  }
+
+  /// `J` from any factors, placed side by side in this order.
+  ///
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for no factors,
+  ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` if the factors disagree on `k`,
+  ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` if `n` exceeds BLAS's range.
+  public init(factors: [any PerExampleGradientFactor<Scalar>]) throws(MinibatchError) {
+    guard let first = factors.first else {
+      throw .invalidArgument(name: "factors", value: "[]", expected: "at least one layer's factor")
     }
     var offsets: [Int] = []
     var n = 0
-    for (index, layer) in layers.enumerated() {
+    for (index, factor) in factors.enumerated() {
       try validateCount(
-        layer.inputs.rows, expected: first.inputs.rows, of: "examples of layer \(index)")
-      offsets.append(n)
-      let (size, overflow) = (layer.inputCount + 1).multipliedReportingOverflow(
-        by: layer.outputCount)
-      guard !overflow, size <= Matrix<Scalar>.maximumDimension - n else {
+        factor.exampleCount, expected: first.exampleCount, of: "examples of factor \(index)")
+      let size = factor.parameterCount
+      try validateArgument(size, named: "parameters of factor \(index)", expected: "≥ 1", size >= 1)
+      guard size <= Matrix<Scalar>.maximumDimension - n else {
         throw .dimensionOutOfRange(
-          value: overflow ? Int.max : n + size, limit: Matrix<Scalar>.maximumDimension,
-          of: "n (parameters)")
+          value: n &+ size, limit: Matrix<Scalar>.maximumDimension, of: "n (parameters)")
       }
+      offsets.append(n)
       n += size
     }
-    self.layers = layers
-    exampleCount = first.inputs.rows
+    self.factors = factors
+    exampleCount = first.exampleCount
     parameterCount = n
-    weightOffsets = offsets
+    self.offsets = offsets
   }
 
   public func reduce(
@@ -92,7 +76,11 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
     try prepareReduction(v, alpha: alpha, beta: beta, y: &y)
-    product(v, alpha: alpha, beta: beta, into: &y, squared: false, parallelism: parallelism)
+    forEachSlice(of: &y) { factor, slice in
+      factor.reduce(
+        tensorVectors: Array(repeating: v, count: factor.tensorSizes.count), alpha: alpha,
+        beta: beta, into: slice, parallelism: parallelism)
+    }
   }
 
   public func reduceSquares(
@@ -100,34 +88,22 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     parallelism: Parallelism = .automatic
   ) throws(MinibatchError) {
     try prepareReduction(v, alpha: alpha, beta: beta, y: &y)
-    product(v, alpha: alpha, beta: beta, into: &y, squared: true, parallelism: parallelism)
+    forEachSlice(of: &y) { factor, slice in
+      factor.reduceSquares(
+        with: v, alpha: alpha, beta: beta, into: slice, parallelism: parallelism)
+    }
   }
 
-  /// `Σ_l ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)`, accumulated in Double (a first layer's input norms come
-  /// with the batch); O(k·widths) on the calling thread (`parallelism` is not used).
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  /// `Σ_f ‖J_f[i, :]‖²`, accumulated in Double from the factors (a dense layer's in O(k·widths),
+  /// a first layer's input norms come with the batch).
   public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
     var norms = [Double](repeating: 0, count: exampleCount)
-    for layer in layers {
-      layer.inputs.withUnsafeElements { a in
-        layer.deltas.withUnsafeElements { d in
-          let (inputs, outputs) = (layer.inputCount, layer.outputCount)
-          for i in 0..<exampleCount {
-            let ai = a.baseAddress! + i * inputs
-            let di = d.baseAddress! + i * outputs
-            let input = layer.inputSquaredNorms?[i] ?? sumOfSquares(ai, count: inputs)
-            let delta = sumOfSquares(di, count: outputs)
-            norms[i] += delta * (input + 1)
-          }
-        }
-      }
-    }
+    for factor in factors { factor.addSquaredNorms(into: &norms, parallelism: parallelism) }
     return norms.map { Scalar($0) }
   }
 
-  /// Writes the tile `rows × columns` of `J` from the outer products; a column range may start
-  /// and end anywhere in the parameter layout.
+  /// Writes the tile `rows × columns` of `J` from the factors; a column range may start and end
+  /// anywhere in the parameter layout.
   public func writeTile(
     rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
     rowStride: Int
@@ -153,143 +129,54 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     }
   }
 
-  // MARK: - Implementation
-
-  /// `y ← alpha·Jᵀv + beta·y`, or with `squared` `y ← alpha·(J∘J)ᵀv + beta·y`, layer by layer;
-  /// `y` has been zero-filled when `beta == 0`.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func product(
-    _ v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar], squared: Bool,
-    parallelism: Parallelism
-  ) {
-    product(
-      weightVectors: Array(repeating: v, count: layers.count),
-      biasVectors: Array(repeating: v, count: layers.count), alpha: alpha, beta: beta,
-      into: &y, squared: squared, parallelism: parallelism)
-  }
-
-  /// As ``product(_:alpha:beta:into:squared:parallelism:)`` with a reduction vector of its own
-  /// for each layer's `W_l` block and `b_l` block (per-block clipping).
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func product(
-    weightVectors: [[Scalar]], biasVectors: [[Scalar]], alpha: Scalar, beta: Scalar,
-    into y: inout [Scalar], squared: Bool, parallelism: Parallelism
-  ) {
+  /// `J·Jᵀ = Σ_f J_f·J_fᵀ`, each factor adding its upper triangle (a dense layer by two `?syrk`
+  /// and an elementwise product), mirrored once; `J` is never formed.
+  ///
+  /// - Throws: ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `3·k²` scalars exceed
+  ///   the machine's memory.
+  public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
+    -> Matrix<Scalar>
+  {
     let k = exampleCount
-    for (l, (layer, offset)) in zip(layers, weightOffsets).enumerated() {
-      let (inputs, outputs) = (layer.inputCount, layer.outputCount)
-      /// diag(v)·Δ (or diag(v)·(Δ∘Δ)): k × out, the smaller factor of the outer products.
-      func scaledDeltas(_ v: [Scalar]) -> [Scalar] {
-        var scaled = layer.deltas.elements
-        for i in 0..<k {
-          for o in 0..<outputs {
-            let d = scaled[i * outputs + o]
-            scaled[i * outputs + o] = (squared ? d * d : d) * v[i]
-          }
-        }
-        return scaled
-      }
-      let weightDeltas = scaledDeltas(weightVectors[l])
-      let biasDeltas =
-        biasVectors[l] == weightVectors[l] ? weightDeltas : scaledDeltas(biasVectors[l])
-      y.withUnsafeMutableBufferPointer { y in
-        let weightBlock = y.baseAddress! + offset
-        let biasBlock = weightBlock + inputs * outputs
-        // b_l block: Σ_i v_i·δ_l[i] (squared: Σ_i v_i·δ_l[i]²), one GEMV with a vector of ones.
-        biasDeltas.withUnsafeBufferPointer { sd in
-          let ones = [Scalar](repeating: 1, count: k)
-          ones.withUnsafeBufferPointer { one in
-            BLAS.gemv(
-              transpose: true, m: k, n: outputs, alpha: alpha, a: sd.baseAddress!, lda: outputs,
-              x: one.baseAddress!, incx: 1, beta: beta, y: biasBlock, incy: 1)
-          }
-        }
-        weightDeltas.withUnsafeBufferPointer { sd in
-          layer.inputs.withUnsafeElements { a in
-            if !squared {
-              if outputs == 1 {
-                BLAS.gemv(
-                  transpose: true, m: k, n: inputs, alpha: alpha, a: a.baseAddress!, lda: inputs,
-                  x: sd.baseAddress!, incx: 1, beta: beta, y: weightBlock, incy: 1)
-              } else {
-                BLAS.gemm(
-                  transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
-                  a: sd.baseAddress!, lda: outputs, b: a.baseAddress!, ldb: inputs, beta: beta,
-                  c: weightBlock, ldc: inputs)
-              }
-            } else if outputs == 1 {
-              // (A∘A)ᵀ·(v∘δ²) without forming A∘A: one pass over A, threads own column panels.
-              let coefficients = sd.map { alpha * $0 }
-              coefficients.withUnsafeBufferPointer { c in
-                RowCombinationKernel.combineSquares(
-                  a: a.baseAddress!, k: k, n: inputs, lda: inputs, coefficients: c.baseAddress!,
-                  beta: beta, y: weightBlock, parallelism: parallelism)
-              }
-            } else {
-              let squaredInputs = a.map { $0 * $0 }
-              squaredInputs.withUnsafeBufferPointer { a2 in
-                BLAS.gemm(
-                  transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
-                  a: sd.baseAddress!, lda: outputs, b: a2.baseAddress!, ldb: inputs, beta: beta,
-                  c: weightBlock, ldc: inputs)
-              }
-            }
-          }
-        }
-      }
+    // The result and a dense factor's two k × k products, checked together before allocating.
+    let (entries, overflow) = k.multipliedReportingOverflow(by: 3 * k)
+    try validateAllocation(
+      count: overflow ? Int.max : entries, stride: MemoryLayout<Scalar>.stride,
+      of: "Gram matrix and its factors' products (3 × k × k)")
+    var gram = try Matrix<Scalar>(rows: k, columns: k)
+    gram.withUnsafeMutableElements { g in
+      for factor in factors { factor.addGram(into: g, parallelism: parallelism) }
+      mirrorUpperTriangle(g.baseAddress!, k: k)
     }
+    return gram
   }
 
   // MARK: - Per-block operations
 
-  /// The blocks of this `J`'s parameter layout, one per tensor: `W_0, b_0, W_1, b_1, …`. With
-  /// these blocks, per-block norms and reductions come from the factors; with any others, from
-  /// tiles (``PerExampleGradientOperator/squaredBlockNorms(_:parallelism:)``).
+  /// The blocks of this `J`'s parameter layout, one per tensor of every factor (for dense layers
+  /// `W_0, b_0, W_1, b_1, …`). With these blocks, per-block norms and reductions come from the
+  /// factors; with any others, from tiles
+  /// (``PerExampleGradientOperator/squaredBlockNorms(_:parallelism:)``).
   public var tensorBlocks: ParameterBlocks {
     do {
-      return try ParameterBlocks(
-        sizes: layers.flatMap { [$0.inputCount * $0.outputCount, $0.outputCount] })
+      return try ParameterBlocks(sizes: factors.flatMap(\.tensorSizes))
     } catch {
-      preconditionFailure("a validated factored J has an empty layer: \(error)")
+      preconditionFailure("a validated factored J has an empty tensor: \(error)")
     }
   }
 
-  /// Per-block squared norms; for ``tensorBlocks``, `‖δ_l[i]‖²·‖a_{l−1}[i]‖²` (`W_l`) and
-  /// `‖δ_l[i]‖²` (`b_l`) with no row formed.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  /// Per-block squared norms; for ``tensorBlocks``, each factor's per-tensor norms with no row
+  /// formed (a dense layer's `‖δ_l[i]‖²·‖a_{l−1}[i]‖²` and `‖δ_l[i]‖²`).
   public func squaredBlockNorms(
     _ blocks: ParameterBlocks, parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [[Double]] {
     try blocks.validate(parameterCount: parameterCount)
     guard blocks == tensorBlocks else { return tiledSquaredBlockNorms(blocks) }
-    var norms: [[Double]] = []
-    for layer in layers {
-      var weight = [Double](repeating: 0, count: exampleCount)
-      var bias = [Double](repeating: 0, count: exampleCount)
-      layer.inputs.withUnsafeElements { a in
-        layer.deltas.withUnsafeElements { d in
-          let (inputs, outputs) = (layer.inputCount, layer.outputCount)
-          for i in 0..<exampleCount {
-            let input =
-              layer.inputSquaredNorms?[i]
-              ?? sumOfSquares(a.baseAddress! + i * inputs, count: inputs)
-            bias[i] = sumOfSquares(d.baseAddress! + i * outputs, count: outputs)
-            weight[i] = bias[i] * input
-          }
-        }
-      }
-      norms += [weight, bias]
-    }
-    return norms
+    return factors.flatMap { $0.squaredTensorNorms(parallelism: parallelism) }
   }
 
-  /// Per-block reduction; for ``tensorBlocks``, one GEMM per `W_l` and one GEMV per `b_l` with
-  /// the block's own vector.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  /// Per-block reduction; for ``tensorBlocks``, each factor's tensors with their own vectors (a
+  /// dense layer: one GEMM per `W_l`, one GEMV per `b_l`).
   public func reduce(
     blockVectors: [[Scalar]], blocks: ParameterBlocks, alpha: Scalar = 1, beta: Scalar,
     into y: inout [Scalar], parallelism: Parallelism = .automatic
@@ -299,44 +186,263 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
       tiledBlockReduce(blockVectors, blocks: blocks, alpha: alpha, beta: beta, into: &y)
       return
     }
-    product(
-      weightVectors: stride(from: 0, to: blockVectors.count, by: 2).map { blockVectors[$0] },
-      biasVectors: stride(from: 1, to: blockVectors.count, by: 2).map { blockVectors[$0] },
-      alpha: alpha, beta: beta, into: &y, squared: false, parallelism: parallelism)
+    var next = 0
+    forEachSlice(of: &y) { factor, slice in
+      let count = factor.tensorSizes.count
+      defer { next += count }
+      factor.reduce(
+        tensorVectors: Array(blockVectors[next..<(next + count)]), alpha: alpha, beta: beta,
+        into: slice, parallelism: parallelism)
+    }
   }
 
-  /// The tile `rows × columns` of `J`: for row `i` and each layer, `δ_l[i][o]·a_{l−1}[i]` in the
-  /// `W_l` entries of output `o`, and `δ_l[i]` in the `b_l` entries.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  // MARK: - Implementation
+
+  /// Calls `body` with every factor and its slice of `y`, in order.
+  func forEachSlice(
+    of y: inout [Scalar],
+    _ body: (any PerExampleGradientFactor<Scalar>, UnsafeMutableBufferPointer<Scalar>) -> Void
+  ) {
+    y.withUnsafeMutableBufferPointer { y in
+      for (factor, offset) in zip(factors, offsets) {
+        body(
+          factor,
+          UnsafeMutableBufferPointer(
+            start: y.baseAddress! + offset, count: factor.parameterCount))
+      }
+    }
+  }
+
+  /// The tile `rows × columns` of `J`, each factor writing the part of `columns` it owns.
   func writeTileUnchecked(
     rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>, rowStride: Int
   ) {
-    for (layer, weightOffset) in zip(layers, weightOffsets) {
-      let (inputs, outputs) = (layer.inputCount, layer.outputCount)
-      let biasOffset = weightOffset + inputs * outputs
-      let weightColumns = (weightOffset..<biasOffset).clamped(to: columns)
+    for (factor, offset) in zip(factors, offsets) {
+      let owned = (offset..<(offset + factor.parameterCount)).clamped(to: columns)
+      if owned.isEmpty { continue }
+      factor.writeTile(
+        rows: rows, columns: (owned.lowerBound - offset)..<(owned.upperBound - offset),
+        into: tile + (owned.lowerBound - columns.lowerBound), rowStride: rowStride)
+    }
+  }
+}
+
+// MARK: - The dense layer's factor
+
+extension FactoredPerExampleGradients {
+  /// One dense layer's factors for the batch: `J_l[i, :] = [vec(δ_l[i]·a_{l−1}[i]ᵀ), δ_l[i]]`.
+  public struct Layer: PerExampleGradientFactor, Equatable {
+    /// `A_{l−1}`, `k × in`: the layer's input for every example (the batch's inputs for the first
+    /// layer, the previous layer's activations otherwise).
+    public let inputs: Matrix<Scalar>
+    /// `Δ_l`, `k × out`: `∂ℓ_i/∂z_l[i]` for every example (not divided by `k`).
+    public let deltas: Matrix<Scalar>
+
+    /// `‖a_{l−1}[i]‖²` when already known (a batch's inputs carry theirs), so the norms need
+    /// not read `A` again.
+    let inputSquaredNorms: [Double]?
+
+    /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless both have `k` rows.
+    public init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>) throws(MinibatchError) {
+      try validateCount(deltas.rows, expected: inputs.rows, of: "rows of Δ (examples, as in A)")
+      self.init(inputs: inputs, deltas: deltas, inputSquaredNorms: nil)
+    }
+
+    init(inputs: Matrix<Scalar>, deltas: Matrix<Scalar>, inputSquaredNorms: [Double]?) {
+      assert(deltas.rows == inputs.rows && (inputSquaredNorms?.count ?? inputs.rows) == inputs.rows)
+      self.inputs = inputs
+      self.deltas = deltas
+      self.inputSquaredNorms = inputSquaredNorms
+    }
+
+    var inputCount: Int { inputs.columns }
+    var outputCount: Int { deltas.columns }
+    public var exampleCount: Int { inputs.rows }
+    public var parameterCount: Int { (inputCount + 1) * outputCount }
+    /// `[out·in, out]`: `W_l`, then `b_l`.
+    public var tensorSizes: [Int] { [inputCount * outputCount, outputCount] }
+
+    public func reduce(
+      tensorVectors vectors: [[Scalar]], alpha: Scalar, beta: Scalar,
+      into slice: UnsafeMutableBufferPointer<Scalar>, parallelism: Parallelism
+    ) {
+      product(
+        weightVector: vectors[0], biasVector: vectors[1], alpha: alpha, beta: beta,
+        into: slice.baseAddress!, squared: false, parallelism: parallelism)
+    }
+
+    public func reduceSquares(
+      with v: [Scalar], alpha: Scalar, beta: Scalar, into slice: UnsafeMutableBufferPointer<Scalar>,
+      parallelism: Parallelism
+    ) {
+      product(
+        weightVector: v, biasVector: v, alpha: alpha, beta: beta, into: slice.baseAddress!,
+        squared: true, parallelism: parallelism)
+    }
+
+    /// `‖δ_l[i]‖²·‖a_{l−1}[i]‖²` (`W_l`) and `‖δ_l[i]‖²` (`b_l`), in Double, O(k·(in + out)).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func squaredTensorNorms(parallelism: Parallelism) -> [[Double]] {
+      let k = exampleCount
+      var weight = [Double](repeating: 0, count: k)
+      var bias = [Double](repeating: 0, count: k)
+      inputs.withUnsafeElements { a in
+        deltas.withUnsafeElements { d in
+          let (inputs, outputs) = (inputCount, outputCount)
+          for i in 0..<k {
+            let input =
+              inputSquaredNorms?[i] ?? sumOfSquares(a.baseAddress! + i * inputs, count: inputs)
+            bias[i] = sumOfSquares(d.baseAddress! + i * outputs, count: outputs)
+            weight[i] = bias[i] * input
+          }
+        }
+      }
+      return [weight, bias]
+    }
+
+    /// `s_i += ‖δ_l[i]‖²·(‖a_{l−1}[i]‖² + 1)`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func addSquaredNorms(into s: inout [Double], parallelism: Parallelism) {
+      inputs.withUnsafeElements { a in
+        deltas.withUnsafeElements { d in
+          let (inputs, outputs) = (inputCount, outputCount)
+          for i in 0..<exampleCount {
+            let ai = a.baseAddress! + i * inputs
+            let di = d.baseAddress! + i * outputs
+            let input = inputSquaredNorms?[i] ?? sumOfSquares(ai, count: inputs)
+            let delta = sumOfSquares(di, count: outputs)
+            s[i] += delta * (input + 1)
+          }
+        }
+      }
+    }
+
+    /// `G += (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)` on the upper triangle: two `?syrk` and an
+    /// elementwise product.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func addGram(into gram: UnsafeMutableBufferPointer<Scalar>, parallelism: Parallelism) {
+      let k = exampleCount
+      var deltaGram = [Scalar](repeating: 0, count: k * k)
+      var inputGram = [Scalar](repeating: 0, count: k * k)
+      deltas.withUnsafeElements { d in
+        deltaGram.withUnsafeMutableBufferPointer { dd in
+          BLAS.syrk(
+            n: k, k: outputCount, alpha: 1, a: d.baseAddress!, lda: outputCount, beta: 0,
+            c: dd.baseAddress!, ldc: k)
+        }
+      }
+      inputs.withUnsafeElements { a in
+        inputGram.withUnsafeMutableBufferPointer { aa in
+          BLAS.syrk(
+            n: k, k: inputCount, alpha: 1, a: a.baseAddress!, lda: inputCount, beta: 0,
+            c: aa.baseAddress!, ldc: k)
+        }
+      }
+      addHadamardUpper(deltaGram, inputGram, into: gram.baseAddress!, k: k)
+    }
+
+    /// For row `i`: `δ_l[i][o]·a_{l−1}[i]` in the `W_l` entries of output `o`, and `δ_l[i]` in
+    /// the `b_l` entries.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func writeTile(
+      rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
+      rowStride: Int
+    ) {
+      let (inputs, outputs) = (inputCount, outputCount)
+      let biasOffset = inputs * outputs
+      let weightColumns = (0..<biasOffset).clamped(to: columns)
       let biasColumns = (biasOffset..<(biasOffset + outputs)).clamped(to: columns)
-      if weightColumns.isEmpty && biasColumns.isEmpty { continue }
-      layer.inputs.withUnsafeElements { a in
-        layer.deltas.withUnsafeElements { d in
+      self.inputs.withUnsafeElements { a in
+        deltas.withUnsafeElements { d in
           for (r, i) in rows.enumerated() {
             let row = tile + r * rowStride
             let ai = a.baseAddress! + i * inputs
             let di = d.baseAddress! + i * outputs
-            // Weight entries e = o·in + j of this layer that fall in `columns`.
-            var e = weightColumns.lowerBound - weightOffset
-            let end = weightColumns.upperBound - weightOffset
+            // Weight entries e = o·in + j that fall in `columns`.
+            var e = weightColumns.lowerBound
+            let end = weightColumns.upperBound
             while e < end {
               let (o, first) = e.quotientAndRemainder(dividingBy: inputs)
               let last = min(inputs, first + (end - e))
-              let destination = row + (weightOffset + o * inputs - columns.lowerBound)
+              let destination = row + (o * inputs - columns.lowerBound)
               let scale = di[o]
               for j in first..<last { destination[j] = scale * ai[j] }
               e += last - first
             }
             for c in biasColumns {
               row[c - columns.lowerBound] = di[c - biasOffset]
+            }
+          }
+        }
+      }
+    }
+
+    /// `W_l ← alpha·Δ_lᵀ·diag(v_W)·A_{l−1} + beta·W_l`, `b_l ← alpha·Δ_lᵀ·v_b + beta·b_l` (with
+    /// `squared`, on `Δ∘Δ` and `A∘A`); `slice` has been zero-filled when `beta == 0`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func product(
+      weightVector: [Scalar], biasVector: [Scalar], alpha: Scalar, beta: Scalar,
+      into slice: UnsafeMutablePointer<Scalar>, squared: Bool, parallelism: Parallelism
+    ) {
+      let k = exampleCount
+      let (inputs, outputs) = (inputCount, outputCount)
+      /// diag(v)·Δ (or diag(v)·(Δ∘Δ)): k × out, the smaller factor of the outer products.
+      func scaledDeltas(_ v: [Scalar]) -> [Scalar] {
+        var scaled = deltas.elements
+        for i in 0..<k {
+          for o in 0..<outputs {
+            let d = scaled[i * outputs + o]
+            scaled[i * outputs + o] = (squared ? d * d : d) * v[i]
+          }
+        }
+        return scaled
+      }
+      let weightDeltas = scaledDeltas(weightVector)
+      let biasDeltas = biasVector == weightVector ? weightDeltas : scaledDeltas(biasVector)
+      let weightBlock = slice
+      let biasBlock = weightBlock + inputs * outputs
+      // b_l block: Σ_i v_i·δ_l[i] (squared: Σ_i v_i·δ_l[i]²), one GEMV with a vector of ones.
+      biasDeltas.withUnsafeBufferPointer { sd in
+        let ones = [Scalar](repeating: 1, count: k)
+        ones.withUnsafeBufferPointer { one in
+          BLAS.gemv(
+            transpose: true, m: k, n: outputs, alpha: alpha, a: sd.baseAddress!, lda: outputs,
+            x: one.baseAddress!, incx: 1, beta: beta, y: biasBlock, incy: 1)
+        }
+      }
+      weightDeltas.withUnsafeBufferPointer { sd in
+        self.inputs.withUnsafeElements { a in
+          if !squared {
+            if outputs == 1 {
+              BLAS.gemv(
+                transpose: true, m: k, n: inputs, alpha: alpha, a: a.baseAddress!, lda: inputs,
+                x: sd.baseAddress!, incx: 1, beta: beta, y: weightBlock, incy: 1)
+            } else {
+              BLAS.gemm(
+                transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
+                a: sd.baseAddress!, lda: outputs, b: a.baseAddress!, ldb: inputs, beta: beta,
+                c: weightBlock, ldc: inputs)
+            }
+          } else if outputs == 1 {
+            // (A∘A)ᵀ·(v∘δ²) without forming A∘A: one pass over A, threads own column panels.
+            let coefficients = sd.map { alpha * $0 }
+            coefficients.withUnsafeBufferPointer { c in
+              RowCombinationKernel.combineSquares(
+                a: a.baseAddress!, k: k, n: inputs, lda: inputs, coefficients: c.baseAddress!,
+                beta: beta, y: weightBlock, parallelism: parallelism)
+            }
+          } else {
+            let squaredInputs = a.map { $0 * $0 }
+            squaredInputs.withUnsafeBufferPointer { a2 in
+              BLAS.gemm(
+                transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
+                a: sd.baseAddress!, lda: outputs, b: a2.baseAddress!, ldb: inputs, beta: beta,
+                c: weightBlock, ldc: inputs)
             }
           }
         }

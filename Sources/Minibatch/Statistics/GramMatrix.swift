@@ -125,49 +125,6 @@ extension PerExampleGradients {
   }
 }
 
-extension FactoredPerExampleGradients {
-  /// `Σ_l (Δ_lΔ_lᵀ)∘(A_{l−1}A_{l−1}ᵀ + 1)`: for each layer two `k × k` products (`?syrk`, over
-  /// `out` and `in`) and an elementwise product; `J` is never formed.
-  ///
-  /// - Throws: ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when `3·k²` scalars exceed
-  ///   the machine's memory.
-  public func gramMatrix(parallelism: Parallelism = .automatic) throws(MinibatchError)
-    -> Matrix<Scalar>
-  {
-    let k = exampleCount
-    // The result and two k × k products per layer, checked together before any is allocated.
-    let (entries, overflow) = k.multipliedReportingOverflow(by: 3 * k)
-    try validateAllocation(
-      count: overflow ? Int.max : entries, stride: MemoryLayout<Scalar>.stride,
-      of: "Gram matrix and its factors' products (3 × k × k)")
-    var gram = try Matrix<Scalar>(rows: k, columns: k)
-    var deltas = [Scalar](repeating: 0, count: k * k)
-    var inputs = [Scalar](repeating: 0, count: k * k)
-    for layer in layers {
-      // Upper triangles only (?syrk), mirrored once at the end.
-      layer.deltas.withUnsafeElements { d in
-        deltas.withUnsafeMutableBufferPointer { dd in
-          BLAS.syrk(
-            n: k, k: layer.outputCount, alpha: 1, a: d.baseAddress!, lda: layer.outputCount,
-            beta: 0, c: dd.baseAddress!, ldc: k)
-        }
-      }
-      layer.inputs.withUnsafeElements { a in
-        inputs.withUnsafeMutableBufferPointer { aa in
-          BLAS.syrk(
-            n: k, k: layer.inputCount, alpha: 1, a: a.baseAddress!, lda: layer.inputCount,
-            beta: 0, c: aa.baseAddress!, ldc: k)
-        }
-      }
-      gram.withUnsafeMutableElements { g in
-        addHadamardUpper(deltas, inputs, into: g.baseAddress!, k: k)
-      }
-    }
-    gram.withUnsafeMutableElements { g in mirrorUpperTriangle(g.baseAddress!, k: k) }
-    return gram
-  }
-}
-
 /// `g[i, j] += d[i, j]·(a[i, j] + 1)` on the upper triangle (`j ≥ i`) of `k × k` matrices.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
