@@ -8,6 +8,10 @@
 /// **Parameter layout** (one flat vector, `n = Σ_l (out_l·in_l + out_l)`): for each layer in
 /// order, `W_l` row-major (entry `(o, j)` at `offset + o·in_l + j`), then `b_l`.
 ///
+/// A preset of ``Sequential``: `dense(h₁) act … dense(m)` on input shape `[d]`, with the same
+/// parameter layout, initialisation and results (``sequential``); this type keeps the MLP's
+/// names, validation messages and saved form.
+///
 /// **How the gradients are computed**
 /// - Forward: one GEMM per layer for the whole batch, `Z_l = A_{l−1}·W_lᵀ + 1·b_lᵀ` (a GEMV when
 ///   `out_l = 1`).
@@ -27,23 +31,18 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   /// The loss on the last layer's outputs.
   public let outputLoss: OutputLoss
   public let parameterCount: Int
-  let layers: [DenseLayer]
+  /// The same network as a ``Sequential`` of ``Dense`` and ``ActivationLayer`` layers, which
+  /// computes everything.
+  public let sequential: Sequential<Scalar>
 
   /// One block per tensor: `W_0, b_0, W_1, b_1, …` (``FactoredPerExampleGradients/tensorBlocks``).
   public var parameterBlocks: ParameterBlocks {
     do {
-      return try ParameterBlocks(sizes: layers.flatMap { [$0.inputs * $0.outputs, $0.outputs] })
+      return try ParameterBlocks(
+        sizes: zip(layerSizes, layerSizes.dropFirst()).flatMap { [$0 * $1, $1] })
     } catch {
       preconditionFailure("a validated network has an empty layer: \(error)")
     }
-  }
-
-  /// Where one dense layer's parameters live in the flat vector.
-  struct DenseLayer: Sendable {
-    let inputs: Int
-    let outputs: Int
-    let weightOffset: Int
-    var biasOffset: Int { weightOffset + inputs * outputs }
   }
 
   /// - Parameters:
@@ -64,11 +63,9 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
       try validateArgument(size, named: "layer size \(index)", expected: "≥ 1", size >= 1)
     }
     try outputLoss.validateOutputCount(layerSizes.last!)
-    var layers: [DenseLayer] = []
     var offset = 0
     let limit = Matrix<Scalar>.maximumDimension
     for (inputs, outputs) in zip(layerSizes, layerSizes.dropFirst()) {
-      layers.append(DenseLayer(inputs: inputs, outputs: outputs, weightOffset: offset))
       let (size, overflow) = (inputs + 1).multipliedReportingOverflow(by: outputs)
       guard !overflow, size <= limit - offset else {
         throw .dimensionOutOfRange(
@@ -79,11 +76,24 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     // Parameters, a gradient and an optimiser's state are n scalars each.
     try validateAllocation(
       count: offset, stride: MemoryLayout<Scalar>.stride, of: "n = \(offset) parameters")
+    var specification: [LayerSpecification] = []
+    for (index, units) in layerSizes.dropFirst().enumerated() {
+      specification.append(.dense(units: units))
+      if index < layerSizes.count - 2 {
+        switch hiddenActivation {
+        case .identity: break
+        case .relu: specification.append(.activation(.relu))
+        case .tanh: specification.append(.activation(.tanh))
+        }
+      }
+    }
     self.layerSizes = layerSizes
     self.hiddenActivation = hiddenActivation
     self.outputLoss = outputLoss
-    self.layers = layers
+    sequential = try Sequential(
+      inputShape: TensorShape([layerSizes[0]]), layers: specification, outputLoss: outputLoss)
     parameterCount = offset
+    assert(sequential.parameterCount == offset && sequential.parameterBlocks == parameterBlocks)
   }
 
   public var inputCount: Int { layerSizes[0] }
@@ -92,19 +102,7 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   /// Uniform weights in `[−r, r]`, biases 0: He (`r = √(6/in)`) for layers followed by ReLU,
   /// Glorot (`r = √(6/(in + out))`) otherwise. Deterministic for a seed on every machine.
   public func initialParameters(seed: UInt64) -> [Scalar] {
-    var generator = SeededGenerator(seed: seed)
-    var parameters = [Scalar](repeating: 0, count: parameterCount)
-    for (index, layer) in layers.enumerated() {
-      let isHidden = index < layers.count - 1
-      let fanSum =
-        isHidden && hiddenActivation == .relu ? layer.inputs : layer.inputs + layer.outputs
-      let radius = Scalar((6 / Double(fanSum)).squareRoot())
-      for j in layer.weightOffset..<layer.biasOffset {
-        let unit = Scalar(Double(generator.next() >> 11) * 0x1p-53)  // [0, 1)
-        parameters[j] = (2 * unit - 1) * radius
-      }
-    }
-    return parameters
+    sequential.initialParameters(seed: seed)
   }
 
   // MARK: - Public entry points
@@ -113,17 +111,15 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     parameters: [Scalar], inputs: Matrix<Scalar>
   ) throws(MinibatchError) -> Matrix<Scalar> {
     try validate(parameters: parameters, inputs: inputs)
-    let activations = forward(parameters: parameters, inputs: inputs)
-    return Matrix(rows: inputs.rows, columns: outputCount, storage: activations.last!)
+    let passes = sequential.forward(parameters: parameters, inputs: inputs)
+    return Matrix(rows: inputs.rows, columns: outputCount, storage: passes[passes.count - 1].output)
   }
 
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
   public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
   {
     try validate(parameters: parameters, batch: batch)
-    let activations = forward(parameters: parameters, inputs: batch.inputs)
-    return activations.last!.withUnsafeBufferPointer { z in
+    let passes = sequential.forward(parameters: parameters, inputs: batch.inputs)
+    return passes[passes.count - 1].output.withUnsafeBufferPointer { z in
       outputLoss.evaluate(
         z.baseAddress!, k: batch.count, m: outputCount, targets: batch.targets, delta: nil)
     }
@@ -146,25 +142,15 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   func factoredGradients(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar]) {
-    let passes = try forwardAndBackward(parameters: parameters, batch: batch)
-    let k = batch.count
-    let factors = layers.indices.map { l in
-      FactoredPerExampleGradients<Scalar>.Layer(
-        inputs: l == 0
-          ? batch.inputs
-          : Matrix(rows: k, columns: layers[l].inputs, storage: passes.activations[l - 1]),
-        deltas: Matrix(rows: k, columns: layers[l].outputs, storage: passes.deltas[l]),
-        inputSquaredNorms: l == 0 ? batch.inputSquaredNorms : nil)
-    }
-    return (try FactoredPerExampleGradients(layers: factors), passes.losses)
+    try validate(parameters: parameters, batch: batch)
+    return try sequential.factoredGradients(validatedParameters: parameters, batch: batch)
   }
 
   public func meanLossAndGradient(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar]) {
-    let passes = try forwardAndBackward(parameters: parameters, batch: batch)
-    let gradient = meanGradient(passes: passes, inputs: batch.inputs)
-    return (passes.losses.reduce(0, +) / Scalar(batch.count), gradient)
+    try validate(parameters: parameters, batch: batch)
+    return try sequential.meanLossAndGradient(validatedParameters: parameters, batch: batch)
   }
 
   /// Class probabilities for every row of `inputs`: `softmax(z)` per row (`k × m`) for softmax
@@ -222,141 +208,5 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
   public func validate(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) {
     try validate(parameters: parameters, inputs: batch.inputs)
     try outputLoss.validate(batch.targets, outputs: outputCount)
-  }
-
-  // MARK: - Forward and backward passes
-
-  /// What one forward and backward pass over a batch leaves: each layer's outputs (after the
-  /// activation for hidden layers, the raw `z` for the last; `k × out_l`), each layer's `Δ_l`
-  /// (`k × out_l`), and the per-example losses.
-  struct Passes {
-    var activations: [[Scalar]]
-    var deltas: [[Scalar]]
-    var losses: [Scalar]
-  }
-
-  /// Validates, then runs the forward pass, the losses (with the last layer's `Δ`) and the
-  /// backward pass for the whole batch: everything both gradient paths need.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func forwardAndBackward(
-    parameters: [Scalar], batch: Batch<Scalar>
-  ) throws(MinibatchError) -> Passes {
-    try validate(parameters: parameters, batch: batch)
-    let activations = forward(parameters: parameters, inputs: batch.inputs)
-    let k = batch.count
-    var top = [Scalar](repeating: 0, count: k * outputCount)
-    let losses = activations.last!.withUnsafeBufferPointer { z in
-      top.withUnsafeMutableBufferPointer { delta in
-        outputLoss.evaluate(
-          z.baseAddress!, k: k, m: outputCount, targets: batch.targets, delta: delta.baseAddress!)
-      }
-    }
-    let deltas = backward(parameters: parameters, activations: activations, top: top, k: k)
-    return Passes(activations: activations, deltas: deltas, losses: losses)
-  }
-
-  /// `Z_l = A_{l−1}·W_lᵀ + 1·b_lᵀ`, then the activation for hidden layers; one array per layer.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func forward(parameters: [Scalar], inputs: Matrix<Scalar>) -> [[Scalar]] {
-    let k = inputs.rows
-    var activations: [[Scalar]] = []
-    activations.reserveCapacity(layers.count)
-    parameters.withUnsafeBufferPointer { w in
-      for (l, layer) in layers.enumerated() {
-        let weights = w.baseAddress! + layer.weightOffset
-        let bias = w.baseAddress! + layer.biasOffset
-        var z = [Scalar](repeating: 0, count: k * layer.outputs)
-        z.withUnsafeMutableBufferPointer { z in
-          let z = z.baseAddress!
-          for i in 0..<k { (z + i * layer.outputs).update(from: bias, count: layer.outputs) }
-          let input = l == 0 ? inputs.elements : activations[l - 1]
-          input.withUnsafeBufferPointer { input in
-            if layer.outputs == 1 {
-              BLAS.gemv(
-                transpose: false, m: k, n: layer.inputs, alpha: 1, a: input.baseAddress!,
-                lda: layer.inputs, x: weights, incx: 1, beta: 1, y: z, incy: 1)
-            } else {
-              BLAS.gemm(
-                transposeA: false, transposeB: true, m: k, n: layer.outputs, k: layer.inputs,
-                alpha: 1, a: input.baseAddress!, lda: layer.inputs, b: weights, ldb: layer.inputs,
-                beta: 1, c: z, ldc: layer.outputs)
-            }
-          }
-          if l < layers.count - 1 { hiddenActivation.apply(z, count: k * layer.outputs) }
-        }
-        activations.append(z)
-      }
-    }
-    return activations
-  }
-
-  /// `Δ_{l−1} = (Δ_l·W_l) ⊙ f′(Z_{l−1})` for every layer below the last, from `top = Δ_L`.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func backward(
-    parameters: [Scalar], activations: [[Scalar]], top: [Scalar], k: Int
-  ) -> [[Scalar]] {
-    var deltas = [[Scalar]](repeating: [], count: layers.count)
-    deltas[layers.count - 1] = top
-    parameters.withUnsafeBufferPointer { w in
-      for l in stride(from: layers.count - 1, to: 0, by: -1) {
-        let layer = layers[l]
-        var below = [Scalar](repeating: 0, count: k * layer.inputs)
-        below.withUnsafeMutableBufferPointer { below in
-          deltas[l].withUnsafeBufferPointer { delta in
-            BLAS.gemm(
-              transposeA: false, transposeB: false, m: k, n: layer.inputs, k: layer.outputs,
-              alpha: 1, a: delta.baseAddress!, lda: layer.outputs,
-              b: w.baseAddress! + layer.weightOffset, ldb: layer.inputs, beta: 0,
-              c: below.baseAddress!, ldc: layer.inputs)
-          }
-          activations[l - 1].withUnsafeBufferPointer { a in
-            hiddenActivation.multiplyDerivative(
-              below.baseAddress!, activations: a.baseAddress!, count: k * layer.inputs)
-          }
-        }
-        deltas[l - 1] = below
-      }
-    }
-    return deltas
-  }
-
-  /// `(1/k)·Δ_lᵀ·A_{l−1}` and `(1/k)·Δ_lᵀ·1` per layer: the plain backward pass's gradient.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  func meanGradient(passes: Passes, inputs: Matrix<Scalar>) -> [Scalar] {
-    let k = inputs.rows
-    var gradient = [Scalar](repeating: 0, count: parameterCount)
-    let ones = [Scalar](repeating: 1, count: k)
-    let scale = 1 / Scalar(k)
-    gradient.withUnsafeMutableBufferPointer { g in
-      for (l, layer) in layers.enumerated() {
-        let input = l == 0 ? inputs.elements : passes.activations[l - 1]
-        input.withUnsafeBufferPointer { a in
-          passes.deltas[l].withUnsafeBufferPointer { delta in
-            let gW = g.baseAddress! + layer.weightOffset
-            if layer.outputs == 1 {
-              BLAS.gemv(
-                transpose: true, m: k, n: layer.inputs, alpha: scale, a: a.baseAddress!,
-                lda: layer.inputs, x: delta.baseAddress!, incx: 1, beta: 0, y: gW, incy: 1)
-            } else {
-              BLAS.gemm(
-                transposeA: true, transposeB: false, m: layer.outputs, n: layer.inputs, k: k,
-                alpha: scale, a: delta.baseAddress!, lda: layer.outputs, b: a.baseAddress!,
-                ldb: layer.inputs, beta: 0, c: gW, ldc: layer.inputs)
-            }
-            ones.withUnsafeBufferPointer { one in
-              BLAS.gemv(
-                transpose: true, m: k, n: layer.outputs, alpha: scale, a: delta.baseAddress!,
-                lda: layer.outputs, x: one.baseAddress!, incx: 1, beta: 0,
-                y: g.baseAddress! + layer.biasOffset, incy: 1)
-            }
-          }
-        }
-      }
-    }
-    return gradient
   }
 }

@@ -274,6 +274,15 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar]) {
     try validate(parameters: parameters, batch: batch)
+    return try factoredGradients(validatedParameters: parameters, batch: batch)
+  }
+
+  /// ``factoredGradients(parameters:batch:)`` for arguments a caller has validated.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func factoredGradients(
+    validatedParameters parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar]) {
     let k = batch.count
     let passes = forward(parameters: parameters, inputs: batch.inputs)
     let m = outputCount
@@ -293,7 +302,15 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
           rebasing: w[offsets[index]..<(offsets[index] + layers[index].parameterCount)])
         let (below, factor) = passes[index].backward(
           outputDeltas: deltas, parameters: slice, needsInputDeltas: index > lowest)
-        if let factor { factors.append(factor) }
+        if let dense = factor as? FactoredPerExampleGradients<Scalar>.Layer, index == 0 {
+          // A first dense layer's input norms come with the batch (computed once, gathered).
+          factors.append(
+            FactoredPerExampleGradients<Scalar>.Layer(
+              inputs: dense.inputs, deltas: dense.deltas,
+              inputSquaredNorms: batch.inputSquaredNorms))
+        } else if let factor {
+          factors.append(factor)
+        }
         if let below { deltas = below }
       }
     }
@@ -333,13 +350,23 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
     return (factored.rowWriter, losses)
   }
 
-  /// The passes' factors reduced with `v = 1/k` (scaled inside the sum): the plain backward
-  /// pass's gradient of the mean loss.
+  /// The passes' factors reduced with `v = 1` and `alpha = 1/k`: the plain backward pass's
+  /// gradient of the mean loss (for dense layers `(1/k)·Δ_lᵀ·A_{l−1}`, one GEMM per layer).
   public func meanLossAndGradient(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar]) {
-    let (factored, losses) = try factoredGradients(parameters: parameters, batch: batch)
-    return (losses.reduce(0, +) / Scalar(batch.count), factored.mean())
+    try validate(parameters: parameters, batch: batch)
+    return try meanLossAndGradient(validatedParameters: parameters, batch: batch)
+  }
+
+  func meanLossAndGradient(
+    validatedParameters parameters: [Scalar], batch: Batch<Scalar>
+  ) throws(MinibatchError) -> (loss: Scalar, gradient: [Scalar]) {
+    let (factored, losses) = try factoredGradients(validatedParameters: parameters, batch: batch)
+    var gradient: [Scalar] = filled(0, count: parameterCount)
+    try factored.reduce(
+      with: filled(1, count: batch.count), alpha: 1 / Scalar(batch.count), beta: 0, into: &gradient)
+    return (losses.reduce(0, +) / Scalar(batch.count), gradient)
   }
 }
 

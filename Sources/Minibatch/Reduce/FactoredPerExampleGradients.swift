@@ -39,6 +39,13 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
   ///
   /// - Throws: as ``init(factors:)``.
   public init(layers: [Layer]) throws(MinibatchError) {
+    guard let first = layers.first else {
+      throw .invalidArgument(name: "layers", value: "[]", expected: "at least one dense layer")
+    }
+    for (index, layer) in layers.enumerated() {
+      try validateCount(
+        layer.inputs.rows, expected: first.inputs.rows, of: "examples of layer \(index)")
+    }
     try self.init(factors: layers)
   }
 
