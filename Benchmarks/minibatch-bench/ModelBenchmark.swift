@@ -56,16 +56,20 @@ func jsonObject(_ fields: [(String, String)]) -> String {
   "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
 }
 
-/// A random batch of `k` examples for `model`, inputs in `[0, 1)`.
+/// A random batch of `k` examples for `model`, inputs in `[0, 1)`, or token ids uniform in
+/// `0..<vocabulary` for a network that starts with an embedding.
 func randomModelBatch<Model: PerExampleGradientModel>(
-  _ model: Model, k: Int, loss: OutputLoss, seed: UInt64 = 1
+  _ model: Model, k: Int, loss: OutputLoss, seed: UInt64 = 1, vocabulary: Int? = nil
 ) throws -> Batch<Model.Scalar> {
   typealias Scalar = Model.Scalar
   var rng = SeededGenerator(seed: seed)
   let d = model.inputCount
   let inputs = try Matrix<Scalar>(
     rows: k, columns: d,
-    elements: (0..<(k * d)).map { _ in Scalar(Double(rng.next() >> 11) * 0x1p-53) })
+    elements: (0..<(k * d)).map { _ in
+      if let vocabulary { return Scalar(Int(rng.next() % UInt64(vocabulary))) }
+      return Scalar(Double(rng.next() >> 11) * 0x1p-53)
+    })
   let targets: Targets<Scalar> =
     loss == .binaryCrossEntropy
     ? .labels((0..<k).map { $0 % 2 }) : .labels((0..<k).map { $0 % model.outputCount })
@@ -75,10 +79,11 @@ func randomModelBatch<Model: PerExampleGradientModel>(
 /// Times the pipeline kernels of `model` on a random batch of `k` examples in interleaved rounds
 /// with the plain backward pass.
 func benchmarkModel<Model: PerExampleGradientModel>(
-  _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int, budget: Double
+  _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int, budget: Double,
+  vocabulary: Int? = nil
 ) throws -> ModelCase {
   typealias Scalar = Model.Scalar
-  let batch = try randomModelBatch(model, k: k, loss: loss)
+  let batch = try randomModelBatch(model, k: k, loss: loss, vocabulary: vocabulary)
   let parameters = model.initialParameters(seed: 2)
   let parallelism = Parallelism.threads(threads)
   let v = [Scalar](repeating: 1 / Scalar(k), count: k)
@@ -100,7 +105,22 @@ func benchmarkModel<Model: PerExampleGradientModel>(
     sink.consume(gradient[0])
   }
 
-  let kernels: [(String, () throws -> Void)] = [
+  // Convolutions: every layer's weight norms by one method, ghost against materialised.
+  let convolutions = (factored.factors.compactMap { $0 as? ConvolutionFactor<Scalar> })
+  let normMethods: [(String, () throws -> Void)] =
+    convolutions.isEmpty
+    ? []
+    : [ConvolutionFactor<Scalar>.NormMethod.ghost, .materialized].map { method in
+      (
+        "conv-norms-\(method.rawValue)",
+        {
+          for convolution in convolutions {
+            sink.consume(convolution.squaredWeightNorms(method: method)[0])
+          }
+        }
+      )
+    }
+  let kernels: [(String, () throws -> Void)] = normMethods + [
     (
       "factored-mean",
       {

@@ -176,6 +176,17 @@ report("checksum \(sink.checksum)")
   }
 }
 
+/// The layer networks of the model grid: Opacus' MNIST example network on 1×28×28 inputs, and
+/// an embedding bag over sequences of 64 tokens from a vocabulary of 10,000.
+let layerCases: [String: (shape: [Int], layers: String, vocabulary: Int?)] = [
+  "cnn": (
+    [1, 28, 28],
+    "conv2d(16,8,stride=2,padding=3) tanh maxpool2d(2,stride=1) conv2d(32,4,stride=2) tanh "
+      + "maxpool2d(2,stride=1) flatten dense(32) tanh dense(10)", nil
+  ),
+  "embedding": ([64], "embedding(10000,64) meanpool dense(64) relu dense(2)", 10_000),
+]
+
 /// The pipeline table: each representation's operations against the plain backward pass, in the
 /// same rounds; streamed against stored memory and time; a whole training step factored against
 /// stored; then training throughput on the bundled digits.
@@ -186,12 +197,17 @@ report("checksum \(sink.checksum)")
     ? [
       ("logistic", 256, [10_000, 1], .binaryCrossEntropy),
       ("mlp", 64, [784, 256, 10], .softmaxCrossEntropy),
+      ("cnn", 64, [], .softmaxCrossEntropy),
+      ("embedding", 256, [], .softmaxCrossEntropy),
     ]
     : [
       ("logistic", 256, [10_000, 1], .binaryCrossEntropy),
       ("logistic", 256, [100_000, 1], .binaryCrossEntropy),
       ("mlp", 64, [784, 256, 10], .softmaxCrossEntropy),
       ("mlp", 256, [784, 256, 10], .softmaxCrossEntropy),
+      ("cnn", 64, [], .softmaxCrossEntropy),
+      ("cnn", 256, [], .softmaxCrossEntropy),
+      ("embedding", 256, [], .softmaxCrossEntropy),
     ]
   report("")
   report(
@@ -212,7 +228,7 @@ report("checksum \(sink.checksum)")
   let header = [
     "model", "scalar", "k", "n", "plain ms", "kernel", "ms", "med ms", "×plain", "(min)",
   ]
-  let widths = [8, 6, 4, 7, 9, 21, 8, 8, 7, 7]
+  let widths = [9, 6, 4, 7, 9, 24, 8, 8, 7, 7]
   func row(_ cells: [String]) -> String {
     zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }
       .joined(separator: " ")
@@ -226,12 +242,22 @@ report("checksum \(sink.checksum)")
   var worst: [String: (ratio: Double, label: String)] = [:]
   for entry in grid {
     for scalar in ["Float", "Double"] {
-      let layerSizes = entry.name == "mlp" ? entry.sizes : [entry.sizes[0], 1]
+      let layerSizes = entry.name == "mlp" ? entry.sizes : [entry.sizes.first ?? 1, 1]
       func run<Scalar: BLASScalar>(_: Scalar.Type) throws -> ModelCase {
-        let model = try MultilayerPerceptron<Scalar>(
-          layerSizes: layerSizes, hiddenActivation: .relu, outputLoss: entry.loss)
-        return try benchmarkModel(
-          entry.name, model, k: entry.k, loss: entry.loss, threads: threads, budget: budget)
+        switch entry.name {
+        case "cnn", "embedding":
+          let (shape, layers, vocabulary) = layerCases[entry.name]!
+          let model = try Sequential<Scalar>(
+            inputShape: TensorShape(shape), layers: layers, outputLoss: entry.loss)
+          return try benchmarkModel(
+            entry.name, model, k: entry.k, loss: entry.loss, threads: threads, budget: budget,
+            vocabulary: vocabulary)
+        default:
+          let model = try MultilayerPerceptron<Scalar>(
+            layerSizes: layerSizes, hiddenActivation: .relu, outputLoss: entry.loss)
+          return try benchmarkModel(
+            entry.name, model, k: entry.k, loss: entry.loss, threads: threads, budget: budget)
+        }
       }
       let c = scalar == "Float" ? try run(Float.self) : try run(Double.self)
       if json { for line in c.json { print(line) } }

@@ -102,6 +102,25 @@
     @Option(help: "Hidden activation of the MLP: relu, tanh or identity (default: relu).")
     var activation: Activation?
 
+    @Option(
+      name: .customLong("input-shape"),
+      help: """
+        With --layers: one example's shape, channels first: 40, 1,40 or 1,8,8 (default: the \
+        data's features, flat).
+        """)
+    var inputShape: String?
+
+    @Option(
+      help: """
+        A network of layers separated by spaces, e.g. 'conv2d(16,3,padding=1) relu \
+        maxpool2d(2) flatten dense(10)': conv1d|conv2d(filters,kernel,stride=1,padding=0), \
+        maxpool1d|maxpool2d|avgpool1d|avgpool2d(kernel,stride=kernel), flatten, dense(units), \
+        relu, leakyrelu, tanh, sigmoid, gelu, layernorm, groupnorm(groups), \
+        embedding(vocabulary,dimension), meanpool. The last layer is as wide as the classes \
+        (or 1).
+        """)
+    var layers: String?
+
     @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (default: 1e-4).")
     var l2: Double?
 
@@ -181,7 +200,8 @@
       try validatePrivacy()
       if load != nil {
         let stored: [(String, Bool)] = [
-          ("--model", model != nil), ("--hidden", hidden != nil),
+          ("--model", model != nil), ("--hidden", hidden != nil), ("--layers", layers != nil),
+          ("--input-shape", inputShape != nil),
           ("--activation", activation != nil),
           ("--optimizer", optimizer != nil), ("--l2", l2 != nil),
           ("--batch-size", batchSize != nil),
@@ -197,7 +217,9 @@
           throw ValidationError("\(name) is stored in the file given to --load; leave it out")
         }
       }
-      if train == nil, load == nil, model == nil, save != nil || history != nil || plot != nil {
+      if train == nil, load == nil, model == nil, layers == nil,
+        save != nil || history != nil || plot != nil
+      {
         throw ValidationError(
           "--save, --history and --plot need one model: add --model softmax or --model mlp")
       }
@@ -232,6 +254,7 @@
       if let model, model != .mlp, hidden != nil || activation != nil {
         throw ValidationError("--hidden and --activation apply to --model mlp only")
       }
+      try validateLayers()
       if precision != .double, let learningRate, !Float(learningRate).isFinite {
         throw ValidationError("--learning-rate \(learningRate) is beyond Float's range")
       }
@@ -324,6 +347,75 @@
       }
     }
 
+    /// `--layers` and `--input-shape`: each token of the spec checked now, before any data is
+    /// read (the shapes are checked against the data once it is loaded, before training).
+    func validateLayers() throws {
+      guard let layers else {
+        if inputShape != nil { throw ValidationError("--input-shape needs --layers") }
+        if model == .layers { throw ValidationError("--model layers needs --layers") }
+        return
+      }
+      if let model {
+        throw ValidationError(
+          "--layers describes the whole network: leave out --model (got --model \(model))")
+      }
+      if hidden != nil || activation != nil {
+        throw ValidationError(
+          "--hidden and --activation are for --model mlp; with --layers write the layers out")
+      }
+      let specification: [LayerSpecification]
+      do {
+        specification = try LayerSpecification.parse(layers)
+      } catch {
+        throw ValidationError("--layers: \(error)")
+      }
+      let shape = try inputShapeDimensions()
+      if case .embedding = specification[0], !noStandardize {
+        throw ValidationError(
+          "--layers starts with an embedding, which reads token ids: add --no-standardize")
+      }
+      if let shape {
+        do {
+          _ = try TensorShape(shape)
+        } catch {
+          throw ValidationError("--input-shape: \(error)")
+        }
+      }
+      if train == nil {
+        // The digits: 64 features, 10 classes; check the whole network now.
+        let digits = shape ?? [Digits.featureCount]
+        guard digits.reduce(1, *) == Digits.featureCount else {
+          throw ValidationError(
+            "--input-shape \(inputShape ?? "") has \(digits.reduce(1, *)) values; the digits have "
+              + "\(Digits.featureCount) (e.g. 1,8,8 or 64)")
+        }
+        var recipe = Recipe(model: .layers)
+        recipe.inputShape = shape
+        recipe.layers = layers
+        do {
+          _ = try recipe.sequential(
+            Float.self, inputs: Digits.featureCount, task: .classification,
+            classCount: Digits.classCount, targetCount: 1)
+        } catch {
+          throw ValidationError("--layers: \(error)")
+        }
+      }
+    }
+
+    /// `--input-shape` as integers, or `nil`.
+    func inputShapeDimensions() throws -> [Int]? {
+      guard let inputShape else { return nil }
+      let parts = inputShape.split(separator: ",", omittingEmptySubsequences: false).map {
+        Int($0.trimmingCharacters(in: .whitespaces))
+      }
+      guard (1...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+        throw ValidationError(
+          "--input-shape must be 1 to 3 positive sizes separated by commas, channels first "
+            + "(40, 1,40 or 1,8,8; got \"\(inputShape)\")")
+      }
+      return parts.map { $0! }
+    }
+
     func hiddenLayers() throws -> [Int] {
       let text = hidden ?? "64"
       let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -348,6 +440,10 @@
       if let optimizer { recipe.optimizer = optimizer }
       recipe.hiddenLayers = try hiddenLayers()
       recipe.hiddenActivation = activation ?? .relu
+      if kind == .layers {
+        recipe.layers = layers
+        recipe.inputShape = try inputShapeDimensions()
+      }
       if let l2 { recipe.l2Penalty = l2 }
       recipe.cosineSchedule = !constantRate
       if let threads { recipe.threads = threads } else if mpi { recipe.threads = threadsPerRank() }
@@ -468,8 +564,10 @@
       try agreeOnData(data, collective: collective)
       reporter.line(data.summary)
       let kinds: [ModelKind] =
-        model.map { [$0] }
-        ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
+        layers != nil
+        ? [.layers]
+        : model.map { [$0] }
+          ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
       for kind in kinds {
         try execute(
           try recipe(for: kind), data: data, resume: nil, reporter: reporter,
@@ -498,9 +596,14 @@
       _ recipe: Recipe, data: LoadedData<Scalar>, resume: String?, reporter: ProgressReporter,
       collective: MPICommunicator?
     ) throws {
-      let name =
-        recipe.model == .mlp
-        ? "MLP \(recipe.hiddenLayers) \(recipe.hiddenActivation)" : "\(recipe.model) regression"
+      let name: String
+      switch recipe.model {
+      case .mlp: name = "MLP \(recipe.hiddenLayers) \(recipe.hiddenActivation)"
+      case .layers:
+        let shape = recipe.inputShape.map { $0.map(String.init).joined(separator: "×") }
+        name = "network '\(recipe.layers ?? "")'" + (shape.map { " on \($0)" } ?? "")
+      default: name = "\(recipe.model) regression"
+      }
       let epochsText =
         resume == nil
         ? "\(recipe.resolvedEpochs) epochs" : "\(recipe.additionalEpochs ?? 0) more epochs"

@@ -1,7 +1,8 @@
 import Foundation
 import Minibatch
 
-/// The models the program trains; every one is a ``MultilayerPerceptron`` underneath.
+/// The models the program trains: a ``MultilayerPerceptron`` (the first four) or a ``Sequential``
+/// network from `--layers`.
 enum ModelKind: String, CaseIterable, Codable, Sendable {
   /// Softmax regression (classification): one dense layer, softmax cross-entropy.
   case softmax
@@ -11,6 +12,8 @@ enum ModelKind: String, CaseIterable, Codable, Sendable {
   case linear
   /// Logistic regression (two classes): one output, binary cross-entropy.
   case logistic
+  /// A ``Sequential`` network of ``Recipe/layers`` on ``Recipe/inputShape``.
+  case layers
 }
 
 /// The optimisers the program offers.
@@ -49,6 +52,10 @@ struct Recipe: Codable, Sendable {
   var optimizer: OptimizerKind = .momentum
   var hiddenLayers: [Int] = [64]
   var hiddenActivation: Activation = .relu
+  /// With ``ModelKind/layers``: one example's shape (`nil`: the data's features, flat) and the
+  /// layers' text (``LayerSpecification``).
+  var inputShape: [Int]?
+  var layers: String?
   var l2Penalty = 1e-4
   var cosineSchedule = true
   var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -62,12 +69,14 @@ struct Recipe: Codable, Sendable {
 
   init(model: ModelKind) { self.model = model }
 
-  var defaultEpochs: Int { model == .mlp ? 30 : 20 }
+  /// A network with hidden layers (an MLP or `--layers`).
+  var isDeep: Bool { model == .mlp || model == .layers }
+  var defaultEpochs: Int { isDeep ? 30 : 20 }
   var defaultLearningRate: Double {
     switch optimizer {
     case .adam: return 3e-3
-    case .sgd: return model == .mlp ? 0.1 : 0.2
-    case .momentum, .nesterov: return model == .mlp ? 0.02 : 0.05
+    case .sgd: return isDeep ? 0.1 : 0.2
+    case .momentum, .nesterov: return isDeep ? 0.02 : 0.05
     }
   }
   var resolvedEpochs: Int { epochs ?? defaultEpochs }
@@ -106,12 +115,56 @@ struct Recipe: Codable, Sendable {
       return try MultilayerPerceptron(
         layerSizes: [inputs] + hiddenLayers + [outputs], hiddenActivation: hiddenActivation,
         outputLoss: task == .regression ? .squaredError : .softmaxCrossEntropy)
+    case (.layers, _):
+      throw MinibatchError.invalidArgument(
+        name: "model", value: "layers", expected: "a Sequential (see sequential(_:…))")
     case (.softmax, .regression), (.logistic, .regression), (.linear, .classification):
       throw MinibatchError.invalidArgument(
         name: "model", value: model.rawValue,
         expected: task == .regression
           ? "linear or mlp for regression" : "softmax, logistic or mlp for classification")
     }
+  }
+
+  /// The ``Sequential`` of ``layers`` on ``inputShape`` (the data's features, flat, by default),
+  /// ending in the task's loss: softmax cross-entropy for classes (the last layer as wide as the
+  /// classes, or 1 with two classes for binary cross-entropy), squared error for real targets.
+  func sequential<Scalar: BLASScalar>(
+    _: Scalar.Type, inputs: Int, task: Task, classCount: Int?, targetCount: Int
+  ) throws -> Sequential<Scalar> {
+    let shape = try TensorShape(inputShape ?? [inputs])
+    guard shape.count == inputs else {
+      throw MinibatchError.invalidArgument(
+        name: "--input-shape", value: shape.description,
+        expected: "\(inputs) values per example, as the data has (\(shape.count) given)")
+    }
+    let specification = try LayerSpecification.parse(layers ?? "")
+    // The last layer decides the loss; resolve once with a loss every width accepts.
+    let width = try Sequential<Scalar>(
+      inputShape: shape, layers: specification, outputLoss: .squaredError
+    ).outputCount
+    let loss: OutputLoss
+    switch task {
+    case .classification:
+      let classes = classCount ?? 2
+      if width == classes {
+        loss = .softmaxCrossEntropy
+      } else if width == 1 && classes == 2 {
+        loss = .binaryCrossEntropy
+      } else {
+        throw MinibatchError.invalidArgument(
+          name: "--layers", value: "ending in \(width) outputs",
+          expected: "\(classes) outputs, one per class (end in dense(\(classes)))")
+      }
+    case .regression:
+      guard width == targetCount else {
+        throw MinibatchError.invalidArgument(
+          name: "--layers", value: "ending in \(width) outputs",
+          expected: "\(targetCount), one per target (end in dense(\(targetCount)))")
+      }
+      loss = .squaredError
+    }
+    return try Sequential(inputShape: shape, layers: specification, outputLoss: loss)
   }
 
   /// What a run produced.
@@ -174,14 +227,27 @@ struct Recipe: Codable, Sendable {
     } else {
       targetCount = 1
     }
-    var model = try network(
-      Scalar.self, inputs: data.train.inputs.columns, task: data.task,
-      classCount: data.classCount, targetCount: targetCount)
+    let (inputs, task, classes) = (data.train.inputs.columns, data.task, data.classCount)
+    if model == .layers {
+      let network = try sequential(
+        Scalar.self, inputs: inputs, task: task, classCount: classes, targetCount: targetCount)
+      return try run(data, network, freshOptimizer, resume, output)
+    }
+    let network = try network(
+      Scalar.self, inputs: inputs, task: task, classCount: classes, targetCount: targetCount)
+    return try run(data, network, freshOptimizer, resume, output)
+  }
+
+  func run<Scalar: BLASScalar, Opt: Optimizer & Codable, Model: PerExampleGradientModel & Codable>(
+    _ data: LoadedData<Scalar>, _ freshModel: Model, _ freshOptimizer: Opt, _ resume: String?,
+    _ output: Output
+  ) throws -> Outcome where Opt.Scalar == Scalar, Model.Scalar == Scalar {
+    var model = freshModel
     var parameters = model.initialParameters(seed: seed)
     var optimizer = freshOptimizer
     var firstEpoch = 0
     if let resume {
-      let read = { try SavedRun<Scalar, Opt>.read(from: resume) }
+      let read = { try SavedModelRun<Scalar, Opt, Model>.read(from: resume) }
       let saved = try collectively(output.collective, read)
       (model, parameters, optimizer) = (
         saved.checkpoint.model, saved.checkpoint.parameters, saved.checkpoint.optimizer
@@ -269,7 +335,7 @@ struct Recipe: Codable, Sendable {
     }
     try collectively(output.collective) {
       guard let path = output.savePath else { return }
-      let saved = SavedRun(
+      let saved = SavedModelRun(
         precision: "\(Scalar.self)".lowercased(), recipe: recipe, task: data.task,
         classCount: data.classCount, trainingExampleCount: data.train.count,
         standardizer: data.standardizer,
@@ -307,7 +373,7 @@ extension Recipe {
   /// merged): the trace of the per-example gradients' covariance, the variance of the mean of a
   /// batch, the noise scale, and the examples with the largest gradients.
   func statisticsSummary<Scalar: BLASScalar>(
-    model: MultilayerPerceptron<Scalar>, parameters: [Scalar], data: Batch<Scalar>
+    model: some PerExampleGradientModel<Scalar>, parameters: [Scalar], data: Batch<Scalar>
   ) throws -> [String] {
     var moments: GradientMoments?
     var norms: [(index: Int, norm: Double)] = []
@@ -339,10 +405,17 @@ extension Recipe {
   }
 }
 
+/// The program's save file of an MLP or a regression model (the form every earlier version wrote).
+typealias SavedRun<Scalar: BLASScalar, Opt: Optimizer & Codable> = SavedModelRun<
+  Scalar, Opt, MultilayerPerceptron<Scalar>
+> where Opt.Scalar == Scalar
+
 /// The program's save file: the recipe, the data's task and standardiser, and a
 /// ``TrainingCheckpoint`` (model, parameters, optimiser state, next epoch), as JSON.
-struct SavedRun<Scalar: BLASScalar, Opt: Optimizer & Codable>: Codable
-where Opt.Scalar == Scalar {
+struct SavedModelRun<
+  Scalar: BLASScalar, Opt: Optimizer & Codable, Model: PerExampleGradientModel & Codable
+>: Codable
+where Opt.Scalar == Scalar, Model.Scalar == Scalar {
   var format = SavedRunHeader.currentFormat
   var precision: String
   var recipe: Recipe
@@ -351,7 +424,7 @@ where Opt.Scalar == Scalar {
   /// `N`, the training examples: DP-SGD's sampling rate `q = batch/N` and its `ε` depend on it.
   var trainingExampleCount: Int
   var standardizer: Standardizer<Scalar>?
-  var checkpoint: TrainingCheckpoint<MultilayerPerceptron<Scalar>, Opt>
+  var checkpoint: TrainingCheckpoint<Model, Opt>
 
   func write(to path: String) throws {
     let encoder = JSONEncoder()
@@ -364,11 +437,11 @@ where Opt.Scalar == Scalar {
     }
   }
 
-  static func read(from path: String) throws -> SavedRun {
+  static func read(from path: String) throws -> SavedModelRun {
     let data = try SavedRunHeader.contents(of: path)
-    let saved: SavedRun
+    let saved: SavedModelRun
     do {
-      saved = try JSONDecoder().decode(SavedRun.self, from: data)
+      saved = try JSONDecoder().decode(SavedModelRun.self, from: data)
     } catch {
       throw MinibatchError.fileUnreadable(
         path: path, reason: "not a minibatch-train save file: \(error)")
