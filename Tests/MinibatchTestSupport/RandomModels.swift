@@ -57,6 +57,20 @@ public func modelZoo<Scalar: BLASScalar>(
         layerSizes: [d, 4, 1], hiddenActivation: .relu, outputLoss: .binaryCrossEntropy),
       .binaryCrossEntropy
     ),
+    (
+      "sequential conv1d",
+      try Sequential<Scalar>(
+        inputShape: TensorShape([1, d]),
+        layers: "conv1d(3,\(min(2, d)),padding=\(min(1, d - 1))) gelu layernorm flatten dense(\(classes))"),
+      .softmaxCrossEntropy
+    ),
+    (
+      "sequential regression",
+      try Sequential<Scalar>(
+        inputShape: TensorShape([d]), layers: "dense(5) sigmoid dense(4) leakyrelu dense(2)",
+        outputLoss: .squaredError),
+      .squaredError
+    ),
   ]
 }
 

@@ -147,6 +147,48 @@
       #expect(try SavedRunHeader.read(from: save).recipe.model == .mlp)
     }
 
+    /// A network of layers on the user's CSV: saved, resumed to the same bits as a straight run,
+    /// and trained privately with per-layer clipping.
+    @Test func layersTrainSaveAndResume() throws {
+      let dir = try directory()
+      let train = dir.appendingPathComponent("train.csv")
+      try writeCSV(train, rows: 120, seed: 6, classes: true)
+      let (save, straight) = (
+        dir.appendingPathComponent("run.json").path, dir.appendingPathComponent("straight.json").path
+      )
+      let common = [
+        "--train", train.path, "--target", "y", "--input-shape", "2,2", "--layers",
+        "conv1d(3,2,padding=1) tanh avgpool1d(2) layernorm flatten dense(2)", "--optimizer", "adam",
+        "--constant-rate",
+      ]
+      try MinibatchTrain.parse(common + ["--epochs", "4", "--save", straight]).run()
+      try MinibatchTrain.parse(common + ["--epochs", "2", "--save", save]).run()
+      try MinibatchTrain.parse([
+        "--load", save, "--train", train.path, "--target", "y", "--epochs", "2", "--save", save,
+      ]).run()
+      func parameters(_ path: String) throws -> [Float] {
+        try SavedModelRun<Float, Adam<Float>, Sequential<Float>>.read(from: path).checkpoint
+          .parameters
+      }
+      #expect(try parameters(save) == parameters(straight))
+      let header = try SavedRunHeader.read(from: save)
+      #expect(header.recipe.model == .layers && header.recipe.inputShape == [2, 2])
+      // A shape that does not fit the data's 4 features is refused before training.
+      #expect(throws: (any Error).self) {
+        try MinibatchTrain.parse([
+          "--train", train.path, "--target", "y", "--input-shape", "1,5", "--layers",
+          "flatten dense(2)",
+        ]).run()
+      }
+      // DP-SGD with per-layer clipping over the network's five tensors.
+      try MinibatchTrain.parse(
+        common + [
+          "--epochs", "1", "--dp-clip-norm", "1", "--dp-noise-multiplier", "1", "--dp-per-layer",
+          "--dp-noise-seed", "3", "--batch-size", "16",
+        ]
+      ).run()
+    }
+
     /// Labels that are noise: the test loss rises as the MLP memorises, early stopping ends the
     /// run `patience` epochs after the best one and keeps that epoch's parameters.
     @Test func earlyStoppingKeepsTheBestEpoch() throws {

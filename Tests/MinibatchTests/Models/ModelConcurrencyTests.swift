@@ -11,7 +11,15 @@ import Testing
   }
 
   func check<Scalar: BLASScalar>(_: Scalar.Type) async throws {
-    let model = try MultilayerPerceptron<Scalar>(layerSizes: [12, 16, 4])
+    try await check(try MultilayerPerceptron<Scalar>(layerSizes: [12, 16, 4]))
+    try await check(
+      try Sequential<Scalar>(
+        inputShape: TensorShape([3, 4]),
+        layers: "conv1d(4,2,padding=1) gelu maxpool1d(2) groupnorm(2) flatten dense(4)"))
+  }
+
+  func check<Model: PerExampleGradientModel>(_ model: Model) async throws {
+    typealias Scalar = Model.Scalar
     let data = try randomBatch(
       Scalar.self, k: 96, d: 12, outputs: 4, loss: .softmaxCrossEntropy, seed: 5)
     @Sendable func compute(_ threads: Int) throws -> [[Scalar]] {
