@@ -43,11 +43,16 @@ let package = Package(
       providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkg-config"])]
     ),
 
+    // The package's own hot loops in C, each compiled for several instruction sets and chosen
+    // at run time (`target_clones`): no compiler flags, so a dependent package still builds.
+    .target(name: "CMinibatchKernels"),
+
     // MARK: - The library
     .target(
       name: "Minibatch",
       dependencies: [
-        "CBLAS", "CLAPACKE", .product(name: "RealModule", package: "swift-numerics"),
+        "CBLAS", "CLAPACKE", "CMinibatchKernels",
+        .product(name: "RealModule", package: "swift-numerics"),
       ],
       exclude: ["Data/Resources/README.md"],
       resources: [

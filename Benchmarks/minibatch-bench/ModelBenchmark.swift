@@ -120,77 +120,78 @@ func benchmarkModel<Model: PerExampleGradientModel>(
         }
       )
     }
-  let kernels: [(String, () throws -> Void)] = normMethods + [
-    (
-      "factored-mean",
-      {
-        let (gradients, _) = try model.perExampleGradientFactors(
-          parameters: parameters, batch: batch)!
-        try gradients.reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
-        sink.consume(y[0])
-      }
-    ),
-    ("factored-norms", { sink.consume(factored.squaredRowNorms(parallelism: parallelism)[0]) }),
-    (
-      "factored-moments",
-      {
-        try factored.reduceSquares(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
-        sink.consume(y[0])
-      }
-    ),
-    (
-      "stored-fused-mean",
-      {
-        let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
-        try stored.write(writer, reducingWith: v, into: &y, parallelism: parallelism)
-        sink.consume(y[0])
-      }
-    ),
-    ("factored-dp-step", { try privateStep(flat) }),
-    (
-      "dp-clip-only",
-      {
-        let clipped = try factored.clippedSum(
-          flat.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
-        sink.consume(clipped.sum[0])
-      }
-    ),
-    (
-      "dp-noise-only",
-      {
-        let gradient = try flat.noisyGradient(
-          clippedSum: y, expectedBatchSize: Double(k), noise: &noise, parallelism: parallelism)
-        sink.consume(gradient[0])
-      }
-    ),
-    ("factored-dp-per-layer", { try privateStep(perLayer) }),
-    (
-      "factored-variance",
-      {
-        let (gradients, _) = try model.perExampleGradientFactors(
-          parameters: parameters, batch: batch)!
-        sink.consume(try gradients.moments(parallelism: parallelism).m2[0])
-      }
-    ),
-    (
-      "factored-noise-scale",
-      {
-        let (gradients, _) = try model.perExampleGradientFactors(
-          parameters: parameters, batch: batch)!
-        sink.consume(try gradients.noiseScale(parallelism: parallelism).traceOfCovariance)
-      }
-    ),
-    (
-      "factored-gram-spectrum",
-      {
-        let (gradients, _) = try model.perExampleGradientFactors(
-          parameters: parameters, batch: batch)!
-        let spectrum = try gradients.gramSpectrum(
-          centered: true, count: 10, parallelism: parallelism)
-        sink.consume(spectrum.eigenvalues[0])
-      }
-    ),
-  ]
+  let kernels: [(String, () throws -> Void)] =
+    normMethods + [
+      (
+        "factored-mean",
+        {
+          let (gradients, _) = try model.perExampleGradientFactors(
+            parameters: parameters, batch: batch)!
+          try gradients.reduce(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+          sink.consume(y[0])
+        }
+      ),
+      ("factored-norms", { sink.consume(factored.squaredRowNorms(parallelism: parallelism)[0]) }),
+      (
+        "factored-moments",
+        {
+          try factored.reduceSquares(with: v, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
+          sink.consume(y[0])
+        }
+      ),
+      (
+        "stored-fused-mean",
+        {
+          let (writer, _) = try model.perExampleRowWriter(parameters: parameters, batch: batch)
+          try stored.write(writer, reducingWith: v, into: &y, parallelism: parallelism)
+          sink.consume(y[0])
+        }
+      ),
+      ("factored-dp-step", { try privateStep(flat) }),
+      (
+        "dp-clip-only",
+        {
+          let clipped = try factored.clippedSum(
+            flat.clipping, blocks: model.parameterBlocks, parallelism: parallelism)
+          sink.consume(clipped.sum[0])
+        }
+      ),
+      (
+        "dp-noise-only",
+        {
+          let gradient = try flat.noisyGradient(
+            clippedSum: y, expectedBatchSize: Double(k), noise: &noise, parallelism: parallelism)
+          sink.consume(gradient[0])
+        }
+      ),
+      ("factored-dp-per-layer", { try privateStep(perLayer) }),
+      (
+        "factored-variance",
+        {
+          let (gradients, _) = try model.perExampleGradientFactors(
+            parameters: parameters, batch: batch)!
+          sink.consume(try gradients.moments(parallelism: parallelism).m2[0])
+        }
+      ),
+      (
+        "factored-noise-scale",
+        {
+          let (gradients, _) = try model.perExampleGradientFactors(
+            parameters: parameters, batch: batch)!
+          sink.consume(try gradients.noiseScale(parallelism: parallelism).traceOfCovariance)
+        }
+      ),
+      (
+        "factored-gram-spectrum",
+        {
+          let (gradients, _) = try model.perExampleGradientFactors(
+            parameters: parameters, batch: batch)!
+          let spectrum = try gradients.gramSpectrum(
+            centered: true, count: 10, parallelism: parallelism)
+          sink.consume(spectrum.eigenvalues[0])
+        }
+      ),
+    ]
   let plainStep = {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
   }
@@ -313,4 +314,58 @@ func benchmarkDigitsTraining<Scalar: BLASScalar>(
     ("softmax-digits-train", try epochs(softmax), train.count, softmax.parameterCount),
     ("mlp-digits-train", try epochs(mlp), train.count, mlp.parameterCount),
   ]
+}
+
+/// Where a `Sequential`'s plain step spends its time: each layer's forward and backward pass
+/// (with its factor) over the batch, medians of repeated runs, in milliseconds.
+func layerBreakdown<Scalar: BLASScalar>(
+  _ model: Sequential<Scalar>, batch: Batch<Scalar>, budget: Double
+) -> [(layer: String, forward: Double, backward: Double)] {
+  let parameters = model.initialParameters(seed: 2)
+  var offsets: [Int] = []
+  var offset = 0
+  for layer in model.layers {
+    offsets.append(offset)
+    offset += layer.parameterCount
+  }
+  let k = batch.count
+  var rows: [(String, Double, Double)] = []
+  parameters.withUnsafeBufferPointer { w in
+    var input = batch.inputs.elements
+    var passes: [any LayerPass<Scalar>] = []
+    var forward: [Double] = []
+    for (index, layer) in model.layers.enumerated() {
+      let slice = UnsafeBufferPointer(
+        rebasing: w[offsets[index]..<(offsets[index] + layer.parameterCount)])
+      var pass: (any LayerPass<Scalar>)?
+      let timing = measure(budget: budget / Double(2 * model.layers.count), minimumRuns: 5) {
+        pass = layer.forward(parameters: slice, input: input, exampleCount: k)
+      }
+      forward.append(timing.median)
+      passes.append(pass!)
+      input = pass!.output
+    }
+    var deltas = [Scalar](repeating: 1e-3, count: k * model.outputCount)
+    var backward = [Double](repeating: 0, count: model.layers.count)
+    for index in model.layers.indices.reversed() {
+      let layer = model.layers[index]
+      let slice = UnsafeBufferPointer(
+        rebasing: w[offsets[index]..<(offsets[index] + layer.parameterCount)])
+      var below: [Scalar]?
+      let timing = measure(budget: budget / Double(2 * model.layers.count), minimumRuns: 5) {
+        let (inputDeltas, factor) = passes[index].backward(
+          outputDeltas: deltas, parameters: slice, needsInputDeltas: index > 0)
+        below = inputDeltas
+        sink.consume(Scalar(factor?.parameterCount ?? 0))
+      }
+      backward[index] = timing.median
+      if let below { deltas = below }
+    }
+    let names = model.specification.map { $0.map(\.description) } ?? []
+    for index in model.layers.indices {
+      let name = index < names.count ? names[index] : "\(type(of: model.layers[index]))"
+      rows.append((name, forward[index] * 1e3, backward[index] * 1e3))
+    }
+  }
+  return rows
 }

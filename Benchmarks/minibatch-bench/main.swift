@@ -1,5 +1,5 @@
 import Foundation
-import Minibatch
+@_spi(Benchmark) import Minibatch
 
 // minibatch-bench: the performance of Minibatch's reductions, as ratios measured in one run.
 //
@@ -7,6 +7,7 @@ import Minibatch
 //   swift run -c release minibatch-bench --quick    small grid in seconds (CI smoke test)
 //   swift run -c release minibatch-bench --json     one JSON object per case on stdout
 //   swift run -c release minibatch-bench --models   only the model and training rows
+//   swift run -c release minibatch-bench --layers   only the layer networks' rows (cnn, embedding)
 //   swift run -c release minibatch-bench --statistics  only the digits statistics (no timings)
 //   mpirun -np 2 .build/release/minibatch-bench --mpi [--quick] [--json]
 //                                                   the allreduce and its share of a step (`make bench`)
@@ -18,7 +19,7 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 
 let arguments = Set(CommandLine.arguments.dropFirst())
 let knownArguments: Set<String> = [
-  "--quick", "--json", "--models", "--statistics", "--mpi", "--help", "-h",
+  "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--help", "-h",
 ]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   || arguments.contains("-h")
@@ -28,12 +29,13 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
     FileHandle.standardError.write(
       "unknown option: \(unknown.joined(separator: " "))\n".data(using: .utf8)!)
   }
-  print("usage: minibatch-bench [--quick] [--json] [--models] [--statistics] [--mpi]")
+  print("usage: minibatch-bench [--quick] [--json] [--models] [--layers] [--statistics] [--mpi]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
 let json = arguments.contains("--json")
-let modelsOnly = arguments.contains("--models")
+let layersOnly = arguments.contains("--layers")
+let modelsOnly = arguments.contains("--models") || layersOnly
 if arguments.contains("--statistics") {
   try runStatisticsReport()
   exit(0)
@@ -62,6 +64,7 @@ report(
   "OpenBLAS core: \(OpenBLASInfo.coreName), OpenBLAS threads: \(OpenBLASInfo.threadCount), "
     + "cores: \(cores), last-level cache: \(llc >> 20) MiB")
 report("OpenBLAS config: \(OpenBLASInfo.configuration)")
+report("Minibatch's C kernels: \(Kernels.instructionSet)")
 
 // The bandwidth probe: ≥ 4× the last-level cache, at each thread count the reductions use.
 let probe = BandwidthProbe(bytes: max(4 * llc, quick ? 128 << 20 : 512 << 20))
@@ -176,22 +179,21 @@ report("checksum \(sink.checksum)")
   }
 }
 
-/// The layer networks of the model grid: Opacus' MNIST example network on 1×28×28 inputs, and
-/// an embedding bag over sequences of 64 tokens from a vocabulary of 10,000.
-let layerCases: [String: (shape: [Int], layers: String, vocabulary: Int?)] = [
-  "cnn": (
-    [1, 28, 28],
-    "conv2d(16,8,stride=2,padding=3) tanh maxpool2d(2,stride=1) conv2d(32,4,stride=2) tanh "
-      + "maxpool2d(2,stride=1) flatten dense(32) tanh dense(10)", nil
-  ),
-  "embedding": ([64], "embedding(10000,64) meanpool dense(64) relu dense(2)", 10_000),
-]
-
 /// The pipeline table: each representation's operations against the plain backward pass, in the
 /// same rounds; streamed against stored memory and time; a whole training step factored against
 /// stored; then training throughput on the bundled digits.
 @MainActor func runModelBenchmarks() throws {
   let threads = cores
+  // The layer networks of the model grid: Opacus' MNIST example network on 1×28×28 inputs, and
+  // an embedding bag over sequences of 64 tokens from a vocabulary of 10,000.
+  let layerCases: [String: (shape: [Int], layers: String, vocabulary: Int?)] = [
+    "cnn": (
+      [1, 28, 28],
+      "conv2d(16,8,stride=2,padding=3) tanh maxpool2d(2,stride=1) conv2d(32,4,stride=2) tanh "
+        + "maxpool2d(2,stride=1) flatten dense(32) tanh dense(10)", nil
+    ),
+    "embedding": ([64], "embedding(10000,64) meanpool dense(64) relu dense(2)", 10_000),
+  ]
   let grid: [(name: String, k: Int, sizes: [Int], loss: OutputLoss)] =
     quick
     ? [
@@ -240,7 +242,7 @@ let layerCases: [String: (shape: [Int], layers: String, vocabulary: Int?)] = [
     "factored-noise-scale": 1.3, "factored-gram-spectrum": 3.0,
   ]
   var worst: [String: (ratio: Double, label: String)] = [:]
-  for entry in grid {
+  for entry in grid where !layersOnly || layerCases[entry.name] != nil {
     for scalar in ["Float", "Double"] {
       let layerSizes = entry.name == "mlp" ? entry.sizes : [entry.sizes.first ?? 1, 1]
       func run<Scalar: BLASScalar>(_: Scalar.Type) throws -> ModelCase {
@@ -288,6 +290,21 @@ let layerCases: [String: (shape: [Int], layers: String, vocabulary: Int?)] = [
         label, target, ratio <= target ? "met" : "MISSED"))
   }
 
+  if layersOnly {
+    // Where the plain step's time goes, layer by layer (Float, the larger batch).
+    for (name, k) in [("cnn", 64), ("cnn", 256), ("embedding", 256)] {
+      let (shape, layers, vocabulary) = layerCases[name]!
+      let model = try Sequential<Float>(inputShape: TensorShape(shape), layers: layers)
+      let batch = try randomModelBatch(
+        model, k: k, loss: .softmaxCrossEntropy, vocabulary: vocabulary)
+      report("")
+      report("\(name) Float k=\(k), per layer (median ms): forward, backward with its factor")
+      for row in layerBreakdown(model, batch: batch, budget: budget * 4) {
+        report(String(format: "  %-36@ %8.3f %8.3f", row.layer, row.forward, row.backward))
+      }
+    }
+    return
+  }
   try runDataBenchmarks()
   try runStreamedBenchmarks(threads: threads)
   try runTrainingStepBenchmarks(threads: threads)

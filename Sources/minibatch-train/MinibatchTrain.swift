@@ -567,7 +567,8 @@
         layers != nil
         ? [.layers]
         : model.map { [$0] }
-          ?? (train == nil ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
+          ?? (train == nil
+            ? [.softmax, .mlp] : [data.task == .classification ? .softmax : .linear])
       for kind in kinds {
         try execute(
           try recipe(for: kind), data: data, resume: nil, reporter: reporter,

@@ -24,17 +24,22 @@ public struct LayerCase: Sendable, CustomStringConvertible {
 
   /// Every built-in layer appears in at least one case.
   public static let all: [LayerCase] = [
-    LayerCase([2, 5, 5], "conv2d(3,3,stride=2,padding=1) tanh maxpool2d(2,stride=1) flatten dense(3)"),
     LayerCase(
-      [2, 9], "conv1d(4,3,padding=1) gelu avgpool1d(2) conv1d(3,2,stride=2) sigmoid flatten dense(1)",
+      [2, 5, 5], "conv2d(3,3,stride=2,padding=1) tanh maxpool2d(2,stride=1) flatten dense(3)"),
+    LayerCase(
+      [2, 9],
+      "conv1d(4,3,padding=1) gelu avgpool1d(2) conv1d(3,2,stride=2) sigmoid flatten dense(1)",
       .binaryCrossEntropy, outputs: 1),
     LayerCase([1, 6, 6], "conv2d(4,2) relu avgpool2d(2) layernorm flatten dense(3)"),
-    LayerCase([4, 3], "groupnorm(2) conv1d(3,2) layernorm tanh flatten dense(2)", .squaredError, outputs: 2),
-    LayerCase([3, 4, 4], "conv2d(2,3,padding=1) leakyrelu maxpool2d(2) meanpool dense(2)", outputs: 2),
+    LayerCase(
+      [4, 3], "groupnorm(2) conv1d(3,2) layernorm tanh flatten dense(2)", .squaredError, outputs: 2),
+    LayerCase(
+      [3, 4, 4], "conv2d(2,3,padding=1) leakyrelu maxpool2d(2) meanpool dense(2)", outputs: 2),
     LayerCase([5], "dense(4) tanh layernorm dense(3) gelu dense(3)"),
     LayerCase([6], "embedding(7,3) meanpool dense(4) relu dense(2)", outputs: 2, vocabulary: 7),
     LayerCase([5], "embedding(5,3) conv1d(2,2) tanh meanpool dense(2)", outputs: 2, vocabulary: 5),
-    LayerCase([1, 7], "conv1d(2,7,padding=3) groupnorm(1) relu maxpool1d(3,stride=2) flatten dense(3)"),
+    LayerCase(
+      [1, 7], "conv1d(2,7,padding=3) groupnorm(1) relu maxpool1d(3,stride=2) flatten dense(3)"),
   ]
 
   public func model<Scalar: BLASScalar>(_: Scalar.Type) throws -> Sequential<Scalar> {

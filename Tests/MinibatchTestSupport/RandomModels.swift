@@ -61,7 +61,9 @@ public func modelZoo<Scalar: BLASScalar>(
       "sequential conv1d",
       try Sequential<Scalar>(
         inputShape: TensorShape([1, d]),
-        layers: "conv1d(3,\(min(2, d)),padding=\(min(1, d - 1))) gelu layernorm flatten dense(\(classes))"),
+        layers:
+          "conv1d(3,\(min(2, d)),padding=\(min(1, d - 1))) gelu layernorm flatten dense(\(classes))"
+      ),
       .softmaxCrossEntropy
     ),
     (

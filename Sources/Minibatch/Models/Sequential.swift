@@ -82,7 +82,8 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
           layer = try Normalization(.group(groups: groups), inputShape: shape)
         case .embedding(let vocabulary, let dimension):
           try validateArgument(
-            index, named: "position", expected: "0: an embedding reads the token ids, so it comes first",
+            index, named: "position",
+            expected: "0: an embedding reads the token ids, so it comes first",
             index == 0)
           let pooled = index + 1 < specification.count && specification[index + 1] == .meanPool
           layer = try Embedding(
@@ -164,7 +165,8 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
       shape = layer.outputShape
     }
     try validateArgument(
-      last.outputShape, named: "output shape", expected: "flat [m] (add flatten before the last dense)",
+      last.outputShape, named: "output shape",
+      expected: "flat [m] (add flatten before the last dense)",
       last.outputShape.dimensions.count == 1)
     try outputLoss.validateOutputCount(last.outputShape.count)
     guard n > 0 else { throw .noParameters }

@@ -170,6 +170,8 @@ public struct MaterializedGradientFactor<Scalar: BLASScalar>: PerExampleGradient
     }
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func writeTile(
     rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
     rowStride: Int

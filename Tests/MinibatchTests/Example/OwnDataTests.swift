@@ -154,7 +154,8 @@
       let train = dir.appendingPathComponent("train.csv")
       try writeCSV(train, rows: 120, seed: 6, classes: true)
       let (save, straight) = (
-        dir.appendingPathComponent("run.json").path, dir.appendingPathComponent("straight.json").path
+        dir.appendingPathComponent("run.json").path,
+        dir.appendingPathComponent("straight.json").path
       )
       let common = [
         "--train", train.path, "--target", "y", "--input-shape", "2,2", "--layers",

@@ -11,13 +11,12 @@ public enum ActivationFunction: String, Sendable, Hashable, CaseIterable, Codabl
   var isRectifier: Bool { self == .relu || self == .leakyReLU || self == .gelu }
 }
 
-
 /// An elementwise nonlinearity as a layer (any shape; no parameters).
 ///
 /// ```
 /// relu        f(x) = max(x, 0)                   f′ = [x > 0]
 /// leakyReLU   f(x) = x for x > 0, 0.01·x else     f′ = 1 or 0.01
-/// tanh        f(x) = tanh x                       f′ = 1 − f²
+/// tanh        f(x) = tanh x                       f′ = 1 − f²         (the package's C kernel, ≤ 2 ulp)
 /// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (evaluated from e^(−|x|), no overflow)
 /// gelu        f(x) = x·Φ(x) = ½x·(1 + erf(x/√2))  f′ = Φ(x) + x·φ(x)  (the exact form, PyTorch's default)
 /// ```
@@ -51,7 +50,9 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
     case .leakyReLU:
       for j in output.indices where output[j] <= 0 { output[j] *= 0.01 }
     case .tanh:
-      for j in output.indices { output[j] = Scalar.tanh(output[j]) }
+      output.withUnsafeMutableBufferPointer { y in
+        Kernels.tanh(y.baseAddress!, y.baseAddress!, count: y.count)
+      }
     case .sigmoid:
       for j in output.indices {
         let x = output[j]

@@ -120,10 +120,16 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
     // (k·T) × F to k × F × T, plus the bias.
     let bias = parameters.baseAddress! + f * p
     var output = [Scalar](repeating: 0, count: k * f * t)
-    for i in 0..<k {
-      for position in 0..<t {
-        let row = (i * t + position) * f
-        for c in 0..<f { output[(i * f + c) * t + position] = z[row + c] + bias[c] }
+    z.withUnsafeBufferPointer { z in
+      output.withUnsafeMutableBufferPointer { y in
+        for i in 0..<k {
+          for c in 0..<f {
+            let destination = y.baseAddress! + (i * f + c) * t
+            let source = z.baseAddress! + i * t * f + c
+            let b = bias[c]
+            for position in 0..<t { destination[position] = source[position * f] + b }
+          }
+        }
       }
     }
     return Pass(layer: self, unfolded: unfolded, output: output, k: k)
@@ -144,10 +150,15 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
       let (t, p, f) = (g.positions, g.patch, layer.filters)
       // k × F × T to (k·T) × F.
       var deltas = [Scalar](repeating: 0, count: k * t * f)
-      for i in 0..<k {
-        for c in 0..<f {
-          let source = (i * f + c) * t
-          for position in 0..<t { deltas[(i * t + position) * f + c] = outputDeltas[source + position] }
+      outputDeltas.withUnsafeBufferPointer { d in
+        deltas.withUnsafeMutableBufferPointer { delta in
+          for i in 0..<k {
+            for c in 0..<f {
+              let source = d.baseAddress! + (i * f + c) * t
+              let destination = delta.baseAddress! + i * t * f + c
+              for position in 0..<t { destination[position * f] = source[position] }
+            }
+          }
         }
       }
       var below: [Scalar]? = nil
@@ -201,12 +212,11 @@ struct ConvolutionGeometry: Sendable, Hashable {
                 for r in 0..<kernelHeight {
                   let h = oh * strideHeight - paddingHeight + r
                   guard h >= 0 && h < height else { continue }
-                  let source = example + c * plane + h * width
-                  let destination = row + (c * kernelHeight + r) * kernelWidth
-                  for s in 0..<kernelWidth {
-                    let w = ow * strideWidth - paddingWidth + s
-                    if w >= 0 && w < width { destination[s] = source[w] }
-                  }
+                  let left = ow * strideWidth - paddingWidth
+                  let (first, last) = (max(0, -left), min(kernelWidth, width - left))
+                  if first >= last { continue }
+                  (row + (c * kernelHeight + r) * kernelWidth + first).update(
+                    from: example + c * plane + h * width + left + first, count: last - first)
                 }
               }
             }
@@ -235,12 +245,12 @@ struct ConvolutionGeometry: Sendable, Hashable {
                 for r in 0..<kernelHeight {
                   let h = oh * strideHeight - paddingHeight + r
                   guard h >= 0 && h < height else { continue }
-                  let destination = example + c * plane + h * width
+                  let left = ow * strideWidth - paddingWidth
+                  let (first, last) = (max(0, -left), min(kernelWidth, width - left))
+                  if first >= last { continue }
+                  let destination = example + c * plane + h * width + left
                   let source = row + (c * kernelHeight + r) * kernelWidth
-                  for s in 0..<kernelWidth {
-                    let w = ow * strideWidth - paddingWidth + s
-                    if w >= 0 && w < width { destination[w] += source[s] }
-                  }
+                  for s in first..<last { destination[s] += source[s] }
                 }
               }
             }

@@ -35,7 +35,8 @@ public struct Dense<Scalar: BLASScalar>: NetworkLayer {
     let weights = UnsafeMutableBufferPointer(rebasing: parameters[0..<(inputs * outputs)])
     fillUniform(
       weights,
-      radius: initializationRadius(fanIn: inputs, fanOut: outputs, rectifierFollows: rectifierFollows),
+      radius: initializationRadius(
+        fanIn: inputs, fanOut: outputs, rectifierFollows: rectifierFollows),
       generator: &generator)
     UnsafeMutableBufferPointer(rebasing: parameters[(inputs * outputs)...]).update(repeating: 0)
   }

@@ -99,7 +99,8 @@ public struct Embedding<Scalar: BLASScalar>: NetworkLayer {
       }
       guard value < Scalar(vocabulary) else {
         throw .indexOutOfRange(
-          index: value < 0x1p62 ? Int(value) : Int.max, count: vocabulary, of: "token id of example \(i) at position \(t)")
+          index: value < 0x1p62 ? Int(value) : Int.max, count: vocabulary,
+          of: "token id of example \(i) at position \(t)")
       }
     }
   }
@@ -311,6 +312,8 @@ public struct SparseRowsFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
     }
   }
 
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func writeTile(
     rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
     rowStride: Int

@@ -47,6 +47,8 @@ public struct GlobalAveragePooling<Scalar: BLASScalar>: NetworkLayer {
     let output: [Scalar]
     let positions: Int
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func backward(
       outputDeltas: [Scalar], parameters: UnsafeBufferPointer<Scalar>, needsInputDeltas: Bool
     ) -> (inputDeltas: [Scalar]?, factor: (any PerExampleGradientFactor<Scalar>)?) {

@@ -24,7 +24,8 @@ public struct Pooling<Scalar: BLASScalar>: NetworkLayer {
   ///   - kernel: the window's extent on every spatial axis, ≥ 1 and at most the input's.
   ///   - stride: the step between windows, ≥ 1 (PyTorch's default is the kernel).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` naming what does not fit.
-  public init(_ kind: PoolingKind, inputShape: TensorShape, kernel: Int, stride: Int) throws(MinibatchError)
+  public init(_ kind: PoolingKind, inputShape: TensorShape, kernel: Int, stride: Int)
+    throws(MinibatchError)
   {
     let spatial = Array(inputShape.dimensions.dropFirst())
     try validateArgument(
@@ -34,7 +35,8 @@ public struct Pooling<Scalar: BLASScalar>: NetworkLayer {
     try validateArgument(stride, named: "pooling stride", expected: "≥ 1", stride >= 1)
     try validateArgument(
       kernel, named: "pooling kernel",
-      expected: "at most the input's spatial extent \(spatial.map(String.init).joined(separator: "×"))",
+      expected:
+        "at most the input's spatial extent \(spatial.map(String.init).joined(separator: "×"))",
       spatial.allSatisfy { kernel <= $0 })
     self.kind = kind
     self.inputShape = inputShape
@@ -72,29 +74,39 @@ public struct Pooling<Scalar: BLASScalar>: NetworkLayer {
     // For max pooling, the input index each output came from.
     var sources = kind == .max ? [Int32](repeating: 0, count: k * outCount) : []
     let scale = 1 / Scalar(g.kh * g.kw)
-    for i in 0..<k {
-      for c in 0..<g.c {
-        let plane = i * inCount + c * g.h * g.w
-        for oh in 0..<g.ho {
-          for ow in 0..<g.wo {
-            let o = i * outCount + (c * g.ho + oh) * g.wo + ow
-            let top = plane + oh * g.sh * g.w + ow * g.sw
-            switch kind {
-            case .max:
-              var best = top
-              for r in 0..<g.kh {
-                for s in 0..<g.kw where input[top + r * g.w + s] > input[best] {
-                  best = top + r * g.w + s
+    let isMax = kind == .max
+    input.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { y in
+        sources.withUnsafeMutableBufferPointer { from in
+          for i in 0..<k {
+            for c in 0..<g.c {
+              let plane = i * inCount + c * g.h * g.w
+              for oh in 0..<g.ho {
+                for ow in 0..<g.wo {
+                  let o = i * outCount + (c * g.ho + oh) * g.wo + ow
+                  let top = plane + oh * g.sh * g.w + ow * g.sw
+                  if isMax {
+                    var best = top
+                    var largest = x[top]
+                    for r in 0..<g.kh {
+                      let row = top + r * g.w
+                      for s in 0..<g.kw where x[row + s] > largest {
+                        best = row + s
+                        largest = x[best]
+                      }
+                    }
+                    y[o] = largest
+                    from[o] = Int32(truncatingIfNeeded: best - i * inCount)
+                  } else {
+                    var total: Scalar = 0
+                    for r in 0..<g.kh {
+                      let row = top + r * g.w
+                      for s in 0..<g.kw { total += x[row + s] }
+                    }
+                    y[o] = total * scale
+                  }
                 }
               }
-              output[o] = input[best]
-              sources[o] = Int32(best - i * inCount)
-            case .average:
-              var total: Scalar = 0
-              for r in 0..<g.kh {
-                for s in 0..<g.kw { total += input[top + r * g.w + s] }
-              }
-              output[o] = total * scale
             }
           }
         }

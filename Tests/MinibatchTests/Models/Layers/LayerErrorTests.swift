@@ -83,7 +83,8 @@ import Testing
     let v = cnn.initialParameters(seed: 2)
     var values = [Scalar](repeating: 0.5, count: 9)
     values[4] = .infinity
-    let bad = try Batch(inputs: Matrix(rows: 1, columns: 9, elements: values), targets: .labels([1]))
+    let bad = try Batch(
+      inputs: Matrix(rows: 1, columns: 9, elements: values), targets: .labels([1]))
     expectError(.nonFiniteEntry(row: 0, column: 4, of: "inputs")) {
       try cnn.meanLossAndGradient(parameters: v, batch: bad)
     }

@@ -70,7 +70,9 @@ import Testing
         #expect(abs(Double(loss) - Double(losses[i])) <= tolerance * max(1, abs(Double(loss))))
       }
       let (_, meanGradient) = try model.meanLossAndGradient(parameters: w, batch: batch)
-      let naiveMean = (0..<n).map { j in (0..<k).reduce(0.0) { $0 + Double(rows[$1 * n + j]) } / Double(k) }
+      let naiveMean = (0..<n).map { j in
+        (0..<k).reduce(0.0) { $0 + Double(rows[$1 * n + j]) } / Double(k)
+      }
       #expect(relativeError(gradients.mean(), naiveMean) <= tolerance, "\(layerCase) mean")
       #expect(relativeError(meanGradient, naiveMean) <= tolerance, "\(layerCase) mean loss")
     }
@@ -112,7 +114,9 @@ import Testing
     }
     let expectedReduce = (0..<n).map { 0.5 * naive($0, v, squared: false) + 2 * Double(start[$0]) }
     let expectedSquares = (0..<n).map { naive($0, v, squared: true) - Double(start[$0]) }
-    let expectedNorms = (0..<k).map { i in (0..<n).reduce(0.0) { $0 + rows[i * n + $1] * rows[i * n + $1] } }
+    let expectedNorms = (0..<k).map { i in
+      (0..<n).reduce(0.0) { $0 + rows[i * n + $1] * rows[i * n + $1] }
+    }
     var expectedBlocks = [Double](repeating: 0, count: n)
     var expectedBlockNorms: [[Double]] = []
     for (b, range) in blocks.ranges.enumerated() {

@@ -1,0 +1,95 @@
+// Elementwise kernels written as plain loops the compiler vectorises, cloned per instruction set.
+//
+// tanh: for a = |x| clamped to where tanh rounds to 1, m = expm1(−2a) and tanh(a) = −m/(2 + m)
+// (no cancellation: m ∈ (−1, 0]); the sign is copied back. expm1(y), y ≤ 0, reduces
+// y = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite, n rounded with the 1.5·2^p trick so no SSE4.1 round
+// is needed), expm1(r) by its Taylor polynomial (degree 7 in float, 13 in double: truncation below
+// half an ulp), then expm1(y) = 2^n·expm1(r) + (2^n − 1). NaN propagates; ±∞ gives ±1.
+#include "minibatch_kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+// x86-64-v4: AVX-512 (F, BW, CD, DQ, VL); x86-64-v3: AVX2, FMA, BMI2; default: SSE2.
+#define MINIBATCH_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MINIBATCH_CLONES
+#endif
+
+MINIBATCH_CLONES
+void minibatch_tanh_f32(const float *x, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i];
+    float a = fabsf(v);
+    a = a > 9.0f ? 9.0f : a;  // tanh(9) rounds to 1 in float; NaN stays NaN
+    float e = -2.0f * a;
+    float fn = e * 1.44269504088896341f + 12582912.0f;  // round(e/ln2) + 1.5·2^23
+    fn -= 12582912.0f;
+    fn = fn >= -30.0f ? fn : 0.0f;  // NaN: a defined conversion below (the result stays NaN)
+    float r = e - fn * 0.693145751953125f;  // ln2, high part (exact product)
+    r -= fn * 1.428606765330187e-06f;       // ln2, low part
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r;  // expm1(r)
+    int32_t bits = ((int32_t)fn + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);  // 2^n
+    float m = scale * p + (scale - 1.0f);
+    float t = -m / (2.0f + m);
+    y[i] = copysignf(t, v);
+  }
+}
+
+MINIBATCH_CLONES
+void minibatch_tanh_f64(const double *x, double *y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i];
+    double a = fabs(v);
+    a = a > 19.5 ? 19.5 : a;  // tanh(19.5) rounds to 1 in double
+    double e = -2.0 * a;
+    double fn = e * 1.4426950408889634074 + 6755399441055744.0;  // + 1.5·2^52
+    fn -= 6755399441055744.0;
+    fn = fn >= -60.0 ? fn : 0.0;
+    double r = e - fn * 6.93147180369123816490e-01;  // ln2, high part
+    r -= fn * 1.90821492927058770002e-10;            // ln2, low part
+    double p = 1.0 / 6227020800.0;                   // 1/13!
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r;
+    int64_t bits = ((int64_t)fn + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    double m = scale * p + (scale - 1.0);
+    double t = -m / (2.0 + m);
+    y[i] = copysign(t, v);
+  }
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+const char *minibatch_kernels_isa(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2, FMA)";
+  return "x86-64 (SSE2)";
+}
+#else
+const char *minibatch_kernels_isa(void) { return "portable"; }
+#endif
