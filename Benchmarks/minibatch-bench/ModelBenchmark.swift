@@ -320,7 +320,7 @@ func benchmarkDigitsTraining<Scalar: BLASScalar>(
 /// (with its factor) over the batch, medians of repeated runs, in milliseconds.
 func layerBreakdown<Scalar: BLASScalar>(
   _ model: Sequential<Scalar>, batch: Batch<Scalar>, budget: Double
-) -> [(layer: String, forward: Double, backward: Double)] {
+) -> [(layer: String, forward: Double, backward: Double, reduce: Double)] {
   let parameters = model.initialParameters(seed: 2)
   var offsets: [Int] = []
   var offset = 0
@@ -329,7 +329,7 @@ func layerBreakdown<Scalar: BLASScalar>(
     offset += layer.parameterCount
   }
   let k = batch.count
-  var rows: [(String, Double, Double)] = []
+  var rows: [(String, Double, Double, Double)] = []
   parameters.withUnsafeBufferPointer { w in
     var input = batch.inputs.elements
     var passes: [any LayerPass<Scalar>] = []
@@ -347,24 +347,38 @@ func layerBreakdown<Scalar: BLASScalar>(
     }
     var deltas = [Scalar](repeating: 1e-3, count: k * model.outputCount)
     var backward = [Double](repeating: 0, count: model.layers.count)
+    var reduce = [Double](repeating: 0, count: model.layers.count)
     for index in model.layers.indices.reversed() {
       let layer = model.layers[index]
       let slice = UnsafeBufferPointer(
         rebasing: w[offsets[index]..<(offsets[index] + layer.parameterCount)])
       var below: [Scalar]?
+      var factor: (any PerExampleGradientFactor<Scalar>)?
       let timing = measure(budget: budget / Double(2 * model.layers.count), minimumRuns: 5) {
-        let (inputDeltas, factor) = passes[index].backward(
+        (below, factor) = passes[index].backward(
           outputDeltas: deltas, parameters: slice, needsInputDeltas: index > 0)
-        below = inputDeltas
-        sink.consume(Scalar(factor?.parameterCount ?? 0))
       }
       backward[index] = timing.median
+      if let factor {
+        // Jᵀv for this layer's slice (the plain step's weight gradient).
+        let ones = [Scalar](repeating: 1, count: k)
+        var y = [Scalar](repeating: 0, count: factor.parameterCount)
+        reduce[index] =
+          measure(budget: budget / Double(2 * model.layers.count), minimumRuns: 5) {
+            y.withUnsafeMutableBufferPointer { y in
+              factor.reduce(
+                tensorVectors: Array(repeating: ones, count: factor.tensorSizes.count),
+                alpha: 1 / Scalar(k), beta: 0, into: y, parallelism: .automatic)
+            }
+          }.median
+        sink.consume(y[0])
+      }
       if let below { deltas = below }
     }
     let names = model.specification.map { $0.map(\.description) } ?? []
     for index in model.layers.indices {
       let name = index < names.count ? names[index] : "\(type(of: model.layers[index]))"
-      rows.append((name, forward[index] * 1e3, backward[index] * 1e3))
+      rows.append((name, forward[index] * 1e3, backward[index] * 1e3, reduce[index] * 1e3))
     }
   }
   return rows

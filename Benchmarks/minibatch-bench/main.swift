@@ -298,9 +298,13 @@ report("checksum \(sink.checksum)")
       let batch = try randomModelBatch(
         model, k: k, loss: .softmaxCrossEntropy, vocabulary: vocabulary)
       report("")
-      report("\(name) Float k=\(k), per layer (median ms): forward, backward with its factor")
+      report(
+        "\(name) Float k=\(k), per layer (median ms): forward, backward with its factor, "
+          + "its Jᵀ(1/k)")
       for row in layerBreakdown(model, batch: batch, budget: budget * 4) {
-        report(String(format: "  %-36@ %8.3f %8.3f", row.layer, row.forward, row.backward))
+        report(
+          String(
+            format: "  %-36@ %8.3f %8.3f %8.3f", row.layer, row.forward, row.backward, row.reduce))
       }
     }
     return

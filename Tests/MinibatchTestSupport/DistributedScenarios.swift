@@ -166,6 +166,8 @@ public func checkDistributedMismatch(over collective: some ReductionCollective) 
 /// What a distributed training check trains.
 public enum DistributedTrainingCase: String, Sendable, CaseIterable, CustomStringConvertible {
   case logisticSGD, mlpAdam, mlpPrivate, logisticPrivateMomentum
+  /// A `Sequential` convolutional network with per-layer DP-SGD.
+  case convolutionPrivate
   public var description: String { rawValue }
 }
 
@@ -177,10 +179,17 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
   over collective: any ReductionCollective
 ) throws {
   let examples = 150
-  let isMLP = trainingCase == .mlpAdam || trainingCase == .mlpPrivate
-  let isPrivate = trainingCase == .mlpPrivate || trainingCase == .logisticPrivateMomentum
+  let isMLP =
+    trainingCase == .mlpAdam || trainingCase == .mlpPrivate
+    || trainingCase == .convolutionPrivate
+  let isPrivate =
+    trainingCase == .mlpPrivate || trainingCase == .logisticPrivateMomentum
+    || trainingCase == .convolutionPrivate
   let mlp = try MultilayerPerceptron<Scalar>(layerSizes: [6, 8, 3], hiddenActivation: .tanh)
   let logistic = try LogisticRegression<Scalar>(inputCount: 6)
+  let convolution = try Sequential<Scalar>(
+    inputShape: TensorShape([2, 3]),
+    layers: "conv1d(4,2,padding=1) tanh maxpool1d(2) layernorm flatten dense(3)")
   let loss: OutputLoss = isMLP ? .softmaxCrossEntropy : .binaryCrossEntropy
   let data = try randomBatch(
     Scalar.self, k: examples, d: 6, outputs: isMLP ? 3 : 1, loss: loss, seed: 21)
@@ -191,7 +200,9 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
   let privacy =
     isPrivate
     ? try DifferentialPrivacy(
-      clipping: isMLP ? .perBlock(totalBound: 1, blockCount: 4) : .flat(bound: 0.5),
+      clipping: isMLP
+        ? .perBlock(totalBound: 1, blockCount: trainingCase == .convolutionPrivate ? 6 : 4)
+        : .flat(bound: 0.5),
       noiseMultiplier: 1.1, delta: 1e-5, noiseSeed: 99) : nil
 
   func train<Model: PerExampleGradientModel<Scalar>, Opt: Optimizer<Scalar>>(
@@ -215,6 +226,7 @@ public func checkDistributedTraining<Scalar: BLASScalar>(
     case .logisticSGD:
       return try train(logistic, try StochasticGradientDescent<Scalar>(), collective)
     case .mlpAdam, .mlpPrivate: return try train(mlp, try Adam<Scalar>(), collective)
+    case .convolutionPrivate: return try train(convolution, try Adam<Scalar>(), collective)
     case .logisticPrivateMomentum:
       return try train(logistic, try MomentumSGD<Scalar>(momentum: 0.5), collective)
     }

@@ -42,7 +42,7 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
   /// - Parameters:
   ///   - inputShape: one example's input: `[d]`, `[C, L]`, `[C, H, W]`, or `[T]` token ids for a
   ///     network starting with an embedding.
-  ///   - layers: the layers in order (see ``LayerSpecification``).
+  ///   - specification: the layers in order (see ``LayerSpecification``).
   ///   - outputLoss: the last layer must output `[m]` with `m` suiting the loss (classes ≥ 2 for
   ///     softmax cross-entropy, 1 for binary cross-entropy).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` naming the layer (by its
@@ -109,8 +109,7 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
 
   /// A network of built-in layers from their text (``LayerSpecification/parse(_:)``).
   ///
-  /// - Throws: the errors of ``LayerSpecification/parse(_:)`` and of
-  ///   ``init(inputShape:layers:outputLoss:)-(_,[LayerSpecification],_)``.
+  /// - Throws: the errors of ``LayerSpecification/parse(_:)`` and of resolving the layers.
   public init(
     inputShape: TensorShape, layers text: String, outputLoss: OutputLoss = .softmaxCrossEntropy
   ) throws(MinibatchError) {

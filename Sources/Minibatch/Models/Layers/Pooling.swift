@@ -20,6 +20,7 @@ public struct Pooling<Scalar: BLASScalar>: NetworkLayer {
   public let stride: [Int]
 
   /// - Parameters:
+  ///   - kind: max or average.
   ///   - inputShape: `[C, L]` for 1-D pooling, `[C, H, W]` for 2-D.
   ///   - kernel: the window's extent on every spatial axis, ≥ 1 and at most the input's.
   ///   - stride: the step between windows, ≥ 1 (PyTorch's default is the kernel).
