@@ -65,8 +65,33 @@ import Testing
     print(report.worstError)                                          // < 1e-7 (tested)
   }
 
-  /// README.md, the block at line 390.
+  /// README.md, the block at line 375.
   @Test func readmeBlock3() throws {
+
+    let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
+    let cnn = try Sequential<Float>(
+      inputShape: try TensorShape([1, 8, 8]),
+      layers: "conv2d(8,3,padding=1) relu maxpool2d(2) flatten dense(10)")
+    var trainer = MinibatchTrainer(
+      model: cnn, optimizer: try MomentumSGD<Float>(momentum: 0.9),
+      sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
+      schedule: .constant(0.02))
+    var w = cnn.initialParameters(seed: 0)
+    try trainer.train(parameters: &w, data: train, epochs: 2)
+    print(try cnn.accuracy(parameters: w, batch: test))               // above 0.9 after two epochs
+
+    // Token sequences: ragged lists padded with −1, which the embedding skips.
+    let bag = try Sequential<Double>(
+      inputShape: try TensorShape([4]), layers: "embedding(100,8) meanpool dense(16) relu dense(2)")
+    let reviews = try Batch<Double>(
+      tokenSequences: [[5, 17, 17, 3], [42, 7], [99]], targets: .labels([1, 0, 1]))
+    let (J, _) = try bag.perExampleGradients(
+      parameters: bag.initialParameters(seed: 1), batch: reviews, representation: .factored)
+    print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
+  }
+
+  /// README.md, the block at line 474.
+  @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -204,6 +229,42 @@ import Testing
     let backward = try model.meanLossAndGradient(parameters: w, batch: batch).gradient
     let norms = J.rowNorms()                             // ‖g_i‖, no row formed
     print(losses.count, norms.count, zip(mean, backward).map { abs($0 - $1) }.max()!)  // 16 16 ~1e-17
+  }
+
+  /// Minibatch.docc/LayersAndNetworks.md, the block at line 37.
+  @Test func layersAndNetworksBlock1() throws {
+
+    let (train, test) = try Digits.loadStandardized(Float.self)
+    let cnn = try Sequential<Float>(
+      inputShape: try TensorShape([1, 8, 8]),
+      layers: "conv2d(8,3,padding=1) relu maxpool2d(2) flatten dense(10)")
+    print(cnn.parameterCount, cnn.parameterBlocks.count)        // 1370 parameters in 4 tensors
+    var trainer = MinibatchTrainer(
+      model: cnn, optimizer: try MomentumSGD<Float>(momentum: 0.9),
+      sampler: try BatchSampler(exampleCount: train.count, batchSize: 32, seed: 0),
+      schedule: .constant(0.02))
+    var w = cnn.initialParameters(seed: 0)
+    try trainer.train(parameters: &w, data: train, epochs: 2)
+    print(try cnn.accuracy(parameters: w, batch: test))           // above 0.9 after two epochs
+
+    // Per-example gradients of a batch, factored: norms without forming a row.
+    let (J, _) = try cnn.perExampleGradients(
+      parameters: w, batch: try train.gathering(0..<16), representation: .factored)
+    let norms = J.squaredRowNorms()                               // 16 values
+    let clipped = try J.clippedSum(.flat(bound: 1), blocks: cnn.parameterBlocks)
+    print(norms.count, clipped.clippedExamples)
+  }
+
+  /// Minibatch.docc/LayersAndNetworks.md, the block at line 74.
+  @Test func layersAndNetworksBlock2() throws {
+
+    let bag = try Sequential<Double>(
+      inputShape: try TensorShape([4]), layers: "embedding(100,8) meanpool dense(16) relu dense(2)")
+    let reviews = try Batch<Double>(
+      tokenSequences: [[5, 17, 17, 3], [42, 7], [99]], targets: .labels([1, 0, 1]))
+    let (J, losses) = try bag.perExampleGradients(
+      parameters: bag.initialParameters(seed: 1), batch: reviews, representation: .factored)
+    print(losses.count, J.squaredRowNorms())      // each example's gradient touches its own tokens only
   }
 
   /// Minibatch.docc/PrivateTraining.md, the block at line 26.
