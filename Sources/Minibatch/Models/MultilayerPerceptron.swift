@@ -111,18 +111,13 @@ public struct MultilayerPerceptron<Scalar: BLASScalar>: PerExampleGradientModel 
     parameters: [Scalar], inputs: Matrix<Scalar>
   ) throws(MinibatchError) -> Matrix<Scalar> {
     try validate(parameters: parameters, inputs: inputs)
-    let passes = sequential.forward(parameters: parameters, inputs: inputs)
-    return Matrix(rows: inputs.rows, columns: outputCount, storage: passes[passes.count - 1].output)
+    return sequential.outputs(validatedParameters: parameters, inputs: inputs)
   }
 
   public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
   {
     try validate(parameters: parameters, batch: batch)
-    let passes = sequential.forward(parameters: parameters, inputs: batch.inputs)
-    return passes[passes.count - 1].output.withUnsafeBufferPointer { z in
-      outputLoss.evaluate(
-        z.baseAddress!, k: batch.count, m: outputCount, targets: batch.targets, delta: nil)
-    }
+    return sequential.losses(validatedParameters: parameters, batch: batch)
   }
 
   public func perExampleGradientFactors(

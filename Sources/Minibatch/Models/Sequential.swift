@@ -324,15 +324,25 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
     parameters: [Scalar], inputs: Matrix<Scalar>
   ) throws(MinibatchError) -> Matrix<Scalar> {
     try validate(parameters: parameters, inputs: inputs)
-    let passes = forward(parameters: parameters, inputs: inputs)
-    return Matrix(rows: inputs.rows, columns: outputCount, storage: passes[passes.count - 1].output)
+    return outputs(validatedParameters: parameters, inputs: inputs)
   }
 
   public func losses(parameters: [Scalar], batch: Batch<Scalar>) throws(MinibatchError) -> [Scalar]
   {
     try validate(parameters: parameters, batch: batch)
-    let passes = forward(parameters: parameters, inputs: batch.inputs)
-    return passes[passes.count - 1].output.withUnsafeBufferPointer { z in
+    return losses(validatedParameters: parameters, batch: batch)
+  }
+
+  /// The last layer's outputs for arguments a caller has validated.
+  func outputs(validatedParameters parameters: [Scalar], inputs: Matrix<Scalar>) -> Matrix<Scalar> {
+    let passes = forward(parameters: parameters, inputs: inputs)
+    return Matrix(rows: inputs.rows, columns: outputCount, storage: passes[passes.count - 1].output)
+  }
+
+  /// The per-example losses for arguments a caller has validated.
+  func losses(validatedParameters parameters: [Scalar], batch: Batch<Scalar>) -> [Scalar] {
+    outputs(validatedParameters: parameters, inputs: batch.inputs).elements.withUnsafeBufferPointer
+    { z in
       outputLoss.evaluate(
         z.baseAddress!, k: batch.count, m: outputCount, targets: batch.targets, delta: nil)
     }
