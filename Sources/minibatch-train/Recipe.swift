@@ -153,13 +153,13 @@ struct Recipe: Codable, Sendable {
         loss = .binaryCrossEntropy
       } else {
         throw MinibatchError.invalidArgument(
-          name: "--layers", value: "ending in \(width) outputs",
-          expected: "\(classes) outputs, one per class (end in dense(\(classes)))")
+          name: "the last layer's width", value: "\(width)",
+          expected: "\(classes), one per class (end in dense(\(classes)))")
       }
     case .regression:
       guard width == targetCount else {
         throw MinibatchError.invalidArgument(
-          name: "--layers", value: "ending in \(width) outputs",
+          name: "the last layer's width", value: "\(width)",
           expected: "\(targetCount), one per target (end in dense(\(targetCount)))")
       }
       loss = .squaredError

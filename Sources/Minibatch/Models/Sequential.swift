@@ -94,9 +94,12 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
           layer = try GlobalAveragePooling(inputShape: shape)
         }
       } catch {
-        throw .invalidArgument(
-          name: "layer \(index + 1) '\(spec)'", value: "on input \(shape)",
-          expected: "\(error)")
+        // Name the layer, its position and the shape it was given, then what was wrong.
+        let place = "layer \(index + 1) '\(spec)' on input \(shape)"
+        guard case .invalidArgument(let name, let value, let expected) = error else {
+          throw .invalidArgument(name: place, value: "refused", expected: "\(error)")
+        }
+        throw .invalidArgument(name: "\(name) of \(place)", value: value, expected: expected)
       }
       resolved.append(layer)
       shape = layer.outputShape
