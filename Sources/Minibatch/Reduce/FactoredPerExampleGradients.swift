@@ -408,14 +408,17 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
     let (inputs, outputs) = (inputCount, outputCount)
     /// diag(v)·Δ (or diag(v)·(Δ∘Δ)): k × out, the smaller factor of the outer products.
     func scaledDeltas(_ v: [Scalar]) -> [Scalar] {
-      var scaled = deltas.elements
-      for i in 0..<k {
-        for o in 0..<outputs {
-          let d = scaled[i * outputs + o]
-          scaled[i * outputs + o] = (squared ? d * d : d) * v[i]
+      [Scalar](unsafeUninitializedCapacity: k * outputs) { scaled, initialized in
+        deltas.withUnsafeElements { delta in
+          for i in 0..<k {
+            for o in 0..<outputs {
+              let d = delta[i * outputs + o]
+              scaled[i * outputs + o] = (squared ? d * d : d) * v[i]
+            }
+          }
         }
+        initialized = k * outputs
       }
-      return scaled
     }
     let weightDeltas = scaledDeltas(weightVector)
     let biasDeltas = biasVector == weightVector ? weightDeltas : scaledDeltas(biasVector)

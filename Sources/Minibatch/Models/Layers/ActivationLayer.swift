@@ -43,28 +43,28 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
   public func forward(
     parameters: UnsafeBufferPointer<Scalar>, input: [Scalar], exampleCount k: Int
   ) -> any LayerPass<Scalar> {
-    var output = input
-    switch function {
-    case .relu:
-      for j in output.indices { output[j] = max(output[j], 0) }
-    case .leakyReLU:
-      for j in output.indices where output[j] <= 0 { output[j] *= 0.01 }
-    case .tanh:
-      output.withUnsafeMutableBufferPointer { y in
-        Kernels.tanh(y.baseAddress!, y.baseAddress!, count: y.count)
+    // Written straight from the input into a new buffer (no copy, no zero fill first).
+    let output = [Scalar](unsafeUninitializedCapacity: input.count) { y, initialized in
+      input.withUnsafeBufferPointer { x in
+        let (x, y, n) = (x.baseAddress!, y.baseAddress!, x.count)
+        switch function {
+        case .relu:
+          for j in 0..<n { y[j] = max(x[j], 0) }
+        case .leakyReLU:
+          for j in 0..<n { y[j] = x[j] > 0 ? x[j] : 0.01 * x[j] }
+        case .tanh:
+          Kernels.tanh(x, y, count: n)
+        case .sigmoid:
+          for j in 0..<n {
+            let e = Scalar.exp(-abs(x[j]))
+            y[j] = x[j] >= 0 ? 1 / (1 + e) : e / (1 + e)
+          }
+        case .gelu:
+          let scale = 1 / Scalar(2).squareRoot()
+          for j in 0..<n { y[j] = x[j] * (1 + Scalar.erf(x[j] * scale)) / 2 }
+        }
       }
-    case .sigmoid:
-      for j in output.indices {
-        let x = output[j]
-        let e = Scalar.exp(-abs(x))
-        output[j] = x >= 0 ? 1 / (1 + e) : e / (1 + e)
-      }
-    case .gelu:
-      let scale = 1 / Scalar(2).squareRoot()
-      for j in output.indices {
-        let x = output[j]
-        output[j] = x * (1 + Scalar.erf(x * scale)) / 2
-      }
+      initialized = input.count
     }
     return Pass(function: function, input: input, output: output)
   }
@@ -80,24 +80,34 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
       outputDeltas: [Scalar], parameters: UnsafeBufferPointer<Scalar>, needsInputDeltas: Bool
     ) -> (inputDeltas: [Scalar]?, factor: (any PerExampleGradientFactor<Scalar>)?) {
       guard needsInputDeltas else { return (nil, nil) }
-      var d = outputDeltas
-      switch function {
-      case .relu:
-        for j in d.indices where input[j] <= 0 { d[j] = 0 }
-      case .leakyReLU:
-        for j in d.indices where input[j] <= 0 { d[j] *= 0.01 }
-      case .tanh:
-        for j in d.indices { d[j] *= 1 - output[j] * output[j] }
-      case .sigmoid:
-        for j in d.indices { d[j] *= output[j] * (1 - output[j]) }
-      case .gelu:
-        let scale = 1 / Scalar(2).squareRoot()
-        let density = 1 / (2 * Scalar.pi).squareRoot()
-        for j in d.indices {
-          let x = input[j]
-          let cdf = (1 + Scalar.erf(x * scale)) / 2
-          d[j] *= cdf + x * density * Scalar.exp(-x * x / 2)
+      let d = [Scalar](unsafeUninitializedCapacity: outputDeltas.count) { below, initialized in
+        outputDeltas.withUnsafeBufferPointer { delta in
+          input.withUnsafeBufferPointer { x in
+            output.withUnsafeBufferPointer { f in
+              let (g, x, f, b, n) = (
+                delta.baseAddress!, x.baseAddress!, f.baseAddress!, below.baseAddress!, delta.count
+              )
+              switch function {
+              case .relu:
+                for j in 0..<n { b[j] = x[j] > 0 ? g[j] : 0 }
+              case .leakyReLU:
+                for j in 0..<n { b[j] = x[j] > 0 ? g[j] : 0.01 * g[j] }
+              case .tanh:
+                for j in 0..<n { b[j] = g[j] * (1 - f[j] * f[j]) }
+              case .sigmoid:
+                for j in 0..<n { b[j] = g[j] * (f[j] * (1 - f[j])) }
+              case .gelu:
+                let scale = 1 / Scalar(2).squareRoot()
+                let density = 1 / (2 * Scalar.pi).squareRoot()
+                for j in 0..<n {
+                  let cdf = (1 + Scalar.erf(x[j] * scale)) / 2
+                  b[j] = g[j] * (cdf + x[j] * density * Scalar.exp(-x[j] * x[j] / 2))
+                }
+              }
+            }
+          }
         }
+        initialized = outputDeltas.count
       }
       return (d, nil)
     }

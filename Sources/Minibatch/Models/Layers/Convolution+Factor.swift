@@ -71,13 +71,17 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
   ) {
     let (k, t, p, f) = (exampleCount, positions, patch, filters)
     let rows = k * t
+    /// diag(v ⊗ 1_T)·Δ, written into a new buffer.
     func scaled(_ v: [Scalar]) -> [Scalar] {
-      var s = deltas
-      for i in 0..<k {
-        let factor = v[i]
-        for e in (i * t * f)..<((i + 1) * t * f) { s[e] *= factor }
+      [Scalar](unsafeUninitializedCapacity: deltas.count) { s, initialized in
+        deltas.withUnsafeBufferPointer { d in
+          for i in 0..<k {
+            let factor = v[i]
+            for e in (i * t * f)..<((i + 1) * t * f) { s[e] = d[e] * factor }
+          }
+        }
+        initialized = deltas.count
       }
-      return s
     }
     let weightDeltas = scaled(vectors[0])
     let biasDeltas = vectors[1] == vectors[0] ? weightDeltas : scaled(vectors[1])
