@@ -188,7 +188,7 @@ import Testing
     expectError(
       .invalidArgument(
         name: "gradient representation", value: "factored",
-        expected: "stored or streamed (RowsOnly has no dense-layer factors)")
+        expected: "stored or streamed (RowsOnly has no layer factors)")
     ) { try factored.train(parameters: &w, data: data, epochs: 1) }
     var automatic = MinibatchTrainer(
       model: model, optimizer: try StochasticGradientDescent(), sampler: sampler,

@@ -10,7 +10,7 @@
 /// ```
 ///
 /// `J` reaches the reductions as a ``PerExampleGradientOperator``: every model provides a
-/// ``PerExampleRowWriter`` (for the stored and streamed representations); dense models also
+/// ``PerExampleRowWriter`` (for the stored and streamed representations); layered models also
 /// provide the factored one, in which `J` is never formed. The losses carry no regulariser:
 /// regularisation belongs to the optimiser (``Regularization``), so per-example norms and clipping
 /// see the data's gradients alone.
@@ -51,9 +51,9 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Scalar>, losses: [Scalar])
 
-  /// For models made of dense layers, the forward and backward passes' factors of `J` (see
-  /// ``FactoredPerExampleGradients``) and the per-example losses; `nil` for models that cannot
-  /// factor their rows (the default), which then use their row writer.
+  /// For models made of layers (``Sequential`` and its presets), the forward and backward passes'
+  /// factors of `J` (see ``FactoredPerExampleGradients``) and the per-example losses; `nil` for
+  /// models that cannot factor their rows (the default), which then use their row writer.
   func perExampleGradientFactors(
     parameters: [Scalar], batch: Batch<Scalar>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Scalar>, losses: [Scalar])?
@@ -74,7 +74,7 @@ public protocol PerExampleGradientModel<Scalar>: Sendable {
 public enum GradientRepresentation: String, Sendable, Hashable, CaseIterable,
   CustomStringConvertible
 {
-  /// Factored when the model provides factors (the built-in dense models), stored otherwise.
+  /// Factored when the model provides factors (``Sequential`` and its presets), stored otherwise.
   case automatic
   /// ``FactoredPerExampleGradients``: `J` never formed; about the cost of the backward pass.
   case factored
@@ -121,7 +121,7 @@ extension PerExampleGradientModel {
       }
       try validateArgument(
         representation, named: "gradient representation",
-        expected: "stored or streamed (\(Self.self) has no dense-layer factors)",
+        expected: "stored or streamed (\(Self.self) has no layer factors)",
         representation == .automatic)
       let (gradients, losses) = try perExampleGradients(
         parameters: parameters, batch: batch, parallelism: parallelism)

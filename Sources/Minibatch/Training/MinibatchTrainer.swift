@@ -459,7 +459,7 @@ where Opt.Scalar == Model.Scalar {
         != nil
       try validateArgument(
         representation, named: "gradient representation",
-        expected: "stored or streamed (\(Model.self) has no dense-layer factors)",
+        expected: "stored or streamed (\(Model.self) has no layer factors)",
         factorable || representation != .factored)
       let usesStoredJ = representation == .stored || (representation == .automatic && !factorable)
       try validateArgument(

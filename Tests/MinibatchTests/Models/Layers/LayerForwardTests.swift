@@ -34,7 +34,8 @@ import Testing
       let stride = 1 + Int(rng.next() % 2)
       let padding = Int(rng.next() % UInt64(kernel))
       let filters = 1 + Int(rng.next() % 3)
-      let label = "trial \(trial): k \(k) shape \(shape) kernel \(kernel) stride \(stride) padding \(padding)"
+      let label =
+        "trial \(trial): k \(k) shape \(shape) kernel \(kernel) stride \(stride) padding \(padding)"
       let input: [Scalar] = rng.signedArray(count: k * shape.reduce(1, *))
       let x = { (i: Int, c: Int, r: Int, s: Int) -> Double in
         guard r >= 0, r < h, s >= 0, s < width else { return 0 }
