@@ -230,12 +230,18 @@ public struct Sequential<Scalar: BLASScalar>: PerExampleGradientModel {
     var perExample = 0
     var overflow = false
     for layer in layers {
-      var size = 3 * layer.outputShape.count
+      var (size, o1) = layer.outputShape.count.multipliedReportingOverflow(by: 3)
       if let convolution = layer as? Convolution<Scalar> {
         let g = convolution.geometry
-        size += 2 * g.positions * (g.patch + convolution.filters)
+        let (unfolded, o2) = g.positions.multipliedReportingOverflow(
+          by: 2 * (g.patch + convolution.filters))
+        let o3: Bool
+        (size, o3) = size.addingReportingOverflow(unfolded)
+        o1 = o1 || o2 || o3
       }
-      (perExample, overflow) = perExample.addingReportingOverflow(size)
+      let o4: Bool
+      (perExample, o4) = perExample.addingReportingOverflow(size)
+      overflow = o1 || o4
       if overflow { break }
     }
     let (count, overflow2) = perExample.multipliedReportingOverflow(by: inputs.rows)

@@ -50,7 +50,10 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
     try validateArgument(filters, named: "convolution filters", expected: "≥ 1", filters >= 1)
     try validateArgument(kernel, named: "convolution kernel", expected: "≥ 1", kernel >= 1)
     try validateArgument(stride, named: "convolution stride", expected: "≥ 1", stride >= 1)
-    try validateArgument(padding, named: "convolution padding", expected: "≥ 0", padding >= 0)
+    try validateArgument(
+      padding, named: "convolution padding",
+      expected: "0...\(spatial.max() ?? 0) (at most the input's extent)",
+      padding >= 0 && spatial.allSatisfy { padding <= $0 })
     try validateArgument(
       kernel, named: "convolution kernel",
       expected:
@@ -65,8 +68,16 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
     self.stride = stride
     self.padding = padding
     self.normMethod = normMethod
-    outputShape = TensorShape(
-      unchecked: [filters] + spatial.map { ($0 + 2 * padding - kernel) / stride + 1 })
+    // Checked: filters × output positions, and the unfolded patch, within Int.
+    outputShape = try TensorShape(
+      [filters] + spatial.map { ($0 + 2 * padding - kernel) / stride + 1 })
+    let (patch, overflow) = inputShape.dimensions[0].multipliedReportingOverflow(
+      by: spatial.count == 2 ? kernel * kernel : kernel)
+    let (size, overflow2) = (patch + 1).multipliedReportingOverflow(by: filters)
+    try validateArgument(
+      kernel, named: "convolution kernel",
+      expected: "(C·kernel² + 1)·filters parameters within Int",
+      !overflow && !overflow2 && size > 0)
   }
 
   /// The convolution seen as 2-D: a 1-D one has `H = 1`, a `1 × kernel` window, no vertical

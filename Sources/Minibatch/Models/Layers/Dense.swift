@@ -20,6 +20,9 @@ public struct Dense<Scalar: BLASScalar>: NetworkLayer {
       inputShape, named: "dense input shape", expected: "a flat shape [in] (add flatten before it)",
       inputShape.dimensions.count == 1)
     try validateArgument(units, named: "dense units", expected: "≥ 1", units >= 1)
+    let (_, overflow) = (inputShape.count + 1).multipliedReportingOverflow(by: units)
+    try validateArgument(
+      units, named: "dense units", expected: "(in + 1)·units parameters within Int", !overflow)
     self.inputShape = inputShape
     outputShape = TensorShape(unchecked: [units])
   }

@@ -32,6 +32,10 @@ public struct Pooling<Scalar: BLASScalar>: NetworkLayer {
     try validateArgument(
       inputShape, named: "pooling input shape", expected: "C×L (1-D) or C×H×W (2-D)",
       (1...2).contains(spatial.count))
+    // Max pooling records each output's source as an Int32 offset within its example.
+    try validateArgument(
+      inputShape, named: "pooling input shape", expected: "fewer than 2^31 values per example",
+      inputShape.count < Int(Int32.max))
     try validateArgument(kernel, named: "pooling kernel", expected: "≥ 1", kernel >= 1)
     try validateArgument(stride, named: "pooling stride", expected: "≥ 1", stride >= 1)
     try validateArgument(

@@ -40,6 +40,11 @@ import Testing
       ("flatten dense(1)", [4], "outputs"),
       ("meanpool dense(3)", [6], "C×L or C×H×W"),
       ("embedding(0,3) meanpool dense(3)", [5], "embedding vocabulary"),
+      // Sizes beyond Int or the machine: errors, never a trap.
+      ("flatten dense(9223372036854775807)", [4], "within Int"),
+      ("conv2d(2,3,padding=1000000000) flatten dense(3)", [1, 8, 8], "convolution padding"),
+      ("conv2d(9223372036854775807,3) flatten dense(3)", [1, 8, 8], "within Int"),
+      ("flatten dense(100000000000) dense(2)", [4], "parameters"),
     ] {
       expectInvalid(text, on: shape, naming: fragment)
     }
