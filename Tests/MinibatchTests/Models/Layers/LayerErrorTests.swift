@@ -26,6 +26,40 @@ import Testing
     }
   }
 
+  /// Random texts and random architectures on random shapes: a network or a typed error, never a
+  /// trap (seeded, so a failure reproduces).
+  @Test func fuzzedSpecificationsNeverTrap() {
+    var rng = SeededGenerator(seed: 29)
+    let alphabet = Array("conv2d1(),= maxpool flatten dense embedding meanpool relu 0123456789-")
+    let words = [
+      "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "flatten", "dense",
+      "relu", "gelu", "layernorm", "groupnorm", "embedding", "meanpool", "tanh",
+    ]
+    for _ in 0..<2_000 {
+      let text: String
+      if rng.next() % 2 == 0 {
+        text = String(
+          (0..<Int(rng.next() % 40)).map { _ in alphabet[Int(rng.next() % 64) % alphabet.count] })
+      } else {
+        text = (0..<(1 + Int(rng.next() % 5))).map { _ in
+          let word = words[Int(rng.next() % UInt64(words.count))]
+          let arguments = (0..<Int(rng.next() % 4)).map { index -> String in
+            let value = [0, 1, 2, 3, 5, -1, 1 << 40, Int.max][Int(rng.next() % 8)]
+            return index == 2 ? "stride=\(value)" : index == 3 ? "padding=\(value)" : "\(value)"
+          }
+          return arguments.isEmpty ? word : "\(word)(\(arguments.joined(separator: ",")))"
+        }.joined(separator: " ")
+      }
+      let shape = [[6], [2, 5], [1, 4, 4], [3, 1, 7]][Int(rng.next() % 4)]
+      do {
+        let network = try Sequential<Float>(inputShape: TensorShape(shape), layers: text)
+        #expect(network.parameterCount > 0 && network.outputCount >= 2, "'\(text)'")
+      } catch {
+        #expect(!"\(error)".isEmpty)
+      }
+    }
+  }
+
   @Test func shapesThatDoNotFitNameTheLayer() {
     for (text, shape, fragment) in [
       ("conv2d(4,9) flatten dense(10)", [1, 8, 8], "layer 1 'conv2d(4,9,stride=1,padding=0)'"),
