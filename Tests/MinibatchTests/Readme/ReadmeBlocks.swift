@@ -65,7 +65,7 @@ import Testing
     print(report.worstError)                                          // < 1e-7 (tested)
   }
 
-  /// README.md, the block at line 375.
+  /// README.md, the block at line 376.
   @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
@@ -90,7 +90,7 @@ import Testing
     print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
   }
 
-  /// README.md, the block at line 474.
+  /// README.md, the block at line 475.
   @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
