@@ -30,6 +30,11 @@
 public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradientOperator {
   /// The factors, in parameter order.
   public let factors: [any PerExampleGradientFactor<Scalar>]
+
+  /// The dense layers' factors (all of them for an MLP): what this type held before it held any
+  /// factor.
+  @available(*, deprecated, message: "use factors (a network's factors need not be dense)")
+  public var layers: [Layer] { factors.compactMap { $0 as? Layer } }
   public let exampleCount: Int
   public let parameterCount: Int
   /// Where each factor's slice starts in the flat parameter vector.
