@@ -44,7 +44,7 @@ let package = Package(
     ),
 
     // The package's own hot loops in C, each compiled for several instruction sets and chosen
-    // at run time (`target_clones`): no compiler flags, so a dependent package still builds.
+    // at run time (`target` attributes): no compiler flags, so a dependent package still builds.
     .target(name: "CMinibatchKernels"),
 
     // MARK: - The library

@@ -5,22 +5,22 @@
 // y = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite, n rounded with the 1.5·2^p trick so no SSE4.1 round
 // is needed), expm1(r) by its Taylor polynomial (degree 7 in float, 13 in double: truncation below
 // half an ulp), then expm1(y) = 2^n·expm1(r) + (2^n − 1). NaN propagates; ±∞ gives ±1.
+//
+// Dispatch: each loop is one always-inline body, compiled three times under
+// `__attribute__((target(…)))` (x86-64-v4: AVX-512 F/BW/CD/DQ/VL; x86-64-v3: AVX2, FMA, BMI2;
+// baseline SSE2); the entry point picks one on its first call (`__builtin_cpu_supports`) and keeps
+// it in an atomic pointer. Not `target_clones`: its ifunc resolvers run while the program is being
+// loaded, before a sanitizer's runtime has started, and crash the thread and address sanitizers.
 #include "minibatch_kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-// x86-64-v4: AVX-512 (F, BW, CD, DQ, VL); x86-64-v3: AVX2, FMA, BMI2; default: SSE2.
-#define MINIBATCH_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MINIBATCH_CLONES
-#endif
+#define MINIBATCH_INLINE static inline __attribute__((always_inline))
 
-MINIBATCH_CLONES
-void minibatch_tanh_f32(const float *x, float *y, size_t n) {
+MINIBATCH_INLINE void tanh_f32_body(const float *x, float *y, size_t n) {
   for (size_t i = 0; i < n; i++) {
     float v = x[i];
     float a = fabsf(v);
@@ -48,8 +48,7 @@ void minibatch_tanh_f32(const float *x, float *y, size_t n) {
   }
 }
 
-MINIBATCH_CLONES
-void minibatch_tanh_f64(const double *x, double *y, size_t n) {
+MINIBATCH_INLINE void tanh_f64_body(const double *x, double *y, size_t n) {
   for (size_t i = 0; i < n; i++) {
     double v = x[i];
     double a = fabs(v);
@@ -83,13 +82,58 @@ void minibatch_tanh_f64(const double *x, double *y, size_t n) {
   }
 }
 
+// MARK: - Instruction sets and dispatch
+
+enum isa { ISA_BASELINE, ISA_V3, ISA_V4 };
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-const char *minibatch_kernels_isa(void) {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
-  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2, FMA)";
-  return "x86-64 (SSE2)";
-}
-#else
-const char *minibatch_kernels_isa(void) { return "portable"; }
+#define MINIBATCH_X86 1
+#define V4 __attribute__((target("arch=x86-64-v4")))
+#define V3 __attribute__((target("arch=x86-64-v3")))
 #endif
+
+static enum isa detected_isa(void) {
+#ifdef MINIBATCH_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return ISA_V4;
+  if (__builtin_cpu_supports("x86-64-v3")) return ISA_V3;
+#endif
+  return ISA_BASELINE;
+}
+
+const char *minibatch_kernels_isa(void) {
+#ifdef MINIBATCH_X86
+  switch (detected_isa()) {
+    case ISA_V4: return "x86-64-v4 (AVX-512)";
+    case ISA_V3: return "x86-64-v3 (AVX2, FMA)";
+    default: return "x86-64 (SSE2)";
+  }
+#else
+  return "portable";
+#endif
+}
+
+/// One kernel's entry point: the body for each instruction set, and the one chosen on first use.
+#ifdef MINIBATCH_X86
+#define MINIBATCH_DISPATCH(name, type)                                                   \
+  V4 static void name##_v4(const type *x, type *y, size_t n) { name##_body(x, y, n); }   \
+  V3 static void name##_v3(const type *x, type *y, size_t n) { name##_body(x, y, n); }   \
+  static void name##_baseline(const type *x, type *y, size_t n) { name##_body(x, y, n); } \
+  typedef void (*name##_fn)(const type *, type *, size_t);                               \
+  static _Atomic(name##_fn) name##_chosen = NULL;                                        \
+  void minibatch_##name(const type *x, type *y, size_t n) {                              \
+    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);            \
+    if (f == NULL) {                                                                     \
+      enum isa isa = detected_isa();                                                     \
+      f = isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;       \
+      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                    \
+    }                                                                                    \
+    f(x, y, n);                                                                          \
+  }
+#else
+#define MINIBATCH_DISPATCH(name, type) \
+  void minibatch_##name(const type *x, type *y, size_t n) { name##_body(x, y, n); }
+#endif
+
+MINIBATCH_DISPATCH(tanh_f32, float)
+MINIBATCH_DISPATCH(tanh_f64, double)

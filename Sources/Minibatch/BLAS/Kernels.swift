@@ -1,7 +1,7 @@
 import CMinibatchKernels
 
 /// The package's own C kernels (`Sources/CMinibatchKernels`), each compiled for x86-64-v4
-/// (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64 and dispatched at run time; one forwarder per kernel, dispatching on
+/// (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64 and chosen at run time on first use; one forwarder per kernel, dispatching on
 /// the scalar type. Results can differ in the last bit between instruction sets (FMA
 /// contraction); on one machine they do not depend on the thread count.
 @_spi(Benchmark) public enum Kernels {
