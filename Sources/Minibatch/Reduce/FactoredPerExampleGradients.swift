@@ -56,7 +56,8 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// `J` from any factors, placed side by side in this order.
   ///
-  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for no factors,
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for no factors or a
+  ///   factor whose tensor sizes do not add up to its parameters,
   ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` if the factors disagree on `k`,
   ///   ``MinibatchError/dimensionOutOfRange(value:limit:of:)`` if `n` exceeds BLAS's range.
   public init(factors: [any PerExampleGradientFactor<Scalar>]) throws(MinibatchError) {
@@ -70,6 +71,11 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
         factor.exampleCount, expected: first.exampleCount, of: "examples of factor \(index)")
       let size = factor.parameterCount
       try validateArgument(size, named: "parameters of factor \(index)", expected: "≥ 1", size >= 1)
+      let tensors = factor.tensorSizes
+      try validateArgument(
+        tensors, named: "tensor sizes of factor \(index)",
+        expected: "sizes ≥ 1 adding up to its \(size) parameters",
+        tensors.allSatisfy { $0 >= 1 } && tensors.reduce(0, &+) == size)
       guard size <= Matrix<Scalar>.maximumDimension - n else {
         throw .dimensionOutOfRange(
           value: n &+ size, limit: Matrix<Scalar>.maximumDimension, of: "n (parameters)")

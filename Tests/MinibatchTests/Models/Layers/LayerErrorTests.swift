@@ -176,3 +176,31 @@ import Testing
     #expect(mlp.parameterBlocks == same.parameterBlocks)
   }
 }
+
+/// A factor of one's own whose tensor sizes do not add up to its parameters.
+private struct InconsistentFactor: PerExampleGradientFactor {
+  typealias Scalar = Double
+  var exampleCount: Int { 2 }
+  var parameterCount: Int { 3 }
+  var tensorSizes: [Int] { [1, 1] }
+  func reduce(
+    tensorVectors vectors: [[Double]], alpha: Double, beta: Double,
+    into slice: UnsafeMutableBufferPointer<Double>, parallelism: Parallelism
+  ) {}
+  func reduceSquares(
+    with v: [Double], alpha: Double, beta: Double, into slice: UnsafeMutableBufferPointer<Double>,
+    parallelism: Parallelism
+  ) {}
+  func squaredTensorNorms(parallelism: Parallelism) -> [[Double]] { [[0, 0], [0, 0]] }
+  func writeTile(
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Double>, rowStride: Int
+  ) {}
+}
+
+@Test func factorsWhoseTensorsDoNotCoverTheirParametersAreRefused() {
+  expectError(
+    .invalidArgument(
+      name: "tensor sizes of factor 0", value: "[1, 1]",
+      expected: "sizes ≥ 1 adding up to its 3 parameters")
+  ) { try FactoredPerExampleGradients<Double>(factors: [InconsistentFactor()]) }
+}
