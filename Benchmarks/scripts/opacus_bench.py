@@ -54,6 +54,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from torch_bench import timed  # the same timing (min and median after a warm-up) as the MLP cases
 from torch.func import functional_call, grad, vmap
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -204,18 +206,6 @@ def check(model, k=4):
         sys.exit("opacus_bench: per-example gradient check FAILED (float64, k = 4):\n  "
                  + "\n  ".join(failures))
     return f"check {model} (float64, k = {k}) vs vmap(grad): " + ", ".join(report)
-
-
-def timed(fn, budget=1.0, min_runs=7):
-    fn()
-    runs = []
-    start = time.perf_counter()
-    while len(runs) < min_runs or (time.perf_counter() - start < budget and len(runs) < 200):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    runs.sort()
-    return runs[0], runs[len(runs) // 2]
 
 
 def cases():
