@@ -48,7 +48,6 @@ import gc
 import json
 import os
 import sys
-import time
 import warnings
 
 import torch
