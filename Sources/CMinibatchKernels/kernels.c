@@ -6,19 +6,14 @@
 // is needed), expm1(r) by its Taylor polynomial (degree 7 in float, 13 in double: truncation below
 // half an ulp), then expm1(y) = 2^n·expm1(r) + (2^n − 1). NaN propagates; ±∞ gives ±1.
 //
-// Dispatch: each loop is one always-inline body, compiled three times under
-// `__attribute__((target(…)))` (x86-64-v4: AVX-512 F/BW/CD/DQ/VL; x86-64-v3: AVX2, FMA, BMI2;
-// baseline SSE2); the entry point picks one on its first call (`__builtin_cpu_supports`) and keeps
-// it in an atomic pointer. Not `target_clones`: its ifunc resolvers run while the program is being
-// loaded, before a sanitizer's runtime has started, and crash the thread and address sanitizers.
+// Dispatch: each body is compiled per instruction set and chosen on first use (dispatch.h).
 #include "minibatch_kernels.h"
+#include "dispatch.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-
-#define MINIBATCH_INLINE static inline __attribute__((always_inline))
 
 MINIBATCH_INLINE void tanh_f32_body(const float *x, float *y, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -82,17 +77,9 @@ MINIBATCH_INLINE void tanh_f64_body(const double *x, double *y, size_t n) {
   }
 }
 
-// MARK: - Instruction sets and dispatch
+// MARK: - Instruction sets
 
-enum isa { ISA_BASELINE, ISA_V3, ISA_V4 };
-
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#define MINIBATCH_X86 1
-#define V4 __attribute__((target("arch=x86-64-v4")))
-#define V3 __attribute__((target("arch=x86-64-v3")))
-#endif
-
-static enum isa detected_isa(void) {
+enum isa minibatch_detected_isa(void) {
 #ifdef MINIBATCH_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("x86-64-v4")) return ISA_V4;
@@ -103,7 +90,7 @@ static enum isa detected_isa(void) {
 
 const char *minibatch_kernels_isa(void) {
 #ifdef MINIBATCH_X86
-  switch (detected_isa()) {
+  switch (minibatch_detected_isa()) {
     case ISA_V4: return "x86-64-v4 (AVX-512)";
     case ISA_V3: return "x86-64-v3 (AVX2, FMA)";
     default: return "x86-64 (SSE2)";
@@ -112,28 +99,6 @@ const char *minibatch_kernels_isa(void) {
   return "portable";
 #endif
 }
-
-/// One kernel's entry point: the body for each instruction set, and the one chosen on first use.
-#ifdef MINIBATCH_X86
-#define MINIBATCH_DISPATCH(name, type)                                                   \
-  V4 static void name##_v4(const type *x, type *y, size_t n) { name##_body(x, y, n); }   \
-  V3 static void name##_v3(const type *x, type *y, size_t n) { name##_body(x, y, n); }   \
-  static void name##_baseline(const type *x, type *y, size_t n) { name##_body(x, y, n); } \
-  typedef void (*name##_fn)(const type *, type *, size_t);                               \
-  static _Atomic(name##_fn) name##_chosen = NULL;                                        \
-  void minibatch_##name(const type *x, type *y, size_t n) {                              \
-    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);            \
-    if (f == NULL) {                                                                     \
-      enum isa isa = detected_isa();                                                     \
-      f = isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;       \
-      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                    \
-    }                                                                                    \
-    f(x, y, n);                                                                          \
-  }
-#else
-#define MINIBATCH_DISPATCH(name, type) \
-  void minibatch_##name(const type *x, type *y, size_t n) { name##_body(x, y, n); }
-#endif
 
 MINIBATCH_DISPATCH(tanh_f32, float)
 MINIBATCH_DISPATCH(tanh_f64, double)

@@ -3,6 +3,8 @@
   import Foundation
   import Minibatch
 
+  extension PrivacyAccountantKind: ExpressibleByArgument {}
+
   /// `minibatch-privacy`: the privacy accountant on the command line, like TF Privacy's
   /// `compute_dp_sgd_privacy`. Both subcommands print their inputs and end with one
   /// `name = value` line.
@@ -13,10 +15,13 @@
       abstract:
         "DP-SGD privacy accounting: ε from a noise multiplier, or the noise multiplier for ε.",
       discussion: """
-        Rényi DP of the Poisson-subsampled Gaussian mechanism (Mironov, Talwar and Zhang 2019), \
-        composed over the steps and converted to (ε, δ) by Balle et al. (2020, Theorem 21) over \
-        the orders 1.1, 1.2, …, 10.9, 12, 13, …, 63. The sampling rate q is the expected batch \
-        size over the data set size; steps are epochs × 1/q.
+        Accounts the Poisson-subsampled Gaussian mechanism of DP-SGD over T steps. The default \
+        accountant, pld, composes its privacy loss distribution exactly by FFT on a grid of \
+        losses (discretization 1e-4, rounded pessimistically), as Google's dp-accounting does: \
+        the ε printed is an upper bound. rdp is Rényi DP (Mironov, Talwar and Zhang 2019) \
+        converted by Balle et al. (2020, Theorem 21), looser. Every printed ε is rounded up. \
+        The sampling rate q is the expected batch size over the data set size; steps are \
+        epochs × 1/q.
         """,
       subcommands: [Epsilon.self, NoiseMultiplier.self])
 
@@ -32,6 +37,24 @@
       @Option(help: "δ, in (0, 1); usually below 1/N.")
       var delta: Double
 
+      @Option(help: "pld (privacy loss distribution, tight; the default) or rdp (Rényi DP).")
+      var accountant: PrivacyAccountantKind = .pld
+
+      @Option(
+        help: "pld only: the spacing Δ of the privacy-loss grid (> 0; finer is tighter, slower).")
+      var discretization: Double = PrivacyLossDistribution.defaultDiscretization
+
+      /// The line naming the accountant.
+      var accountantLine: String {
+        switch accountant {
+        case .pld:
+          "accountant = pld (privacy loss distribution, discretization \(discretization); "
+            + "ε is an upper bound, rounded up)"
+        case .rdp:
+          "accountant = rdp (Rényi DP, orders 1.1 to \(Int(RDPAccountant.defaultOrders.max()!)); ε rounded up)"
+        }
+      }
+
       func validate() throws {
         guard samplingRate > 0, samplingRate <= 1 else {
           throw ValidationError("--sampling-rate must be in (0, 1] (got \(samplingRate))")
@@ -40,6 +63,19 @@
         guard delta > 0, delta < 1 else {
           throw ValidationError("--delta must be in (0, 1) (got \(delta))")
         }
+        guard discretization.isFinite, discretization > 0 else {
+          throw ValidationError("--discretization must be finite and > 0 (got \(discretization))")
+        }
+        if accountant == .rdp, discretization != PrivacyLossDistribution.defaultDiscretization {
+          throw ValidationError("--discretization is for --accountant pld")
+        }
+      }
+
+      /// Whether an RDP answer came from the largest order tried (then ε may be loose).
+      func orderWarning(_ order: Double) -> String? {
+        guard accountant == .rdp, order == RDPAccountant.defaultOrders.max() else { return nil }
+        return "warning: the best RDP order is the largest one tried (\(order)); ε may be loose: "
+          + "use --accountant pld"
       }
     }
 
@@ -65,26 +101,41 @@
         for line in try lines() { print(line) }
       }
 
-      /// What `run` prints; the last line is `epsilon = …`.
+      /// What `run` prints; the last line is `epsilon = …`, rounded up (5 significant digits).
       func lines() throws -> [String] {
-        var accountant = try RDPAccountant()
-        try accountant.compose(
-          noiseMultiplier: noiseMultiplier, samplingRate: mechanism.samplingRate,
-          steps: mechanism.steps)
-        let (epsilon, order) = try accountant.epsilon(delta: mechanism.delta)
-        return [
+        var lines = [
           "noise_multiplier = \(noiseMultiplier), sampling_rate = \(mechanism.samplingRate), "
             + "steps = \(mechanism.steps), delta = \(mechanism.delta)",
-          "optimal RDP order = \(order)",
-          "epsilon = " + String(format: "%.4f", epsilon),
+          mechanism.accountantLine,
         ]
+        let epsilon: Double
+        switch mechanism.accountant {
+        case .pld:
+          epsilon = try PLDAccountant.epsilon(
+            noiseMultiplier: noiseMultiplier, samplingRate: mechanism.samplingRate,
+            steps: mechanism.steps, delta: mechanism.delta,
+            discretization: mechanism.discretization)
+        case .rdp:
+          var accountant = try RDPAccountant()
+          try accountant.compose(
+            noiseMultiplier: noiseMultiplier, samplingRate: mechanism.samplingRate,
+            steps: mechanism.steps)
+          let (value, order) = try accountant.epsilon(delta: mechanism.delta)
+          epsilon = value
+          lines.append("optimal RDP order = \(order)")
+          if let warning = mechanism.orderWarning(order) { lines.append(warning) }
+        }
+        lines.append("epsilon = " + PrivacyFormatting.roundedUp(epsilon, significantDigits: 5))
+        return lines
       }
     }
 
     struct NoiseMultiplier: ParsableCommand {
       static let configuration = CommandConfiguration(
         commandName: "noise-multiplier",
-        abstract: "The smallest σ whose ε after T steps at rate q is at most the target (to 0.01).")
+        abstract:
+          "The smallest σ whose ε after T steps at rate q is at most the target (pld: to 0.1% "
+          + "of σ; rdp: to 0.01 in ε).")
 
       @Option(help: "The target ε > 0.")
       var epsilon: Double
@@ -104,24 +155,39 @@
         for line in try lines() { print(line) }
       }
 
-      /// What `run` prints; the last line is `noise_multiplier = …`.
+      /// What `run` prints; the last line is `noise_multiplier = …`, rounded up (a larger σ
+      /// spends less, so the printed σ reaches the target too).
       func lines() throws -> [String] {
         let sigma: Double
+        let reached: Double
         do {
-          sigma = try RDPAccountant.noiseMultiplier(
-            targetEpsilon: epsilon, samplingRate: mechanism.samplingRate, steps: mechanism.steps,
-            delta: mechanism.delta)
+          switch mechanism.accountant {
+          case .pld:
+            sigma = try PLDAccountant.noiseMultiplier(
+              targetEpsilon: epsilon, samplingRate: mechanism.samplingRate,
+              steps: mechanism.steps, delta: mechanism.delta,
+              discretization: mechanism.discretization)
+            reached = try PLDAccountant.epsilon(
+              noiseMultiplier: sigma, samplingRate: mechanism.samplingRate,
+              steps: mechanism.steps, delta: mechanism.delta,
+              discretization: mechanism.discretization)
+          case .rdp:
+            sigma = try RDPAccountant.noiseMultiplier(
+              targetEpsilon: epsilon, samplingRate: mechanism.samplingRate,
+              steps: mechanism.steps, delta: mechanism.delta)
+            reached = try RDPAccountant.epsilon(
+              noiseMultiplier: sigma, samplingRate: mechanism.samplingRate,
+              steps: mechanism.steps, delta: mechanism.delta)
+          }
         } catch {
           throw ValidationError("\(error)")
         }
-        let reached = try RDPAccountant.epsilon(
-          noiseMultiplier: sigma, samplingRate: mechanism.samplingRate, steps: mechanism.steps,
-          delta: mechanism.delta)
         return [
           "target epsilon = \(epsilon), sampling_rate = \(mechanism.samplingRate), "
             + "steps = \(mechanism.steps), delta = \(mechanism.delta)",
-          "epsilon at this noise multiplier = " + String(format: "%.4f", reached),
-          // Rounded up, so the printed σ reaches the target too (a larger σ spends less).
+          mechanism.accountantLine,
+          "epsilon at this noise multiplier = "
+            + PrivacyFormatting.roundedUp(reached, significantDigits: 5),
           "noise_multiplier = " + String(format: "%.4f", (sigma * 1e4).rounded(.up) / 1e4),
         ]
       }

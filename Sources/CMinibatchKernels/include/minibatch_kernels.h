@@ -9,6 +9,25 @@
 void minibatch_tanh_f32(const float *x, float *y, size_t n);
 void minibatch_tanh_f64(const double *x, double *y, size_t n);
 
+/// The twiddle table of a radix-2 FFT of length n (a power of two ≥ 2): entries h + j, for each
+/// stage h = 1, 2, 4, …, n/2 and j < h, hold exp(−iπ·j/h); re and im have n entries (entry 0 is
+/// not used).
+void minibatch_fft_twiddles(size_t n, double *re, double *im);
+
+/// In place: the discrete Fourier transform y_k = Σ_j x_j·exp(∓2πi·jk/n) of the complex vector
+/// (re, im) of length n (a power of two), − forward, + when inverse ≠ 0; not scaled (the inverse
+/// returns n times the inverse transform). twiddle_re/im from minibatch_fft_twiddles(n, …).
+void minibatch_fft_f64(size_t n, double *re, double *im, const double *twiddle_re,
+                       const double *twiddle_im, int inverse);
+
+/// In place: z_i ← z_i^exponent (principal branch, by polar form) for the n complex (re, im).
+void minibatch_complex_power_f64(size_t n, double *re, double *im, double exponent);
+
+/// out[k] = log Σ_i p[i]·exp(i·orders[k]) for k < count, over the n entries of p (−∞ when no
+/// entry is positive; entries ≤ 0 are skipped).
+void minibatch_log_moment_generating_f64(const double *p, size_t n, const double *orders,
+                                         size_t count, double *out);
+
 /// The instruction set the kernels run with on this machine: "x86-64-v4 (AVX-512)",
 /// "x86-64-v3 (AVX2, FMA)" or "x86-64 (SSE2)"; "portable" elsewhere.
 const char *minibatch_kernels_isa(void);

@@ -19,3 +19,87 @@ import CMinibatchKernels
     }
   }
 }
+
+/// A radix-2 fast Fourier transform of one length, in double precision (the C kernel
+/// `minibatch_fft_f64`): its twiddle table is computed once, by `cos`/`sin`, at construction.
+///
+/// ```
+/// forward:  y_k = Σ_j x_j·exp(−2πi·jk/n)        inverse:  x_j = (1/n)·Σ_k y_k·exp(+2πi·jk/n)
+/// ```
+///
+/// Cost `5·n·log₂ n` flops. Normwise error about `8·log₂(n)·u·‖y‖₂` (Higham, Theorem 24.2; tested
+/// against numpy's and a Float80 direct transform).
+struct FourierTransform: Sendable {
+  /// `n`, a power of two ≥ 1.
+  let count: Int
+  private let twiddleReal: [Double]
+  private let twiddleImaginary: [Double]
+
+  /// - Precondition: `count` is a power of two ≥ 1 (internal callers round up).
+  init(count: Int) {
+    precondition(count >= 1 && count & (count - 1) == 0, "FFT length is a power of two")
+    self.count = count
+    var real = [Double](repeating: 0, count: count)
+    var imaginary = [Double](repeating: 0, count: count)
+    real.withUnsafeMutableBufferPointer { re in
+      imaginary.withUnsafeMutableBufferPointer { im in
+        minibatch_fft_twiddles(count, re.baseAddress!, im.baseAddress!)
+      }
+    }
+    (twiddleReal, twiddleImaginary) = (real, imaginary)
+  }
+
+  /// The smallest power of two ≥ `n` (n ≥ 1).
+  static func length(atLeast n: Int) -> Int {
+    n <= 1 ? 1 : 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount)
+  }
+
+  /// In place, the forward transform or (with `inverse`) the inverse one, scaled by `1/n`.
+  func transform(real: inout [Double], imaginary: inout [Double], inverse: Bool) {
+    precondition(real.count == count && imaginary.count == count, "FFT input length")
+    real.withUnsafeMutableBufferPointer { re in
+      imaginary.withUnsafeMutableBufferPointer { im in
+        twiddleReal.withUnsafeBufferPointer { wr in
+          twiddleImaginary.withUnsafeBufferPointer { wi in
+            minibatch_fft_f64(
+              count, re.baseAddress!, im.baseAddress!, wr.baseAddress!, wi.baseAddress!,
+              inverse ? 1 : 0)
+          }
+        }
+        if inverse, count > 1 {
+          let scale = 1 / Double(count)
+          for i in 0..<count {
+            re[i] *= scale
+            im[i] *= scale
+          }
+        }
+      }
+    }
+  }
+
+  /// In place, `z ← z^exponent` for every entry (polar form; the principal branch).
+  static func raise(real: inout [Double], imaginary: inout [Double], toPower exponent: Double) {
+    precondition(real.count == imaginary.count, "complex vector halves")
+    real.withUnsafeMutableBufferPointer { re in
+      imaginary.withUnsafeMutableBufferPointer { im in
+        minibatch_complex_power_f64(re.count, re.baseAddress!, im.baseAddress!, exponent)
+      }
+    }
+  }
+
+  /// `log Σ_i p_i·e^{i·t}` for each order `t` (`−∞` when no `p_i` is positive).
+  static func logMomentGeneratingFunction(of p: [Double], orders: [Double]) -> [Double] {
+    guard !p.isEmpty else { return [Double](repeating: -.infinity, count: orders.count) }
+    guard !orders.isEmpty else { return [] }
+    return [Double](unsafeUninitializedCapacity: orders.count) { out, initialized in
+      p.withUnsafeBufferPointer { probabilities in
+        orders.withUnsafeBufferPointer { t in
+          minibatch_log_moment_generating_f64(
+            probabilities.baseAddress!, probabilities.count, t.baseAddress!, t.count,
+            out.baseAddress!)
+        }
+      }
+      initialized = orders.count
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Internal to the kernel target: instruction-set detection and the dispatch macro every kernel
+// file uses. Each loop is one always-inline body, compiled three times under
+// `__attribute__((target(…)))` (x86-64-v4: AVX-512 F/BW/CD/DQ/VL; x86-64-v3: AVX2, FMA, BMI2;
+// baseline SSE2); the entry point picks one on its first call (`__builtin_cpu_supports`) and keeps
+// it in an atomic pointer. Not `target_clones`: its ifunc resolvers run while the program is being
+// loaded, before a sanitizer's runtime has started, and crash the thread and address sanitizers.
+#ifndef MINIBATCH_KERNELS_DISPATCH_H
+#define MINIBATCH_KERNELS_DISPATCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define MINIBATCH_INLINE static inline __attribute__((always_inline))
+
+enum isa { ISA_BASELINE, ISA_V3, ISA_V4 };
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define MINIBATCH_X86 1
+#define V4 __attribute__((target("arch=x86-64-v4")))
+#define V3 __attribute__((target("arch=x86-64-v3")))
+#endif
+
+/// The best instruction set this machine supports (`__builtin_cpu_supports`; cheap).
+enum isa minibatch_detected_isa(void);
+
+/// One kernel's entry point: the body for each instruction set, and the one chosen on first use.
+/// `params` is the parenthesised parameter list, `args` the same names as an argument list.
+#ifdef MINIBATCH_X86
+#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args)                             \
+  V4 static void name##_v4 params { name##_body args; }                              \
+  V3 static void name##_v3 params { name##_body args; }                              \
+  static void name##_baseline params { name##_body args; }                           \
+  typedef void(*name##_fn) params;                                                   \
+  static _Atomic(name##_fn) name##_chosen = NULL;                                    \
+  void minibatch_##name params {                                                     \
+    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);        \
+    if (f == NULL) {                                                                 \
+      enum isa isa = minibatch_detected_isa();                                       \
+      f = isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
+      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                \
+    }                                                                                \
+    f args;                                                                          \
+  }
+#else
+#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \
+  void minibatch_##name params { name##_body args; }
+#endif
+
+#define MINIBATCH_DISPATCH(name, type) \
+  MINIBATCH_DISPATCH_SIGNATURE(name, (const type *x, type *y, size_t n), (x, y, n))
+
+
+#endif
