@@ -51,7 +51,8 @@
           "accountant = pld (privacy loss distribution, discretization \(discretization); "
             + "ε is an upper bound, rounded up)"
         case .rdp:
-          "accountant = rdp (Rényi DP, orders 1.1 to \(Int(RDPAccountant.defaultOrders.max()!)); ε rounded up)"
+          "accountant = rdp (Rényi DP, orders 1.1 to \(Int(RDPAccountant.defaultOrders.max()!)); "
+            + "ε rounded up)"
         }
       }
 
@@ -71,9 +72,9 @@
         }
       }
 
-      /// Whether an RDP answer came from the largest order tried (then ε may be loose).
-      func orderWarning(_ order: Double) -> String? {
-        guard accountant == .rdp, order == RDPAccountant.defaultOrders.max() else { return nil }
+      /// The warning when RDP's best order is the largest one tried (then ε may be loose).
+      func orderWarning(_ order: Double, of accountant: RDPAccountant) -> String? {
+        guard accountant.isLargestOrder(order) else { return nil }
         return "warning: the best RDP order is the largest one tried (\(order)); ε may be loose: "
           + "use --accountant pld"
       }
@@ -123,7 +124,9 @@
           let (value, order) = try accountant.epsilon(delta: mechanism.delta)
           epsilon = value
           lines.append("optimal RDP order = \(order)")
-          if let warning = mechanism.orderWarning(order) { lines.append(warning) }
+          if let warning = mechanism.orderWarning(order, of: accountant) {
+            lines.append(warning)
+          }
         }
         lines.append("epsilon = " + PrivacyFormatting.roundedUp(epsilon, significantDigits: 5))
         return lines

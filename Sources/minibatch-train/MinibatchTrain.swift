@@ -8,6 +8,7 @@
   extension OptimizerKind: ExpressibleByArgument {}
   extension Activation: ExpressibleByArgument {}
   extension Task: ExpressibleByArgument {}
+  extension PrivacyAccountantKind: ExpressibleByArgument {}
 
   /// `swift run -c release minibatch-train`: mini-batch training on the bundled digits or on the
   /// user's own CSV, `.npy` or IDX files.
@@ -173,6 +174,13 @@
     @Option(name: .customLong("dp-delta"), help: "DP-SGD: δ (default: 1e-5).")
     var dpDelta: Double?
 
+    @Option(
+      help: """
+        DP-SGD: the accountant that reports ε (rounded up) and calibrates σ for --dp-epsilon: \
+        pld (privacy loss distribution, tight; the default) or rdp (Rényi DP, looser).
+        """)
+    var accountant: PrivacyAccountantKind?
+
     @Flag(
       name: .customLong("dp-per-layer"),
       help: "DP-SGD: clip every parameter tensor to C/√tensors (total bound C).")
@@ -210,6 +218,7 @@
           ("--dp-clip-norm", dpClipNorm != nil),
           ("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-epsilon", dpEpsilon != nil),
           ("--dp-delta", dpDelta != nil), ("--dp-per-layer", dpPerLayer),
+          ("--accountant", accountant != nil),
           ("--dp-noise-seed", dpNoiseSeed != nil), ("--task", task != nil),
           ("--no-standardize", noStandardize),
         ]
@@ -310,6 +319,7 @@
         let given = [
           ("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-epsilon", dpEpsilon != nil),
           ("--dp-delta", dpDelta != nil), ("--dp-per-layer", dpPerLayer),
+          ("--accountant", accountant != nil),
           ("--dp-noise-seed", dpNoiseSeed != nil),
         ]
         if let (name, _) = given.first(where: \.1), load == nil {
@@ -452,7 +462,8 @@
       if let dpClipNorm {
         recipe.privacy = PrivacyOptions(
           clipNorm: dpClipNorm, noiseMultiplier: dpNoiseMultiplier, targetEpsilon: dpEpsilon,
-          delta: dpDelta ?? 1e-5, perLayer: dpPerLayer, noiseSeed: dpNoiseSeed)
+          delta: dpDelta ?? 1e-5, perLayer: dpPerLayer, noiseSeed: dpNoiseSeed,
+          accountant: accountant)
       }
       return recipe
     }
@@ -622,8 +633,9 @@
       if let sigma = outcome.noiseMultiplier {
         reporter.line(
           "DP-SGD: noise multiplier σ = " + String(format: "%.4f", sigma) + ", ε = "
-            + String(format: "%.3f", outcome.reports.last?.epsilon ?? 0) + " at δ = "
-            + "\(recipe.privacy?.delta ?? 0)")
+            + PrivacyFormatting.roundedUp(outcome.reports.last?.epsilon ?? 0) + " at δ = "
+            + "\(recipe.privacy?.delta ?? 0) (\(recipe.privacy?.resolvedAccountant ?? .pld) "
+            + "accountant, rounded up)")
       }
       var summary = "\(name) (\(outcome.parameterCount) parameters): "
       if let accuracy = outcome.testAccuracy {

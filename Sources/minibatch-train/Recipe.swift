@@ -37,6 +37,11 @@ struct PrivacyOptions: Codable, Sendable, Hashable {
   var perLayer = false
   /// The noise's seed; `nil`: the operating system's CSPRNG.
   var noiseSeed: UInt64?
+  /// The accountant that reports ε and calibrates σ; `nil` (files written before it existed):
+  /// ``PrivacyAccountantKind/pld``.
+  var accountant: PrivacyAccountantKind?
+
+  var resolvedAccountant: PrivacyAccountantKind { accountant ?? .pld }
 }
 
 /// A complete training recipe. The defaults on the bundled digits are the ones the tests check
@@ -268,7 +273,7 @@ struct Recipe: Codable, Sendable {
       let rate = min(1, Double(batchSize) / Double(data.train.count))
       sampler = try BatchSampler(exampleCount: data.train.count, poissonRate: rate, seed: seed)
       if options.noiseMultiplier == nil, let target = options.targetEpsilon {
-        options.noiseMultiplier = try RDPAccountant.noiseMultiplier(
+        options.noiseMultiplier = try options.resolvedAccountant.noiseMultiplier(
           targetEpsilon: target, samplingRate: rate,
           steps: max(1, resolvedEpochs * sampler.batchesPerEpoch), delta: options.delta)
       }
@@ -278,7 +283,7 @@ struct Recipe: Codable, Sendable {
         : .flat(bound: options.clipNorm)
       privacy = try DifferentialPrivacy(
         clipping: clipping, noiseMultiplier: options.noiseMultiplier ?? 0, delta: options.delta,
-        noiseSeed: options.noiseSeed)
+        noiseSeed: options.noiseSeed, accountant: options.resolvedAccountant)
       recipe.privacy = options
     } else {
       sampler = try BatchSampler(exampleCount: data.train.count, batchSize: batchSize, seed: seed)

@@ -25,7 +25,7 @@ final class TrainingHistory {
     }
     text += String(
       format: "  lr %.4g  %.0f examples/s", report.learningRate, report.examplesPerSecond)
-    if let epsilon = report.epsilon { text += String(format: "  ε = %.3f", epsilon) }
+    if let epsilon = report.epsilon { text += "  ε = " + PrivacyFormatting.roundedUp(epsilon) }
     if let scale = report.noiseScale?.simpleNoiseScale {
       text += String(format: "  B_simple %.4g", scale)
     }

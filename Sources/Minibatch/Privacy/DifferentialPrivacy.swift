@@ -12,8 +12,9 @@
 /// before the division. An empty batch still takes a step: the noise alone, as the analysis
 /// assumes.
 ///
-/// The privacy spent is tracked by ``RDPAccountant`` for the Poisson-subsampled Gaussian
-/// mechanism with sampling rate `q`; ``delta`` is the `δ` its `ε` is reported for.
+/// The privacy spent is tracked for the Poisson-subsampled Gaussian mechanism with sampling rate
+/// `q` by the ``accountant`` (``PLDAccountant`` by default, or ``RDPAccountant``); ``delta`` is
+/// the `δ` its `ε` is reported for.
 public struct DifferentialPrivacy: Sendable, Hashable {
   /// How each example's gradient is bounded.
   public let clipping: GradientClipping
@@ -25,12 +26,16 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   /// The noise's seed (reproducible runs, tests), or `nil` to seed it from the operating system's
   /// CSPRNG (see ``GaussianNoise``).
   public let noiseSeed: UInt64?
+  /// Which accountant reports `ε` (and calibrates `σ` in ``calibrated(targetEpsilon:delta:samplingRate:steps:clipping:noiseSeed:accountant:)``):
+  /// ``PrivacyAccountantKind/pld`` by default.
+  public let accountant: PrivacyAccountantKind
 
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a clipping bound
   ///   `≤ 0` or NaN, an infinite bound with a noise multiplier `> 0`, a noise multiplier that is
   ///   negative or not finite, or `δ ∉ (0, 1)`.
   public init(
-    clipping: GradientClipping, noiseMultiplier: Double, delta: Double, noiseSeed: UInt64? = nil
+    clipping: GradientClipping, noiseMultiplier: Double, delta: Double, noiseSeed: UInt64? = nil,
+    accountant: PrivacyAccountantKind = .pld
   ) throws(MinibatchError) {
     if case .perBlock(let bounds) = clipping {
       try clipping.validate(blockCount: bounds.count)
@@ -54,21 +59,27 @@ public struct DifferentialPrivacy: Sendable, Hashable {
     self.noiseMultiplier = noiseMultiplier
     self.delta = delta
     self.noiseSeed = noiseSeed
+    self.accountant = accountant
   }
 
   /// Settings whose noise multiplier is the smallest reaching `targetEpsilon` after `steps` steps
-  /// at sampling rate `q` (``RDPAccountant/noiseMultiplier(targetEpsilon:samplingRate:steps:delta:tolerance:orders:)``,
-  /// to 0.01 in `ε`).
+  /// at sampling rate `q`, by the accountant:
+  /// ``PLDAccountant/noiseMultiplier(targetEpsilon:samplingRate:steps:delta:discretization:tolerance:)``
+  /// (to 0.1% in `σ`; the default) or
+  /// ``RDPAccountant/noiseMultiplier(targetEpsilon:samplingRate:steps:delta:tolerance:orders:)``
+  /// (to 0.01 in `ε`). The `σ` reaches the target either way.
   ///
   /// - Throws: the accountant's and the initialiser's errors.
   public static func calibrated(
     targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int,
-    clipping: GradientClipping, noiseSeed: UInt64? = nil
+    clipping: GradientClipping, noiseSeed: UInt64? = nil,
+    accountant: PrivacyAccountantKind = .pld
   ) throws(MinibatchError) -> DifferentialPrivacy {
-    let sigma = try RDPAccountant.noiseMultiplier(
+    let sigma = try accountant.noiseMultiplier(
       targetEpsilon: targetEpsilon, samplingRate: samplingRate, steps: steps, delta: delta)
     return try DifferentialPrivacy(
-      clipping: clipping, noiseMultiplier: sigma, delta: delta, noiseSeed: noiseSeed)
+      clipping: clipping, noiseMultiplier: sigma, delta: delta, noiseSeed: noiseSeed,
+      accountant: accountant)
   }
 
   /// The noise's standard deviation on the clipped **sum**, `σ·S`.

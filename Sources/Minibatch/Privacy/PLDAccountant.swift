@@ -172,8 +172,8 @@ public struct PLDAccountant: Sendable, Hashable {
   /// The returned `σ` is the upper end of a bracket `[σ_lo, σ]` with `σ − σ_lo ≤ tolerance·σ`,
   /// `ε(σ_lo) > target` and `ε(σ) ≤ target` as computed (pessimistically), so it **reaches the
   /// target** and is at most 0.1% above the smallest that does. The bracket starts from RDP's
-  /// answer (an upper bound on the PLD's, almost always) and shrinks by regula falsi with
-  /// bisection steps: about 6–10 evaluations.
+  /// answer (an upper bound on the PLD's, almost always) and shrinks by a secant step on
+  /// `log ε(σ)` with probes on either side of it, bisection as the fallback: about 5 evaluations.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a target or tolerance
   ///   that is not finite and `> 0` (tolerance `< 1`), bad `q`, `δ` or `steps` (`≥ 1` here), or a
@@ -212,29 +212,40 @@ public struct PLDAccountant: Sendable, Hashable {
         high <= 1e6)
       highExcess = try excess(high)
     }
-    var low = high * 0.8
+    var low = high * 0.85
     var lowExcess = try excess(low)
     while lowExcess <= 0 {
       (high, highExcess) = (low, lowExcess)
-      low *= 0.8
+      low *= 0.85
       lowExcess = try excess(low)
     }
-    // Regula falsi on log ε(σ), with a bisection step whenever the bracket fails to halve.
-    var width = high - low
-    while high - low > tolerance * high {
-      var middle = high - highExcess * (high - low) / (highExcess - lowExcess)
-      let margin = 0.25 * tolerance * high
-      middle = min(high - margin, max(low + margin, middle))
-      if !(middle > low && middle < high) || (high - low) > 0.5 * width {
-        middle = (low + high) / 2
-      }
-      width = high - low
-      let middleExcess = try excess(middle)
-      if middleExcess <= 0 {
-        (high, highExcess) = (middle, middleExcess)
+    // log ε is smooth and nearly linear in log σ over the bracket, so the secant root there is
+    // accurate; probes at x·(1 ± 0.4·tolerance) then usually close the bracket at once.
+    // Bisection is the fallback after two secant rounds that fail to halve the bracket.
+    var (iterations, slowRounds) = (0, 0)
+    while high - low > tolerance * high, iterations < 100 {
+      iterations += 1
+      let width = high - low
+      var x: Double
+      if slowRounds >= 2 {
+        x = (low + high) / 2
+        slowRounds = 0
       } else {
-        (low, lowExcess) = (middle, middleExcess)
+        let (logLow, logHigh) = (log(low), log(high))
+        x = exp(logHigh - highExcess * (logHigh - logLow) / (highExcess - lowExcess))
       }
+      if !(x > low && x < high) { x = (low + high) / 2 }
+      let step = 0.4 * tolerance * x
+      for probe in [x + step, x - step] where probe > low && probe < high {
+        guard high - low > tolerance * high else { break }
+        let probeExcess = try excess(probe)
+        if probeExcess <= 0 {
+          (high, highExcess) = (probe, probeExcess)
+        } else {
+          (low, lowExcess) = (probe, probeExcess)
+        }
+      }
+      slowRounds = high - low > 0.5 * width ? slowRounds + 1 : 0
     }
     return high
   }

@@ -243,7 +243,8 @@ struct DiscretePrivacyLoss: Sendable, Equatable {
     }
     fft.transform(real: &aReal, imaginary: &aImaginary, inverse: true)
     let allowance =
-      pessimistic ? aReal.withUnsafeBufferPointer { Self.roundingFloor(.init(rebasing: $0[..<count])) } : 0
+      pessimistic
+      ? aReal.withUnsafeBufferPointer { Self.roundingFloor(.init(rebasing: $0[..<count])) } : 0
     var values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
       for j in 0..<count { buffer[j] = max(0, aReal[j]) }
       initialized = count

@@ -23,8 +23,9 @@ public struct EpochReport: Sendable, Hashable {
   /// class labels was given.
   public var evaluationAccuracy: Double?
   /// With differential privacy: the `ε` spent by all steps up to the end of this epoch (counting
-  /// epochs from 0 with the same settings), for the settings' `δ` (``RDPAccountant``); `+∞`
-  /// with noise multiplier 0.
+  /// epochs from 0 with the same settings), for the settings' `δ`, by the settings'
+  /// ``DifferentialPrivacy/accountant`` (``PLDAccountant`` unless chosen otherwise); `+∞` with
+  /// noise multiplier 0.
   public var epsilon: Double?
   /// With differential privacy: the examples of this epoch whose gradient was scaled down by
   /// clipping.
@@ -371,13 +372,14 @@ where Opt.Scalar == Model.Scalar {
         learningRate: Double(learningRate), seconds: seconds)
       report.noiseScale = noiseScale?.average
       if let privacy, let rate = sampler.poissonRate {
-        var accountant = try RDPAccountant()
         let (steps, overflow) = (epoch + 1).multipliedReportingOverflow(
           by: sampler.batchesPerEpoch)
-        try accountant.compose(
-          noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
-          steps: overflow ? Int.max : steps)
-        report.epsilon = try accountant.epsilon(delta: privacy.delta).epsilon
+        report.epsilon = try privacy.accountant.epsilon(
+          phases: [
+            PrivacyPhase(
+              noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
+              steps: overflow ? Int.max : steps)
+          ], delta: privacy.delta)
         report.clippedExamples = clippedExamples
       }
       if let evaluation, let collective {
