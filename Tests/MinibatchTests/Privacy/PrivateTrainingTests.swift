@@ -82,10 +82,22 @@ import Testing
       try DifferentialPrivacy(clipping: .flat(bound: 0.5), noiseMultiplier: 1.1, delta: 1e-5))
     #expect(a != c)
     for report in reports {
-      let expected = try RDPAccountant.epsilon(
+      let expected = try PLDAccountant.epsilon(
         noiseMultiplier: 1.1, samplingRate: 0.1, steps: (report.epoch + 1) * 10, delta: 1e-5)
       #expect(report.epsilon == expected)
       #expect(report.steps == 10)
+    }
+    // The same run reported by RDP: the same bits, a larger ε.
+    let byRDP = try DifferentialPrivacy(
+      clipping: .flat(bound: 0.5), noiseMultiplier: 1.1, delta: 1e-5, noiseSeed: 77,
+      accountant: .rdp)
+    let (e, rdpReports) = try run(byRDP)
+    #expect(e == a)
+    for (pld, rdp) in zip(reports, rdpReports) {
+      let expected = try RDPAccountant.epsilon(
+        noiseMultiplier: 1.1, samplingRate: 0.1, steps: (rdp.epoch + 1) * 10, delta: 1e-5)
+      #expect(rdp.epsilon == expected)
+      #expect(try #require(rdp.epsilon) > #require(pld.epsilon))
     }
     let perBlock = try DifferentialPrivacy(
       clipping: .perBlock(totalBound: 0.5, blockCount: 4), noiseMultiplier: 1.1, delta: 1e-5,

@@ -89,8 +89,8 @@ import Testing
     #expect(smaller > epsilon, "a 2 % smaller σ still reaches the target")
     let settings = try DifferentialPrivacy.calibrated(
       targetEpsilon: epsilon, delta: 1e-5, samplingRate: q, steps: steps,
-      clipping: .flat(bound: 1))
-    #expect(settings.noiseMultiplier == sigma)
+      clipping: .flat(bound: 1), accountant: .rdp)
+    #expect(settings.noiseMultiplier == sigma && settings.accountant == .rdp)
   }
 
   @Test func errors() throws {
