@@ -9,6 +9,7 @@ import Foundation
 //   swift run -c release minibatch-bench --models   only the model and training rows
 //   swift run -c release minibatch-bench --layers   only the layer networks' rows (cnn, embedding)
 //   swift run -c release minibatch-bench --statistics  only the digits statistics (no timings)
+//   swift run -c release minibatch-bench --privacy  only the accountants' rows (PLD, RDP)
 //   mpirun -np 2 .build/release/minibatch-bench --mpi [--quick] [--json]
 //                                                   the allreduce and its share of a step (`make bench`)
 
@@ -19,7 +20,8 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 
 let arguments = Set(CommandLine.arguments.dropFirst())
 let knownArguments: Set<String> = [
-  "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--help", "-h",
+  "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--privacy", "--help",
+  "-h",
 ]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   || arguments.contains("-h")
@@ -29,7 +31,9 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
     FileHandle.standardError.write(
       "unknown option: \(unknown.joined(separator: " "))\n".data(using: .utf8)!)
   }
-  print("usage: minibatch-bench [--quick] [--json] [--models] [--layers] [--statistics] [--mpi]")
+  print(
+    "usage: minibatch-bench [--quick] [--json] [--models] [--layers] [--statistics] [--mpi] "
+      + "[--privacy]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
@@ -80,6 +84,10 @@ for threads in threadCounts {
 }
 probe.release()
 
+if arguments.contains("--privacy") {
+  try runAccountantBenchmarks()
+  exit(0)
+}
 if !modelsOnly {
   try runReductionBenchmarks()
 }
@@ -310,6 +318,7 @@ report("checksum \(sink.checksum)")
     return
   }
   try runDataBenchmarks()
+  try runAccountantBenchmarks()
   try runStreamedBenchmarks(threads: threads)
   try runTrainingStepBenchmarks(threads: threads)
 

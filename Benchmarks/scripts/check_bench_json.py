@@ -27,12 +27,18 @@ for row in rows:
         assert row["paired_ratio_to_factored_median"] > 0, row
     if kernel == "csv-load":
         assert row["mb_per_second"] > 0, row
+    if kernel == "accountant-pld-epsilon":
+        assert 0 < row["epsilon"] < row["rdp_epsilon"], row
+    if kernel == "accountant-pld-calibrate":
+        assert row["noise_multiplier"] > 0, row
     if kernel.startswith("rank-one-"):
         assert row["peak_rss_bytes"] > 0, row
     if kernel == "mpi-allreduce":
         assert row["ranks"] >= 2 and row["bus_gb_per_second"] > 0, row
     if kernel == "mpi-train-step-allreduce":
         assert 0 <= row["communication_share"] < 1 and row["allreduce_seconds_median"] >= 0, row
+if not mpi:
+    assert {"accountant-pld-epsilon", "accountant-pld-calibrate"} <= {row["kernel"] for row in rows}
 if mpi:
     assert {"mpi-allreduce", "mpi-train-step-allreduce"} <= {row["kernel"] for row in rows}, rows
 kernels = sorted({row["kernel"] for row in rows})

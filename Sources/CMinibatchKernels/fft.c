@@ -17,11 +17,29 @@
 void minibatch_fft_twiddles(size_t n, double *re, double *im) {
   if (n < 2) return;
   size_t top = n / 2;
-  // The largest stage first: w = exp(−iπ·j/top), j < top; j/top is exact in binary.
-  for (size_t j = 0; j < top; j++) {
-    double angle = M_PI * ((double)j / (double)top);
-    re[top + j] = cos(angle);
-    im[top + j] = -sin(angle);
+  // The largest stage first: w_j = exp(−iπ·j/top), j < top. cos and sin are evaluated only for
+  // angles ≤ π/4 (j ≤ top/4) and the rest follow exactly by symmetry: θ = π/2 − θ' swaps cos
+  // and sin, θ = π − θ' negates cos.
+  if (top < 4) {
+    for (size_t j = 0; j < top; j++) {
+      double angle = M_PI * ((double)j / (double)top);
+      re[top + j] = cos(angle);
+      im[top + j] = -sin(angle);
+    }
+  } else {
+    size_t quarter = top / 4, half = top / 2;
+    for (size_t j = 0; j <= quarter; j++) {
+      double angle = M_PI * ((double)j / (double)top);  // j/top is exact in binary
+      double c = cos(angle), s = sin(angle);
+      re[top + j] = c;
+      im[top + j] = -s;
+      re[top + half - j] = s;  // θ = π/2 − angle
+      im[top + half - j] = -c;
+    }
+    for (size_t j = half + 1; j < top; j++) {  // θ = π − θ', θ' = π·(top − j)/top < π/2
+      re[top + j] = -re[top + (top - j)];
+      im[top + j] = im[top + (top - j)];
+    }
   }
   // Each smaller stage h takes every (top/h)-th twiddle of the largest: exp(−iπ·j/h).
   for (size_t h = top / 2; h >= 1; h /= 2) {
@@ -78,14 +96,17 @@ MINIBATCH_DISPATCH_SIGNATURE(
     (n, re, im, twiddle_re, twiddle_im, inverse))
 
 void minibatch_complex_power_f64(size_t n, double *re, double *im, double exponent) {
+  // |z|^p first: where it underflows (most frequencies of a long composition) the trigonometry
+  // is skipped. log|z| as log(x² + y²)/2: the entries are bounded by 1, so x² + y² cannot overflow.
   for (size_t i = 0; i < n; i++) {
-    double r = hypot(re[i], im[i]);
-    if (r == 0) {
+    double r2 = re[i] * re[i] + im[i] * im[i];
+    double log_magnitude = exponent * 0.5 * log(r2);
+    if (log_magnitude < -745.2) {  // below the smallest subnormal (and z = 0); NaN goes on
       re[i] = 0;
       im[i] = 0;
       continue;
     }
-    double magnitude = exp(exponent * log(r));
+    double magnitude = exp(log_magnitude);
     double angle = exponent * atan2(im[i], re[i]);
     re[i] = magnitude * cos(angle);
     im[i] = magnitude * sin(angle);

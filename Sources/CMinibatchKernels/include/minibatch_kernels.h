@@ -20,7 +20,9 @@ void minibatch_fft_twiddles(size_t n, double *re, double *im);
 void minibatch_fft_f64(size_t n, double *re, double *im, const double *twiddle_re,
                        const double *twiddle_im, int inverse);
 
-/// In place: z_i ← z_i^exponent (principal branch, by polar form) for the n complex (re, im).
+/// In place: z_i ← z_i^exponent (principal branch, by polar form) for the n complex (re, im),
+/// exponent > 0 and |z_i| ≤ 1 (as for a probability vector's transform); results below the
+/// smallest subnormal are 0.
 void minibatch_complex_power_f64(size_t n, double *re, double *im, double exponent);
 
 /// out[k] = log Σ_i p[i]·exp(i·orders[k]) for k < count, over the n entries of p (−∞ when no
