@@ -20,7 +20,7 @@ MPIRUN       := timeout 600 mpirun --oversubscribe --bind-to none \
 MPI_RANKS    ?= 2 3
 MPI_TESTS    := MPIDistributedTests
 
-.PHONY: all deps build test test-mpi bench bench-mpi bench-quick bench-jax bench-torch train privacy readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test test-mpi bench bench-mpi bench-quick bench-jax bench-torch train privacy privacy-reference readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -100,6 +100,15 @@ test-thread-sanitizer: deps
 test-address-sanitizer: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.lsan-suppressions:print_suppressions=0 \
 	  $(SWIFT) test $(TRAITS) --sanitize=address --scratch-path .build-asan
+
+## privacy-reference: the accountants' reference table (dp-accounting's PLD and RDP, Opacus' PRV,
+## ours) and the test data Tests/MinibatchTests/Privacy/PrivacyReferenceData.swift (pip installs
+## dp-accounting and opacus when missing)
+privacy-reference: deps
+	$(SWIFT) build -c release $(TRAITS) --product minibatch-privacy
+	python3 Benchmarks/scripts/privacy_reference.py \
+	  --minibatch $$($(SWIFT) build -c release --show-bin-path $(TRAITS))/minibatch-privacy \
+	  --swift Tests/MinibatchTests/Privacy/PrivacyReferenceData.swift
 
 ## readme-blocks: regenerate Tests/MinibatchTests/Readme/ReadmeBlocks.swift from README.md
 readme-blocks: deps

@@ -4,8 +4,9 @@ and Opacus (PRV), and numpy's FFT for the transform behind the PLD.
 
     python3 Benchmarks/scripts/privacy_reference.py            # the table (Markdown) on stdout
     python3 Benchmarks/scripts/privacy_reference.py --swift PATH   # also write the Swift test data
+    python3 Benchmarks/scripts/privacy_reference.py --minibatch BIN  # add minibatch-privacy's ε
 
-`make privacy-reference` runs the second form and rewrites
+`make privacy-reference` runs the last two (with the release minibatch-privacy) and rewrites
 Tests/MinibatchTests/Privacy/PrivacyReferenceData.swift. dp-accounting and opacus are pip-installed
 when missing. Every setting is the Poisson-subsampled Gaussian mechanism (sensitivity 1, noise
 multiplier sigma, sampling rate q) composed T times, accounted at delta, add-or-remove neighbours.
@@ -87,6 +88,7 @@ def swift_double(x):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--swift", help="write the Swift test data to this path")
+    parser.add_argument("--minibatch", help="minibatch-privacy to run on every setting (pld, rdp)")
     args = parser.parse_args()
 
     rows = []
@@ -111,11 +113,37 @@ def main():
     print(f"dp-accounting {importlib.metadata.version("dp-accounting")}, "
           f"opacus {importlib.import_module('opacus').__version__}, numpy {np.__version__}")
     print()
-    print("| σ | q | T | δ | PLD (dp-accounting, Δ = 1e-4) | PRV (Opacus) | RDP | PLD seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    def ours(r, accountant):
+        if not args.minibatch:
+            return None
+        start = time.perf_counter()
+        out = subprocess.run(
+            [args.minibatch, "epsilon", "--noise-multiplier", repr(r["sigma"]), "--sampling-rate",
+             repr(r["q"]), "--steps", str(r["steps"]), "--delta", repr(r["delta"]),
+             "--accountant", accountant], check=True, capture_output=True, text=True).stdout
+        seconds = time.perf_counter() - start
+        return float(out.strip().splitlines()[-1].split("=")[1]), seconds
+
+    header = "| σ | q | T | δ | dp-accounting PLD (Δ = 1e-4) | Opacus PRV | dp-accounting RDP |"
+    rule = "|---|---|---|---|---|---|---|"
+    if args.minibatch:
+        header += " Minibatch PLD | ratio | Minibatch RDP | seconds: dp-accounting, Minibatch |"
+        rule += "---|---|---|---|"
+    else:
+        header += " dp-accounting seconds |"
+        rule += "---|"
+    print(header)
+    print(rule)
     for r in rows:
-        print(f"| {r['sigma']} | {r['q']:.6g} | {r['steps']} | {r['delta']:g} | {r['pld']:.5f} | "
-              f"{r['prv']:.5f} | {r['rdp']:.5f} | {r['seconds']:.2f} |")
+        line = (f"| {r['sigma']} | {r['q']:.6g} | {r['steps']} | {r['delta']:g} | {r['pld']:.5f} | "
+                f"{r['prv']:.5f} | {r['rdp']:.5f} |")
+        if args.minibatch:
+            (pld_ours, seconds), (rdp_ours, _) = ours(r, "pld"), ours(r, "rdp")
+            line += (f" {pld_ours:.5g} | {pld_ours / r['pld']:.5f} | {rdp_ours:.5g} | "
+                     f"{r['seconds']:.2f}, {seconds:.2f} |")
+        else:
+            line += f" {r['seconds']:.2f} |"
+        print(line)
     for r in phase_rows:
         print(f"\nphases {r['first']} then {r['second']}, δ = {r['delta']:g}: PLD ε = {r['pld']:.5f}")
 
