@@ -90,7 +90,7 @@ import Testing
     print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
   }
 
-  /// README.md, the block at line 475.
+  /// README.md, the block at line 516.
   @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -267,16 +267,22 @@ import Testing
     print(losses.count, J.squaredRowNorms())      // each example's gradient touches its own tokens only
   }
 
-  /// Minibatch.docc/PrivateTraining.md, the block at line 26.
+  /// Minibatch.docc/PrivateTraining.md, the block at line 34.
   @Test func privateTrainingBlock1() throws {
 
-    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 7.3291.
-    let epsilon = try RDPAccountant.epsilon(
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD, 7.3291 by RDP.
+    let epsilon = try PLDAccountant.epsilon(
       noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    // The smallest σ reaching ε = 3 with the same sampling, to 0.01 in ε.
-    let sigma = try RDPAccountant.noiseMultiplier(
+    let rdp = try RDPAccountant.epsilon(
+      noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    // The smallest σ reaching ε = 3 with the same sampling, to 0.1% in σ (2.761; RDP needs 2.961).
+    let sigma = try PLDAccountant.noiseMultiplier(
       targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    print(epsilon, sigma)
+    // A schedule of σ is accounted phase by phase.
+    var accountant = try PLDAccountant()
+    try accountant.compose(noiseMultiplier: 1.0, samplingRate: 0.01, steps: 500)
+    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.02, steps: 300)
+    print(PrivacyFormatting.roundedUp(epsilon), rdp, sigma, try accountant.epsilon(delta: 1e-5))
 
     // One private gradient by hand: clip, add noise, divide by the expected batch size.
     let J = try PerExampleGradients<Double>(rows: [[3, 4], [0.3, 0.4], [0, 0]])
