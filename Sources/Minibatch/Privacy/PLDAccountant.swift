@@ -10,6 +10,7 @@ public struct PrivacyPhase: Sendable, Hashable, Codable {
   /// `≥ 0`.
   public var steps: Int
 
+  /// A phase; nothing is checked here (the accountant validates what it composes).
   public init(noiseMultiplier: Double, samplingRate: Double, steps: Int) {
     self.noiseMultiplier = noiseMultiplier
     self.samplingRate = samplingRate

@@ -200,6 +200,31 @@ import Testing
     #expect(settings.noiseMultiplier == sigma && settings.accountant == .pld)
   }
 
+  /// Several tasks accounting at once (the C kernels' dispatch, the FFT's tables) give the
+  /// serial answers bit for bit.
+  @Test func concurrentAccountingAgrees() async throws {
+    let settings: [(Double, Double, Int)] = [(1.0, 0.02, 200), (1.5, 0.05, 300), (0.9, 0.01, 500)]
+    let serial = try settings.map {
+      try PLDAccountant.epsilon(
+        noiseMultiplier: $0.0, samplingRate: $0.1, steps: $0.2, delta: 1e-5, discretization: 1e-3)
+    }
+    let concurrent = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
+      for (index, setting) in (settings + settings).enumerated() {
+        group.addTask {
+          let epsilon = try PLDAccountant.epsilon(
+            noiseMultiplier: setting.0, samplingRate: setting.1, steps: setting.2, delta: 1e-5,
+            discretization: 1e-3)
+          return (index % settings.count, epsilon)
+        }
+      }
+      var results: [(Int, Double)] = []
+      for try await result in group { results.append(result) }
+      return results
+    }
+    #expect(concurrent.count == 2 * settings.count)
+    for (index, epsilon) in concurrent { #expect(epsilon == serial[index]) }
+  }
+
   @Test func badInputThrowsTypedErrors() {
     func expectInvalid(_ name: String, _ body: () throws -> Void) {
       do {
