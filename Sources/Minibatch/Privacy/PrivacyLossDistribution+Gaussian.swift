@@ -33,6 +33,7 @@ extension PrivacyLossDistribution {
   ///   - noiseMultiplier: `σ > 0`.
   ///   - samplingRate: `q ∈ (0, 1]`.
   ///   - discretization: `Δ > 0`.
+  ///   - estimate: pessimistic (an upper bound, the default) or optimistic.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bad `σ`, `q` or
   ///   `Δ`; ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when one step's grid exceeds
   ///   ``maximumGridPoints`` (a tiny `σ` with a fine `Δ`).
