@@ -59,16 +59,15 @@ public struct PLDAccountant: Sendable, Hashable {
   /// Adds `steps` steps at noise multiplier `σ` and sampling rate `q`.
   ///
   /// - Parameters:
-  ///   - noiseMultiplier: `σ ≥ 0`; `0` means no privacy (`ε = ∞` from then on).
+  ///   - noiseMultiplier: `σ > 0` (a step without noise has no finite `ε`; the trainer reports
+  ///     `+∞` for it without asking an accountant).
   ///   - samplingRate: `q ∈ (0, 1]`.
   ///   - steps: `≥ 0`.
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)``; nothing is added then.
   public mutating func compose(
     noiseMultiplier: Double, samplingRate: Double, steps: Int
   ) throws(MinibatchError) {
-    try validateArgument(
-      noiseMultiplier, named: "noise multiplier", expected: "finite and ≥ 0",
-      noiseMultiplier.isFinite && noiseMultiplier >= 0)
+    try RDPAccountant.validate(noiseMultiplier: noiseMultiplier)
     try RDPAccountant.validate(samplingRate: samplingRate, steps: steps)
     let (_, overflow) = self.steps.addingReportingOverflow(steps)
     try validateArgument(
@@ -97,18 +96,14 @@ public struct PLDAccountant: Sendable, Hashable {
     self = copy
   }
 
-  /// Whether a phase without noise was composed (then `ε = ∞`, `δ(ε) = 1`).
-  public var isNonPrivate: Bool { phases.contains { $0.noiseMultiplier == 0 } }
-
-  /// The composed distribution of all phases (`nil` when one had no noise).
+  /// The composed distribution of all phases (the identity before any step).
   ///
   /// - Parameter estimate: ``PrivacyLossDistribution/Estimate-swift.enum/pessimistic`` (the
   ///   bound) or the optimistic estimate.
   /// - Throws: the distribution's errors (a grid too large for `Δ`).
   public func distribution(
     estimate: PrivacyLossDistribution.Estimate = .pessimistic
-  ) throws(MinibatchError) -> PrivacyLossDistribution? {
-    if isNonPrivate { return nil }
+  ) throws(MinibatchError) -> PrivacyLossDistribution {
     var result: PrivacyLossDistribution? = nil
     for phase in phases {
       let step = try PrivacyLossDistribution.poissonSubsampledGaussian(
@@ -126,27 +121,22 @@ public struct PLDAccountant: Sendable, Hashable {
   }
 
   /// The smallest `ε` (an upper bound; see the type) for which the steps so far are
-  /// `(ε, δ)`-DP: `0` before any step, `+∞` after a step without noise.
+  /// `(ε, δ)`-DP: `0` before any step.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 < δ < 1`.
   public func epsilon(delta: Double) throws(MinibatchError) -> Double {
     try RDPAccountant.validate(delta: delta)
-    if isNonPrivate { return .infinity }
-    guard let distribution = try distribution() else { return .infinity }
-    return try distribution.epsilon(delta: delta)
+    return try distribution().epsilon(delta: delta)
   }
 
-  /// `δ(ε)` of the steps so far (an upper bound): `0` before any step, `1` after a step without
-  /// noise.
+  /// `δ(ε)` of the steps so far (an upper bound): `0` before any step.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `ε` not finite and
   ///   `≥ 0`.
   public func delta(epsilon: Double) throws(MinibatchError) -> Double {
     try validateArgument(
       epsilon, named: "epsilon", expected: "finite and ≥ 0", epsilon.isFinite && epsilon >= 0)
-    if isNonPrivate { return 1 }
-    guard let distribution = try distribution() else { return 1 }
-    return try distribution.delta(epsilon: epsilon)
+    return try distribution().delta(epsilon: epsilon)
   }
 
   // MARK: - One-shot forms (the command-line accountant's two questions)

@@ -11,15 +11,27 @@ public enum PrivacyAccountantKind: String, Sendable, Hashable, Codable, CaseIter
 
   public var description: String { rawValue }
 
-  /// `ε` at `δ` after the phases, by this accountant (an upper bound either way).
+  /// `ε` at `δ` after the phases, by this accountant (an upper bound either way); `+∞` when a
+  /// phase of at least one step has no noise (`σ = 0`).
   ///
   /// - Throws: the accountant's errors (bad phases, `δ ∉ (0, 1)`).
   public func epsilon(phases: [PrivacyPhase], delta: Double) throws(MinibatchError) -> Double {
     switch self {
     case .pld:
+      try RDPAccountant.validate(delta: delta)
       var accountant = try PLDAccountant()
-      try accountant.compose(phases)
-      return try accountant.epsilon(delta: delta)
+      var noiseless = false
+      for phase in phases {
+        if phase.noiseMultiplier == 0 {
+          try RDPAccountant.validate(samplingRate: phase.samplingRate, steps: phase.steps)
+          noiseless = noiseless || phase.steps > 0
+        } else {
+          try accountant.compose(
+            noiseMultiplier: phase.noiseMultiplier, samplingRate: phase.samplingRate,
+            steps: phase.steps)
+        }
+      }
+      return noiseless ? .infinity : try accountant.epsilon(delta: delta)
     case .rdp:
       try RDPAccountant.validate(delta: delta)
       var accountant = try RDPAccountant()

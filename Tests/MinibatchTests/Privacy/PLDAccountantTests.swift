@@ -18,7 +18,7 @@ import Testing
     try accountant.compose(
       noiseMultiplier: reference.sigma, samplingRate: reference.samplingRate,
       steps: reference.steps)
-    let distribution = try #require(try accountant.distribution())
+    let distribution = try accountant.distribution()
     let epsilon = try distribution.epsilon(delta: reference.delta)
     let ratio = epsilon / reference.pld
     #expect(ratio >= 1 - 1e-9 && ratio <= 1.005, "\(reference): ε = \(epsilon), ratio \(ratio)")
@@ -79,10 +79,14 @@ import Testing
     var none = try PLDAccountant()
     #expect(try none.epsilon(delta: 1e-5) == 0)
     #expect(try none.delta(epsilon: 0) == 0)
-    try none.compose(noiseMultiplier: 0, samplingRate: 0.1, steps: 1)
-    #expect(none.isNonPrivate)
-    #expect(try none.epsilon(delta: 1e-5) == .infinity)
-    #expect(try none.delta(epsilon: 3) == 1)
+    // No noise: refused by the accountant, +∞ through the trainer's entry point.
+    #expect(throws: MinibatchError.self) {
+      try none.compose(noiseMultiplier: 0, samplingRate: 0.1, steps: 1)
+    }
+    #expect(none.phases.isEmpty)
+    let noiseless = [PrivacyPhase(noiseMultiplier: 0, samplingRate: 0.1, steps: 1)]
+    #expect(try PrivacyAccountantKind.pld.epsilon(phases: noiseless, delta: 1e-5) == .infinity)
+    #expect(try PrivacyAccountantKind.rdp.epsilon(phases: noiseless, delta: 1e-5) == .infinity)
   }
 
   /// ε falls as σ grows and rises with T and with q (Δ = 1e-3 keeps this quick).
@@ -108,8 +112,8 @@ import Testing
     for discretization in [1e-2, 1e-3, 1e-4] {
       var accountant = try PLDAccountant(discretization: discretization)
       try accountant.compose(noiseMultiplier: 1.0, samplingRate: 0.05, steps: 300)
-      let upper = try #require(try accountant.distribution(estimate: .pessimistic))
-      let lower = try #require(try accountant.distribution(estimate: .optimistic))
+      let upper = try accountant.distribution(estimate: .pessimistic)
+      let lower = try accountant.distribution(estimate: .optimistic)
       let (high, low) = (try upper.epsilon(delta: 1e-5), try lower.epsilon(delta: 1e-5))
       #expect(high >= low, "Δ = \(discretization): \(high) < \(low)")
       for epsilon in [0.5, 1.0, 2.0] {
@@ -260,6 +264,12 @@ import Testing
     }
     expectInvalid("steps") {
       _ = try PLDAccountant.epsilon(noiseMultiplier: 1, samplingRate: 0.1, steps: -1, delta: 1e-5)
+    }
+    for sigma in [0, -1, Double.infinity] {
+      expectInvalid("noise multiplier") {
+        var accountant = try PLDAccountant()
+        try accountant.compose(noiseMultiplier: sigma, samplingRate: 0.1, steps: 3)
+      }
     }
     for interval in [0, -1e-4, Double.infinity, .nan] {
       expectInvalid("discretization interval") { _ = try PLDAccountant(discretization: interval) }

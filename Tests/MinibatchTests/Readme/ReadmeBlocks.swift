@@ -90,8 +90,25 @@ import Testing
     print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
   }
 
-  /// README.md, the block at line 516.
+  /// README.md, the block at line 489.
   @Test func readmeBlock4() throws {
+
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.3291 by RDP).
+    var accountant = try PLDAccountant()                  // discretization 1e-4, pessimistic
+    try accountant.compose(noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250)
+    let epsilon = try accountant.epsilon(delta: 1e-5)
+    let delta = try accountant.delta(epsilon: 6)          // δ at ε = 6, an upper bound too
+    // A second phase (more noise, a larger batch) is composed after the first, exactly.
+    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.08, steps: 500)
+    print(PrivacyFormatting.roundedUp(epsilon), delta, try accountant.epsilon(delta: 1e-5))
+    // The smallest σ whose ε after the planned steps is at most 3 (to 0.1% of σ): 2.762.
+    let sigma = try PLDAccountant.noiseMultiplier(
+      targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    print(sigma, accountant.phases.count)
+  }
+
+  /// README.md, the block at line 533.
+  @Test func readmeBlock5() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
