@@ -18,7 +18,7 @@
         Accounts the Poisson-subsampled Gaussian mechanism of DP-SGD over T steps. The default \
         accountant, pld, composes its privacy loss distribution exactly by FFT on a grid of \
         losses (discretization 1e-4, rounded pessimistically), as Google's dp-accounting does: \
-        the ε printed is an upper bound. rdp is Rényi DP (Mironov, Talwar and Zhang 2019) \
+        the ε printed is an upper bound (up to floating-point rounding). rdp is Rényi DP (Mironov, Talwar and Zhang 2019) \
         converted by Balle et al. (2020, Theorem 21), looser. Every printed ε is rounded up. \
         The sampling rate q is the expected batch size over the data set size; steps are \
         epochs × 1/q.

@@ -3,7 +3,8 @@ import Foundation
 /// One stretch of DP-SGD at fixed settings: `steps` steps of the Poisson-subsampled Gaussian
 /// mechanism with noise multiplier `σ` and sampling rate `q`.
 public struct PrivacyPhase: Sendable, Hashable, Codable {
-  /// `σ ≥ 0`; `0` means no privacy (`ε = ∞`).
+  /// `σ`: `> 0` for ``PLDAccountant``; ``PrivacyAccountantKind/epsilon(phases:delta:)`` also takes
+  /// `0` (no noise: `ε = ∞`).
   public var noiseMultiplier: Double
   /// `q ∈ (0, 1]`.
   public var samplingRate: Double
@@ -30,8 +31,9 @@ public struct PrivacyPhase: Sendable, Hashable, Codable {
 /// question composes afresh from the history (milliseconds to a tenth of a second), so the
 /// accountant stays a small value.
 ///
-/// The `ε` it reports is an **upper bound** on the true `ε` of the composed mechanism at `δ`
-/// (pessimistic discretisation; the bound is described in ``PrivacyLossDistribution``), the worse
+/// The `ε` it reports is an **upper bound** on the true `ε` of the composed mechanism at `δ`, up
+/// to floating-point rounding (pessimistic discretisation and truncation; the FFT's rounding is
+/// estimated from its noise floor, not bounded: see ``PrivacyLossDistribution``), the worse
 /// of the remove and add relations, and within a fraction of a percent of Google's
 /// dp-accounting at the same discretisation (tested against its values). On the published
 /// example `σ = 1.5`, `q = 0.04`, `T = 2,250`, `δ = 10⁻⁵` it gives `ε = 6.77` where RDP gives
@@ -123,7 +125,10 @@ public struct PLDAccountant: Sendable, Hashable {
   /// The smallest `ε` (an upper bound; see the type) for which the steps so far are
   /// `(ε, δ)`-DP: `0` before any step.
   ///
-  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 < δ < 1`.
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` unless `0 < δ < 1`, or
+  ///   for a step count too large for the grid's indices;
+  ///   ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` when a phase's grid exceeds
+  ///   ``PrivacyLossDistribution/maximumGridPoints`` (a tiny `σ`).
   public func epsilon(delta: Double) throws(MinibatchError) -> Double {
     try RDPAccountant.validate(delta: delta)
     return try distribution().epsilon(delta: delta)
@@ -132,7 +137,7 @@ public struct PLDAccountant: Sendable, Hashable {
   /// `δ(ε)` of the steps so far (an upper bound): `0` before any step.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `ε` not finite and
-  ///   `≥ 0`.
+  ///   `≥ 0`; the errors of ``epsilon(delta:)``.
   public func delta(epsilon: Double) throws(MinibatchError) -> Double {
     try validateArgument(
       epsilon, named: "epsilon", expected: "finite and ≥ 0", epsilon.isFinite && epsilon >= 0)
@@ -144,7 +149,8 @@ public struct PLDAccountant: Sendable, Hashable {
   /// `ε` after `steps` steps at noise multiplier `σ > 0` and sampling rate `q`, for `δ`.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `σ ≤ 0`,
-  ///   `q ∉ (0, 1]`, `δ ∉ (0, 1)`, `steps < 0`, `Δ ≤ 0` or a non-finite value.
+  ///   `q ∉ (0, 1]`, `δ ∉ (0, 1)`, `steps < 0`, `Δ ≤ 0` or a non-finite value;
+  ///   ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` as ``epsilon(delta:)``.
   public static func epsilon(
     noiseMultiplier: Double, samplingRate: Double, steps: Int, delta: Double,
     discretization: Double = PrivacyLossDistribution.defaultDiscretization
@@ -162,7 +168,8 @@ public struct PLDAccountant: Sendable, Hashable {
   ///
   /// The returned `σ` is the upper end of a bracket `[σ_lo, σ]` with `σ − σ_lo ≤ tolerance·σ`,
   /// `ε(σ_lo) > target` and `ε(σ) ≤ target` as computed (pessimistically), so it **reaches the
-  /// target** and is at most 0.1% above the smallest that does. The bracket starts from RDP's
+  /// target** and is within 0.1% of where the computed `ε(σ)` crosses it (the smallest such `σ`
+  /// where `ε(σ)` falls monotonically, as it does in every case tested). The bracket starts from RDP's
   /// answer (an upper bound on the PLD's, almost always) and shrinks by a secant step on
   /// `log ε(σ)` with probes on either side of it, bisection as the fallback: about 5 evaluations.
   ///
@@ -184,11 +191,19 @@ public struct PLDAccountant: Sendable, Hashable {
     try validateArgument(steps, named: "steps", expected: "≥ 1", steps >= 1)
     try RDPAccountant.validate(delta: delta)
     try PrivacyLossDistribution.validate(discretization: discretization)
+    // log ε(σ) − log target (> 0: σ too small). A σ so small that its grid exceeds
+    // ``PrivacyLossDistribution/maximumGridPoints`` counts as too small: the search then stays
+    // above it, and a valid upper end is never lost to that error.
     func excess(_ sigma: Double) throws(MinibatchError) -> Double {
-      let epsilon = try Self.epsilon(
-        noiseMultiplier: sigma, samplingRate: samplingRate, steps: steps, delta: delta,
-        discretization: discretization)
-      return log(epsilon) - log(targetEpsilon)  // > 0: σ too small
+      do {
+        let epsilon = try Self.epsilon(
+          noiseMultiplier: sigma, samplingRate: samplingRate, steps: steps, delta: delta,
+          discretization: discretization)
+        return log(epsilon) - log(targetEpsilon)
+      } catch {
+        if case .allocationTooLarge = error { return .infinity }
+        throw error
+      }
     }
     // The bracket: RDP's σ reaches the target under RDP, which bounds the PLD from above.
     var high = try RDPAccountant.noiseMultiplier(
@@ -205,8 +220,13 @@ public struct PLDAccountant: Sendable, Hashable {
     }
     var low = high * 0.85
     var lowExcess = try excess(low)
+    var descents = 0
     while lowExcess <= 0 {
       (high, highExcess) = (low, lowExcess)
+      descents += 1
+      // ε(σ) ≤ target however small σ gets (a huge target): σ → 0 reaches it; stop at a
+      // factor 10⁻⁶ below RDP's answer rather than chase it.
+      guard descents < 85 else { return high }
       low *= 0.85
       lowExcess = try excess(low)
     }
@@ -225,7 +245,7 @@ public struct PLDAccountant: Sendable, Hashable {
         let (logLow, logHigh) = (log(low), log(high))
         x = exp(logHigh - highExcess * (logHigh - logLow) / (highExcess - lowExcess))
       }
-      if !(x > low && x < high) { x = (low + high) / 2 }
+      if !(x > low && x < high) || !x.isFinite { x = (low + high) / 2 }
       let step = 0.4 * tolerance * x
       for probe in [x + step, x - step] where probe > low && probe < high {
         guard high - low > tolerance * high else { break }

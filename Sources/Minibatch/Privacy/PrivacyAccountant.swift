@@ -11,7 +11,8 @@ public enum PrivacyAccountantKind: String, Sendable, Hashable, Codable, CaseIter
 
   public var description: String { rawValue }
 
-  /// `ε` at `δ` after the phases, by this accountant (an upper bound either way); `+∞` when a
+  /// `ε` at `δ` after the phases, by this accountant (an upper bound either way, PLD's up to
+  /// floating-point rounding); `+∞` when a
   /// phase of at least one step has no noise (`σ = 0`).
   ///
   /// - Throws: the accountant's errors (bad phases, `δ ∉ (0, 1)`).
@@ -76,7 +77,11 @@ public enum PrivacyFormatting {
     let digits = max(4, significantDigits)
     let magnitude = Int(log10(abs(value)).rounded(.down))
     let decimals = max(0, digits - 1 - magnitude)
-    if decimals > 300 { return String(format: "%.\(digits - 1)e", value) }
+    if decimals > 300 {
+      // %e rounds to nearest: print a value larger by one unit in the last digit shown, so the
+      // text cannot fall below `value`.
+      return String(format: "%.\(digits - 1)e", value * (1 + pow(10, Double(1 - digits))))
+    }
     let scale = pow(10, Double(decimals))
     var scaled = (value * scale).rounded(.up)
     var text = String(format: "%.\(decimals)f", scaled / scale)

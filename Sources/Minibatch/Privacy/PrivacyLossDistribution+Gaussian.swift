@@ -21,7 +21,9 @@ extension PrivacyLossDistribution {
   /// add:     δ(ε) = (1 − (1 − q)e^ε)·δ_G(−log(1 + (e^{−ε} − 1)/q))   for ε < −log(1 − q), else 0
   /// ```
   ///
-  /// The pessimistic grid is connect-the-dots (Doroshenko et al. 2022, Algorithm 1) on the losses
+  /// The pessimistic grid is connect-the-dots (Doroshenko et al. 2022, Algorithm 1; `δ` exact at
+  /// each grid point up to rounding, which the masses' second differences amplify by about
+  /// `1/(e^Δ − 1)`, to ~10⁻¹² for `Δ = 10⁻⁴`) on the losses
   /// `iΔ` between the losses at `x = ±σ·Φ⁻¹(e^{−50}/2)` (shifted by the sensitivity as
   /// dp-accounting does): the mass at `iΔ` is
   /// `((δ_{i+1} − δ_i) − e^Δ·(δ_i − δ_{i−1}))/(e^Δ − 1)`, the end points take what lies beyond
@@ -96,22 +98,31 @@ struct SubsampledGaussian: Sendable {
       if q < 1, epsilon <= logOneMinusQ { return min(1, max(0, -expm1(epsilon))) }
       // ℓ = log((e^ε − 1 + q)/q): for ε > 0 as ε − log q + log1p(−(1 − q)e^{−ε}) (no overflow),
       // else log(expm1(ε) + q) − log q.
+      // Just above log(1 − q), expm1(ε) + q may round to ≤ 0: that is the boundary's value.
+      if epsilon <= 0, !(expm1(epsilon) + q > 0) { return min(1, max(0, -expm1(epsilon))) }
       let l =
         epsilon > 0
         ? epsilon - log(q) + log1p(-(1 - q) * exp(-epsilon))
         : log(expm1(epsilon) + q) - log(q)
-      return min(1, max(0, q * gaussianDelta(l)))
+      return Self.bounded(q * gaussianDelta(l))
     case .add:
       if q < 1, epsilon >= -logOneMinusQ { return 0 }
       // v = log((e^{−ε} − 1 + q)/q), the same two forms with −ε.
+      // Just below −log(1 − q), expm1(−ε) + q may round to ≤ 0: δ is 0 there.
+      if epsilon >= 0, !(expm1(-epsilon) + q > 0) { return 0 }
       let v =
         epsilon < 0
         ? -epsilon - log(q) + log1p(-(1 - q) * exp(epsilon))
         : log(expm1(-epsilon) + q) - log(q)
       // 1 − (1 − q)e^ε as −expm1(ε + log(1 − q)): no cancellation near the boundary.
       let coefficient = q == 1 ? 1 : -expm1(epsilon + logOneMinusQ)
-      return min(1, max(0, coefficient * gaussianDelta(-v)))
+      return Self.bounded(coefficient * gaussianDelta(-v))
     }
+  }
+
+  /// `δ` clamped to `[0, 1]`, NaN (which `max(0, ·)` would turn into 0, an under-estimate) to 1.
+  static func bounded(_ delta: Double) -> Double {
+    delta.isNaN ? 1 : min(1, max(0, delta))
   }
 
   /// The Gaussian mechanism's `δ_G(ℓ) = Φ(1/(2σ) − σℓ) − e^ℓ·Φ(−1/(2σ) − σℓ)`, the second term

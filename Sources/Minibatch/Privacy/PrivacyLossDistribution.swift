@@ -19,7 +19,8 @@ import Foundation
 ///
 /// **The bound.** With ``Estimate-swift.enum/pessimistic`` (the default, and what the trainer
 /// reports), every approximation moves mass towards larger losses, so the computed `δ(ε)` is an
-/// upper bound on the true one and the computed `ε(δ)` is an upper bound on the true `ε`:
+/// upper bound on the true one and the computed `ε(δ)` is an upper bound on the true `ε` — up to
+/// floating-point rounding, which is estimated, not bounded:
 /// - one step is discretised by connect-the-dots (its `δ(ε)` is exact at every grid point and the
 ///   discrete distribution dominates the continuous one between them); the mechanism's tails
 ///   beyond `e^{−50}` of the noise are inside the grid's end points, whose masses include them;
@@ -50,8 +51,9 @@ public struct PrivacyLossDistribution: Sendable, Equatable {
   /// The mass a composition may move off the ends of its grid (counted at `+∞` when
   /// pessimistic): `10⁻¹⁵`.
   public static let tailMassTruncation = 1e-15
-  /// The largest grid accepted for one step (`2²⁵` points, 256 MiB): a finer `Δ` or a much
-  /// smaller `σ` is refused with an error naming the interval instead of exhausting memory.
+  /// The largest grid accepted for one step or one composition (`2²⁵` points: 256 MiB per
+  /// array, and a composition holds about five such arrays at once, ≈ 1.3 GiB): a finer `Δ` or a
+  /// much smaller `σ` is refused with an error naming the interval instead of exhausting memory.
   public static let maximumGridPoints = 1 << 25
 
   /// `Δ`, the spacing of the losses.
@@ -218,7 +220,10 @@ struct DiscretePrivacyLoss: Sendable, Equatable {
   /// would swamp small `δ`; the floor tracks the measured error.
   static func roundingFloor(_ values: UnsafeBufferPointer<Double>) -> Double {
     var largest = 0.0
-    for v in values where -v > largest { largest = -v }
+    for v in values {
+      if v.isNaN { return 1 }  // nothing is known: all mass at +∞
+      if -v > largest { largest = -v }
+    }
     return largest * Double(values.count)
   }
 
@@ -260,6 +265,10 @@ struct DiscretePrivacyLoss: Sendable, Equatable {
   /// The `times`-fold composition on the Chernoff range, by one FFT pair.
   func selfComposed(times: Int, pessimistic: Bool) throws(MinibatchError) -> DiscretePrivacyLoss {
     let tailMass = PrivacyLossDistribution.tailMassTruncation
+    let (start, overflow) = lowerIndex.multipliedReportingOverflow(by: times)
+    try validateArgument(
+      times, named: "composition count", expected: "small enough for the grid's indices",
+      !overflow)
     let (lower, upper) = try Self.selfConvolutionBounds(masses, times: times, tailMass: tailMass)
     let count = upper - lower + 1
     try Self.validateGrid(count)
@@ -280,10 +289,6 @@ struct DiscretePrivacyLoss: Sendable, Equatable {
     // 1 − (1 − m_∞)^T, as −expm1(T·log1p(−m_∞)) (no cancellation for a small m_∞).
     var infinity = -expm1(Double(times) * log1p(-infinityMass))
     if pessimistic { infinity += tailMass + noiseFloor }
-    let (start, overflow) = lowerIndex.multipliedReportingOverflow(by: times)
-    try validateArgument(
-      times, named: "composition count", expected: "small enough for the grid's indices",
-      !overflow)
     return DiscretePrivacyLoss(
       lowerIndex: start + lower, masses: values, infinityMass: min(1, infinity))
   }

@@ -446,6 +446,18 @@ where Opt.Scalar == Model.Scalar {
       let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
         try validatePrivacy(privacy, exampleWeights: exampleWeights)
       }
+      if let privacy, let rate = sampler.poissonRate, epochs > 0 {
+        // The last epoch's ε, computed now: an accountant that cannot answer (a grid too large
+        // for a tiny σ) fails before the first step, not after the run.
+        let (lastEpoch, overflow) = firstEpoch.addingReportingOverflow(epochs)
+        let (steps, tooMany) = lastEpoch.multipliedReportingOverflow(by: sampler.batchesPerEpoch)
+        _ = try privacy.accountant.epsilon(
+          phases: [
+            PrivacyPhase(
+              noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
+              steps: overflow || tooMany ? Int.max : steps)
+          ], delta: privacy.delta)
+      }
       let noiseScale = try noiseScaleDecay.map { (decay) throws(MinibatchError) in
         try NoiseScaleAverage(decay: decay)
       }

@@ -90,7 +90,7 @@ import Testing
     print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
   }
 
-  /// README.md, the block at line 489.
+  /// README.md, the block at line 491.
   @Test func readmeBlock4() throws {
 
     // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.3291 by RDP).
@@ -107,7 +107,7 @@ import Testing
     print(sigma, accountant.phases.count)
   }
 
-  /// README.md, the block at line 533.
+  /// README.md, the block at line 535.
   @Test func readmeBlock5() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -284,7 +284,7 @@ import Testing
     print(losses.count, J.squaredRowNorms())      // each example's gradient touches its own tokens only
   }
 
-  /// Minibatch.docc/PrivateTraining.md, the block at line 34.
+  /// Minibatch.docc/PrivateTraining.md, the block at line 35.
   @Test func privateTrainingBlock1() throws {
 
     // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD, 7.3291 by RDP.
