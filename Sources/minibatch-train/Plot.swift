@@ -112,13 +112,15 @@ struct Plot {
     return Axis(low: start, high: max(end, start + step), ticks: ticks, labels: labels)
   }
 
-  /// A log axis from the power of ten at or below `low` to the one at or above `high`, ticked at
-  /// powers of ten (every second or fifth when there are many).
+  /// A log axis from a power of ten at or below `low` to one at or above `high`, ticked at every
+  /// power of ten, or every 2nd, 5th, 10th… (a 1-2-5 step in the exponent) over many decades.
   static func logAxis(_ low: Double, _ high: Double) -> Axis {
-    let first = Int(floor(log10(low)))
-    let last = max(first + 1, Int(ceil(log10(high))))
-    let every = last - first <= 8 ? 1 : last - first <= 16 ? 2 : 5
-    let powers = stride(from: first, through: last, by: 1).filter { ($0 - first) % every == 0 }
+    let decades = max(1, ceil(log10(high)) - floor(log10(low)))
+    let every = max(1, Int(niceStep(decades, count: 6)))
+    let first = Int(floor(floor(log10(low)) / Double(every))) * every
+    var last = Int(ceil(ceil(log10(high)) / Double(every))) * every
+    if last == first { last += every }
+    let powers = Array(stride(from: first, through: last, by: every))
     return Axis(
       low: pow(10, Double(first)), high: pow(10, Double(last)),
       ticks: powers.map { pow(10, Double($0)) }, labels: powers.map(powerOfTen), isLog: true)
@@ -166,7 +168,8 @@ struct Plot {
     return linearAxis(low, high, bounds: panel.bounds)
   }
 
-  /// The x axis: integer epochs in nice steps; one epoch is drawn in the middle of its axis.
+  /// The x axis: integer epochs in nice steps, padded by 3 % on each side so that no marker
+  /// sits on the frame; one epoch is drawn in the middle of its axis.
   static func xAxis(_ epochs: [Double]) -> Axis {
     let first = epochs.first ?? 1
     let last = epochs.last ?? 1
@@ -175,13 +178,10 @@ struct Plot {
         low: first - 0.5, high: first + 0.5, ticks: [first], labels: [format(first, step: 1)])
     }
     let step = max(1, niceStep(last - first, count: 6))
-    let start = ceil(first / step) * step
-    var ticks = stride(from: start, through: last, by: step).map { $0 }
-    if ticks.first != first, (ticks.first ?? last) - first >= step / 2 {
-      ticks.insert(first, at: 0)
-    }
+    let ticks = stride(from: ceil(first / step) * step, through: last, by: step).map { $0 }
+    let pad = 0.03 * (last - first)
     return Axis(
-      low: first, high: last, ticks: ticks, labels: ticks.map { format($0, step: 1) })
+      low: first - pad, high: last + pad, ticks: ticks, labels: ticks.map { format($0, step: 1) })
   }
 
   // MARK: - Drawing
@@ -236,9 +236,9 @@ struct Plot {
   static func markerDefinition(_ style: Style) -> String {
     let shape: String
     switch style {
-    case .training: shape = "<circle cx=\"0\" cy=\"0\" r=\"3.2\"/>"
-    case .test: shape = "<rect x=\"-3\" y=\"-3\" width=\"6\" height=\"6\"/>"
-    case .privacy: shape = "<path d=\"M0,-4 L4,0 L0,4 L-4,0 Z\"/>"
+    case .training: shape = "<circle cx=\"0\" cy=\"0\" r=\"3.6\"/>"
+    case .test: shape = "<rect x=\"-3.3\" y=\"-3.3\" width=\"6.6\" height=\"6.6\"/>"
+    case .privacy: shape = "<path d=\"M0,-4.6 L4.6,0 L0,4.6 L-4.6,0 Z\"/>"
     }
     return "<g id=\"marker-\(style.rawValue)\" fill=\"\(style.colour)\" stroke=\"white\" "
       + "stroke-width=\"0.8\">\(shape)</g>"

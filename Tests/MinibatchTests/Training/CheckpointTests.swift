@@ -145,11 +145,7 @@ import Testing
         .write(to: "/nonexistent-minibatch-folder/c.json")
       Issue.record("a write into a missing folder succeeded")
     } catch {
-      guard case .fileUnwritable(let failedPath, _) = error else {
-        Issue.record("\(error)")
-        return
-      }
-      #expect(failedPath == "/nonexistent-minibatch-folder/c.json")
+      #expect("\(error)".hasPrefix("cannot write /nonexistent-minibatch-folder/c.json:"))
     }
   }
 
