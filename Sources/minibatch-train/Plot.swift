@@ -345,7 +345,7 @@ struct Plot {
           // Off the scale: a mark on the upper edge, named in its tooltip.
           text += "<text class=\"point nonfinite\" data-epoch=\"\(Self.format(epoch, step: 1))\" "
           text += "x=\"\(Self.f(px(epoch)))\" y=\"\(Self.f(top + 12))\" text-anchor=\"middle\" "
-          text += "fill=\"\(series.style.colour)\">\(value.isNaN ? "?" : "↑")"
+          text += "fill=\"\(series.style.colour)\">\(Self.describe(value))"
           text += "<title>\(Self.escaped(tip))</title></text>\n"
         }
       }

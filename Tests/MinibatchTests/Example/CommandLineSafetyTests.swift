@@ -20,10 +20,10 @@
       return url
     }
 
-    /// `rows` examples `x1;y;x2;x3` with the class `y` (0/1, or `labels` when given) second.
+    /// `rows` examples `x1,y,x2,x3` with the class `y` (0/1, or `labels` when given) second.
     @discardableResult
     func writeCSV(
-      _ url: URL, rows: Int, seed: UInt64, delimiter: String = ";", labels: [Int]? = nil
+      _ url: URL, rows: Int, seed: UInt64, delimiter: String = ",", labels: [Int]? = nil
     ) throws -> String {
       var rng = SeededGenerator(seed: seed)
       var text = ["x1", "y", "x2", "x3"].joined(separator: delimiter) + "\n"
@@ -117,7 +117,7 @@
     @Test func theSaveFileRemembersHowTheDataIsRead() throws {
       let dir = try directory()
       let train = dir.appendingPathComponent("train.csv")
-      try writeCSV(train, rows: 60, seed: 4)
+      try writeCSV(train, rows: 60, seed: 4, delimiter: ";")
       let save = dir.appendingPathComponent("m.json").path
       try MinibatchTrain.parse([
         "--train", train.path, "--target", "y", "--delimiter", ";", "--epochs", "2", "--save", save,
