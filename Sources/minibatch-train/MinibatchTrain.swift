@@ -22,8 +22,11 @@
         and the target in its last column unless --target says which (a 0-based index, or a \
         header name); .npy or IDX inputs take their targets from --train-labels. The task is \
         classification when every training target is a whole number in 0..<1000, regression \
-        otherwise (--task overrides). Features are standardised with the training set's means \
-        and deviations. Prints one line per epoch (and progress within long epochs).
+        otherwise (--task overrides); the classes are the training labels' (at most 10,000), and \
+        a test label outside them is an error. Features are standardised with the training \
+        set's means and deviations. Prints one line per epoch (and progress within long \
+        epochs). --save, --history and --plot are checked before training and written \
+        atomically; --load FILE --train DATA reads DATA as the saved run read its data.
         """)
 
     enum Precision: String, ExpressibleByArgument, CaseIterable {

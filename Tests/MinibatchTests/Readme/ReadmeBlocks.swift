@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct ReadmeBlocks {
 
-  /// README.md, the block at line 93.
+  /// README.md, the block at line 94.
   @Test func readmeBlock1() throws {
 
     // k = 2 examples, n = 5 parameters; rows are per-example gradients.
@@ -42,7 +42,7 @@ import Testing
     _ = (gradients, g, parameters, batch, model, data, w, J, losses, mean, norms, accumulator, weighted)  // generated: the values shown
   }
 
-  /// README.md, the block at line 251.
+  /// README.md, the block at line 252.
   @Test func readmeBlock2() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)     // bundled UCI digits
@@ -70,7 +70,7 @@ import Testing
     _ = (train, test, model, trainer, w, batch, J, losses, g, small, trainD, report)  // generated: the values shown
   }
 
-  /// README.md, the block at line 377.
+  /// README.md, the block at line 378.
   @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
@@ -97,7 +97,7 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 476.
+  /// README.md, the block at line 477.
   @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -118,7 +118,7 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 581 (compiled, not run: MPI_Init belongs under mpirun).
+  /// README.md, the block at line 582 (compiled, not run: MPI_Init belongs under mpirun).
   func readmeBlock5() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
