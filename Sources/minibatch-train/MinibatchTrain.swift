@@ -577,6 +577,9 @@
       (options.target, options.delimiter, options.hasHeader) = (
         record.target, recordedDelimiter, record.hasHeader
       )
+      if let recorded = record.train, DataRecord(options).train != recorded {
+        reporter.line("note: \(path) was trained on \(recorded); resuming on \(train)")
+      }
       return options
     }
 
@@ -745,7 +748,9 @@
       let output = Recipe.Output(
         line: { reporter.line($0) }, progress: { reporter.update($0) },
         savePath: writes ? save : nil, historyPath: writes ? history : nil,
-        plotPath: writes ? plot : nil, title: "\(name) on \(train ?? "the digits")",
+        plotPath: writes ? plot : nil,
+        title: "\(name) on \(train.map { ($0 as NSString).lastPathComponent } ?? "the digits")"
+          + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""),
         collective: collective, trainingStarts: { started = true })
       let outcome: Recipe.Outcome
       do {

@@ -103,6 +103,15 @@ struct Plot {
     let step = niceStep(high - low, count: count)
     var start = floor(low / step) * step
     var end = ceil(high / step) * step
+    // A value on a tick at an end would sit on the frame: one more step there, within the bounds
+    // (and not below 0 for values that are not negative).
+    let floorLimit = bounds?.lowerBound ?? (low >= 0 ? 0 : -.infinity)
+    if low - start < 0.03 * (end - start), start - step >= floorLimit - 1e-12 * step {
+      start -= step
+    }
+    if end - high < 0.03 * (end - start), end + step <= (bounds?.upperBound ?? .infinity) {
+      end += step
+    }
     if let bounds { (start, end) = (max(start, bounds.lowerBound), min(end, bounds.upperBound)) }
     let steps = Int(((end - start) / step).rounded())
     let ticks = (0...max(1, steps)).map { start + Double($0) * step }.filter {
@@ -200,7 +209,7 @@ struct Plot {
       panels.lazy.flatMap(\.series).first { $0.style == style }.map { (style, $0.name) }
     }
     let top = 64.0
-    let bottom = 56.0
+    let bottom = 70.0
     let height = top + 28 + Self.plotHeight + bottom
     var body = ""
     for (index, panel) in panelsWithData.enumerated() {
@@ -316,6 +325,7 @@ struct Plot {
       extra: " class=\"axis-title\"")
     text += "</g>\n"
     // The series.
+    var offScale: [String] = []
     for series in panel.series {
       let present = zip(epochs, series.values).compactMap { epoch, value in
         value.map { (epoch, $0) }
@@ -323,6 +333,7 @@ struct Plot {
       if present.isEmpty { continue }
       text += "<g class=\"series\" data-name=\"\(Self.escaped(series.name))\" "
       text += "data-style=\"\(series.style.rawValue)\">\n"
+      var marks: [String] = []
       // A non-finite value breaks the curve: one polyline per finite run.
       var runs: [[(Double, Double)]] = [[]]
       for (epoch, value) in present {
@@ -342,14 +353,23 @@ struct Plot {
           text += "xlink:href=\"#marker-\(series.style.rawValue)\" x=\"\(Self.f(px(epoch)))\" "
           text += "y=\"\(Self.f(py(value)))\"><title>\(Self.escaped(tip))</title></use>\n"
         } else {
-          // Off the scale: a mark on the upper edge, named in its tooltip.
+          // Off the scale: a mark on the upper edge, named in its tooltip and the note below.
           text += "<text class=\"point nonfinite\" data-epoch=\"\(Self.format(epoch, step: 1))\" "
-          text += "x=\"\(Self.f(px(epoch)))\" y=\"\(Self.f(top + 12))\" text-anchor=\"middle\" "
-          text += "fill=\"\(series.style.colour)\">\(Self.describe(value))"
+          text += "x=\"\(Self.f(px(epoch)))\" y=\"\(Self.f(top + 11))\" text-anchor=\"middle\" "
+          text += "font-size=\"10\" fill=\"\(series.style.colour)\">▲"
           text += "<title>\(Self.escaped(tip))</title></text>\n"
+          marks.append("\(Self.describe(value)) (epoch \(Self.format(epoch, step: 1)))")
         }
       }
       text += "</g>\n"
+      if !marks.isEmpty { offScale.append("\(series.name): " + marks.joined(separator: ", ")) }
+    }
+    if !offScale.isEmpty {
+      let note = Self.shortened(
+        "▲ off the scale — " + offScale.joined(separator: "; "), to: right - x, size: 11)
+      text += Self.label(
+        x: x + 4, y: bottom + 56, Self.escaped(note), anchor: "start",
+        extra: " class=\"note\" font-size=\"11\" fill=\"#444\"")
     }
     return text + "</g>\n"
   }
