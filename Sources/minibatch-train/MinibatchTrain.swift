@@ -528,6 +528,12 @@
       var options = try dataOptions
       guard let record = saved.data else {
         if train == nil {
+          // An earlier file: the digits are the only data it could mean without --train.
+          guard saved.task == .classification, saved.classCount == Digits.classCount else {
+            throw ValidationError(
+              "\(path) does not say what it was trained on (an earlier version wrote it), and it "
+                + "was not the bundled digits: give --train (and --test) to resume")
+          }
           reporter.line(
             "note: \(path) does not say what it was trained on (an earlier version wrote it): "
               + "resuming on the bundled digits")

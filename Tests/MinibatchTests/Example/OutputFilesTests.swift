@@ -74,6 +74,13 @@
       #expect(try SavedStandardizer<Float>.read(from: save.path) == standardizer)
       #expect(try Saved.read(from: save.path).savedStandardizer == standardizer)
       try MinibatchTrain.parse(["--load", save.path, "--train", train.path, "--epochs", "1"]).run()
+      // Without --train such a file resumes on the digits only if it could be a digits model.
+      do {
+        try MinibatchTrain.parse(["--load", save.path, "--epochs", "1"]).run()
+        Issue.record("a file trained on 2 classes resumed on the digits")
+      } catch {
+        #expect(MinibatchTrain.message(for: error).contains("give --train"), "\(error)")
+      }
     }
 
     /// `\r` and `ESC[K` only where they rewrite a line: a terminal that is not `dumb` and not a
