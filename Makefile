@@ -1,9 +1,10 @@
 # Minibatch — the two commands a user needs are `make test` and `make bench`.
 # Both first install the system libraries the package links (OpenBLAS, LAPACKE, Open MPI,
-# pkg-config) when pkg-config or mpirun cannot be found.
+# pkg-config) and the SVG renderer the plot's tests use (librsvg2-bin's rsvg-convert) when
+# pkg-config, mpirun or rsvg-convert cannot be found.
 
 SWIFT        ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libopenmpi-dev openmpi-bin pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libopenmpi-dev openmpi-bin pkg-config librsvg2-bin
 PKG_MODULES  := openblas lapacke ompi-c
 BENCH_ARGS   ?=
 TRAIN_ARGS   ?=
@@ -24,11 +25,12 @@ MPI_TESTS    := MPIDistributedTests
 
 all: build
 
-## deps: install OpenBLAS, LAPACKE, Open MPI and pkg-config through apt when they are missing
+## deps: install OpenBLAS, LAPACKE, Open MPI, pkg-config and rsvg-convert through apt when they
+## are missing
 deps:
 	@if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists $(PKG_MODULES) \
-	    && command -v mpirun >/dev/null 2>&1; then \
-	  echo "deps: $(PKG_MODULES) found by pkg-config, mpirun on the PATH"; \
+	    && command -v mpirun >/dev/null 2>&1 && command -v rsvg-convert >/dev/null 2>&1; then \
+	  echo "deps: $(PKG_MODULES) found by pkg-config, mpirun and rsvg-convert on the PATH"; \
 	else \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
 	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
@@ -36,6 +38,7 @@ deps:
 	  echo "deps: installing $(APT_PACKAGES)"; \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(APT_PACKAGES); \
 	  pkg-config --exists $(PKG_MODULES) || { echo "deps: pkg-config still cannot find $(PKG_MODULES)" >&2; exit 1; }; \
+	  command -v rsvg-convert >/dev/null 2>&1 || { echo "deps: rsvg-convert still missing (librsvg2-bin)" >&2; exit 1; }; \
 	fi
 
 ## build: debug build of everything

@@ -96,7 +96,7 @@ let package = Package(
     .testTarget(
       name: "MinibatchTests",
       dependencies: [
-        "Minibatch", "MinibatchTestSupport", "minibatch-train", "minibatch-privacy",
+        "Minibatch", "MinibatchMPI", "MinibatchTestSupport", "minibatch-train", "minibatch-privacy",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]

@@ -26,17 +26,50 @@ struct DataOptions: Sendable {
   var standardize = true
 }
 
+/// How a run read its data, kept in its save file: `--load` reads new data the same way (the
+/// target column, the CSV's delimiter and header, inputs with a labels file or a table), and
+/// without `--train` it resumes on the digits only when the run was trained on them.
+struct DataRecord: Codable, Sendable, Equatable {
+  /// The training file, absolute; `nil`: the bundled digits.
+  var train: String?
+  /// The training labels file (absolute), when the inputs had one.
+  var trainLabels: String?
+  var test: String?
+  var testLabels: String?
+  /// `--target` as given (`nil`: the last column).
+  var target: String?
+  var delimiter: String
+  /// `nil`: detected from the first line.
+  var hasHeader: Bool?
+
+  init(_ options: DataOptions) {
+    func absolute(_ path: String?) -> String? {
+      path.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+    }
+    train = absolute(options.train)
+    trainLabels = absolute(options.trainLabels)
+    test = absolute(options.test)
+    testLabels = absolute(options.testLabels)
+    target = options.target
+    delimiter = String(options.delimiter)
+    hasHeader = options.hasHeader
+  }
+}
+
 /// A loaded training set, optional test set, and what they hold.
 struct LoadedData<Scalar: BLASScalar>: Sendable {
   var train: Batch<Scalar>
   var test: Batch<Scalar>?
   var task: Task
-  /// Classes for classification (largest label + 1 over both sets, at least 2).
+  /// Classes for classification: the largest training label + 1, at least 2 (a test label
+  /// beyond them is an error).
   var classCount: Int?
   /// Fitted on the training features when standardising.
   var standardizer: Standardizer<Scalar>?
   /// One line describing the data, for the program's output.
   var summary: String
+  /// How the data was read (for the save file); `nil` when it was not read from options.
+  var record: DataRecord? = nil
 }
 
 /// The file formats the program reads.
@@ -72,11 +105,13 @@ extension DataOptions {
   ) throws -> LoadedData<Scalar> {
     guard let train else {
       let (train, test) = try Digits.load(Scalar.self)
-      return try finish(
+      var data = try finish(
         train: train, test: test, task: .classification, classCount: Digits.classCount,
         saved: saved,
         summary: "bundled UCI digits: \(train.count) training and \(test.count) test examples, "
           + "\(Digits.featureCount) features, \(Digits.classCount) classes")
+      data.record = DataRecord(self)
+      return data
     }
     let trainValues = try readValues(Scalar.self, path: train, labels: trainLabels)
     let testValues = try test.map { try readValues(Scalar.self, path: $0, labels: testLabels) }
@@ -97,14 +132,24 @@ extension DataOptions {
       trainBatch = try Batch(inputs: trainValues.inputs, targets: .values(trainValues.targets))
       testBatch = try testValues.map { try Batch(inputs: $0.inputs, targets: .values($0.targets)) }
     case .classification:
-      let trainLabels = try labels(trainValues.targets, of: train)
-      let testLabels = try testValues.map { try labels($0.targets, of: test!) }
-      let largest = max(trainLabels.max() ?? 0, testLabels?.max() ?? 0)
-      let count = savedClassCount ?? max(2, largest + 1)
-      if largest >= count {
-        // Only with a saved class count: name the first example outside it.
-        let index = (trainLabels + (testLabels ?? [])).firstIndex { $0 >= count } ?? 0
-        throw MinibatchError.labelOutOfRange(index: index, label: largest, classCount: count)
+      // The labels file, when there is one, is what holds the labels: errors name it.
+      let trainPath = self.trainLabels ?? train
+      let trainLabels = try labels(trainValues.targets, of: trainPath)
+      let count: Int
+      if let savedClassCount {
+        count = savedClassCount
+        try checkLabels(trainLabels, of: trainPath, classCount: count, from: "the saved model")
+      } else {
+        count = try countClasses(trainLabels, in: trainPath)
+      }
+      // The classes are the training set's: a test label beyond them could never be predicted.
+      let testPath = testLabels ?? test
+      let testLabels = try testValues.map { values in
+        let labels = try labels(values.targets, of: testPath!)
+        try checkLabels(
+          labels, of: testPath!, classCount: count,
+          from: savedClassCount == nil ? "the training set" : "the saved model")
+        return labels
       }
       classCount = count
       trainBatch = try Batch(inputs: trainValues.inputs, targets: .labels(trainLabels))
@@ -114,9 +159,11 @@ extension DataOptions {
       "\(train): \(trainBatch.count) examples, \(trainBatch.inputs.columns) features, "
       + (classCount.map { "\($0) classes" } ?? "\(trainValues.targets.columns) target(s)")
       + (testBatch.map { "; \(test!): \($0.count) test examples" } ?? "")
-    return try finish(
+    var data = try finish(
       train: trainBatch, test: testBatch, task: task, classCount: classCount, saved: saved,
       summary: description)
+    data.record = DataRecord(self)
+    return data
   }
 
   func finish<Scalar: BLASScalar>(
@@ -128,6 +175,34 @@ extension DataOptions {
       train: try standardizer?.transform(train) ?? train,
       test: try test.map { try standardizer?.transform($0) ?? $0 }, task: task,
       classCount: classCount, standardizer: standardizer, summary: summary)
+  }
+
+  /// The most classes a classification task may have (the largest training label + 1): beyond
+  /// it the targets are almost surely real values read as classes (`--task regression`), and the
+  /// output layer would hold `features × classes` parameters.
+  static let maximumClassCount = 10_000
+
+  /// The classes of `labels` (the training set's): the largest label + 1, at least 2, at most
+  /// ``maximumClassCount``.
+  func countClasses(_ labels: [Int], in path: String) throws -> Int {
+    let largest = labels.max() ?? 0
+    guard largest < Self.maximumClassCount else {
+      throw MinibatchError.invalidArgument(
+        name: "the classes of \(path)",
+        value: "\(Set(labels).count) distinct target values (the largest label is \(largest))",
+        expected: "at most \(Self.maximumClassCount) classes (labels 0..<\(Self.maximumClassCount))"
+          + "; use --task regression for real-valued targets")
+    }
+    return max(2, largest + 1)
+  }
+
+  /// Every label in `0..<classCount`, naming the first row (1-based) that is not.
+  func checkLabels(_ labels: [Int], of path: String, classCount: Int, from source: String) throws {
+    if let row = labels.firstIndex(where: { $0 >= classCount }) {
+      throw MinibatchError.invalidArgument(
+        name: "the label of row \(row + 1) in \(path)", value: "\(labels[row])",
+        expected: "one of the \(classCount) classes of \(source) (0..<\(classCount))")
+    }
   }
 
   /// Whole numbers `≥ 0` as class labels, naming the first row that is not.

@@ -23,8 +23,11 @@
         and the target in its last column unless --target says which (a 0-based index, or a \
         header name); .npy or IDX inputs take their targets from --train-labels. The task is \
         classification when every training target is a whole number in 0..<1000, regression \
-        otherwise (--task overrides). Features are standardised with the training set's means \
-        and deviations. Prints one line per epoch (and progress within long epochs).
+        otherwise (--task overrides); the classes are the training labels' (at most 10,000), and \
+        a test label outside them is an error. Features are standardised with the training \
+        set's means and deviations. Prints one line per epoch (and progress within long \
+        epochs). --save, --history and --plot are checked before training and written \
+        atomically; --load FILE --train DATA reads DATA as the saved run read its data.
         """)
 
     enum Precision: String, ExpressibleByArgument, CaseIterable {
@@ -59,10 +62,10 @@
     var task: Task?
 
     @Option(help: "The CSV delimiter: one character, or 'tab' (default: ',').")
-    var delimiter: String = ","
+    var delimiter: String?
 
-    @Option(help: "Whether the CSV's first line is a header: auto, yes or no.")
-    var header: Header = .auto
+    @Option(help: "Whether the CSV's first line is a header: auto, yes or no (default: auto).")
+    var header: Header?
 
     @Flag(name: .customLong("no-standardize"), help: "Train on the features as they are.")
     var noStandardize = false
@@ -77,18 +80,21 @@
     var model: ModelKind?
 
     @Option(
-      name: .customLong("batch-size"), help: "Examples per mini-batch, k (expected k with DP).")
+      name: .customLong("batch-size"), parsing: .unconditional,
+      help: "Examples per mini-batch, k (expected k with DP).")
     var batchSize: Int?
 
     @Option(
-      name: .customLong("learning-rate"),
+      name: .customLong("learning-rate"), parsing: .unconditional,
       help: "Initial learning rate (default: 0.05 single layer / 0.02 MLP with momentum).")
     var learningRate: Double?
 
-    @Option(help: "Epochs (default: 20 single layer / 30 MLP); with --load, epochs to add.")
+    @Option(
+      parsing: .unconditional,
+      help: "Epochs (default: 20 single layer / 30 MLP); with --load, epochs to add.")
     var epochs: Int?
 
-    @Option(help: "Seed for initialisation and sampling.")
+    @Option(parsing: .unconditional, help: "Seed for initialisation and sampling.")
     var seed: UInt64?
 
     @Option(help: "Scalar type: float or double (default: float, or the saved one with --load).")
@@ -122,17 +128,21 @@
         """)
     var layers: String?
 
-    @Option(help: "L2 penalty λ on the parameters, applied by the optimiser (default: 1e-4).")
+    @Option(
+      parsing: .unconditional,
+      help: "L2 penalty λ on the parameters, applied by the optimiser (default: 1e-4).")
     var l2: Double?
 
     @Flag(help: "Constant learning rate instead of the cosine schedule.")
     var constantRate = false
 
-    @Option(help: "Threads for the package's kernels and for OpenBLAS (default: all cores).")
+    @Option(
+      parsing: .unconditional,
+      help: "Threads for the package's kernels and for OpenBLAS (default: all cores).")
     var threads: Int?
 
     @Option(
-      name: .customLong("early-stopping"),
+      name: .customLong("early-stopping"), parsing: .unconditional,
       help: "Stop after this many epochs without a lower test loss; keep the best parameters.")
     var earlyStopping: Int?
 
@@ -159,19 +169,22 @@
     // MARK: Differential privacy
 
     @Option(
-      name: .customLong("dp-clip-norm"),
+      name: .customLong("dp-clip-norm"), parsing: .unconditional,
       help: "DP-SGD: clip each example's gradient to this norm C (turns on Poisson sampling).")
     var dpClipNorm: Double?
 
-    @Option(name: .customLong("dp-noise-multiplier"), help: "DP-SGD: the noise multiplier σ.")
+    @Option(
+      name: .customLong("dp-noise-multiplier"), parsing: .unconditional,
+      help: "DP-SGD: the noise multiplier σ.")
     var dpNoiseMultiplier: Double?
 
     @Option(
-      name: .customLong("dp-epsilon"),
+      name: .customLong("dp-epsilon"), parsing: .unconditional,
       help: "DP-SGD: calibrate σ to reach this ε after the planned epochs.")
     var dpEpsilon: Double?
 
-    @Option(name: .customLong("dp-delta"), help: "DP-SGD: δ (default: 1e-5).")
+    @Option(
+      name: .customLong("dp-delta"), parsing: .unconditional, help: "DP-SGD: δ (default: 1e-5).")
     var dpDelta: Double?
 
     @Option(
@@ -196,7 +209,7 @@
     var mpi = false
 
     @Option(
-      name: .customLong("dp-noise-seed"),
+      name: .customLong("dp-noise-seed"), parsing: .unconditional,
       help: "DP-SGD: seed the noise (reproducible, not private); default: the OS's CSPRNG.")
     var dpNoiseSeed: UInt64?
 
@@ -232,6 +245,26 @@
         throw ValidationError(
           "--save, --history and --plot need one model: add --model softmax or --model mlp")
       }
+      try checkOutputFiles()
+    }
+
+    /// `--save`, `--history` and `--plot` can be written, and none replaces an input (`--save`
+    /// may replace the file of `--load`: the run continues in place). Checked now, so that a run
+    /// never fails at its end for a reason it could have given at its start.
+    func checkOutputFiles() throws {
+      let outputs = [("--save", save), ("--history", history), ("--plot", plot)]
+        .compactMap { name, path in path.map { (option: name, path: $0) } }
+      guard !outputs.isEmpty else { return }
+      let inputs = [
+        ("--train", train), ("--train-labels", trainLabels), ("--test", test),
+        ("--test-labels", testLabels), ("--load", load),
+      ].compactMap { name, path in path.map { (option: name, path: $0) } }
+      do {
+        try OutputFiles.check(
+          outputs: outputs, inputs: inputs, mayReplace: [(output: "--save", input: "--load")])
+      } catch {
+        throw ValidationError("\(error)")
+      }
     }
 
     func validateData() throws {
@@ -242,6 +275,20 @@
           throw ValidationError("\(name) needs --train (without it the program uses the digits)")
         }
         if task == .regression { throw ValidationError("the digits are a classification task") }
+        for (name, given) in [("--delimiter", delimiter != nil), ("--header", header != nil)]
+        where given {
+          throw ValidationError("\(name) describes a CSV given to --train; the digits are built in")
+        }
+      } else if let train {
+        if trainLabels != nil, target != nil {
+          throw ValidationError(
+            "--target names a column of a table; with --train-labels the targets are that file")
+        }
+        if DataFormat(path: train) != .csv, delimiter != nil || header != nil {
+          throw ValidationError(
+            "--delimiter and --header describe a CSV; \(train) is read as "
+              + (DataFormat(path: train) == .npy ? ".npy" : "IDX"))
+        }
       }
       if testLabels != nil, test == nil { throw ValidationError("--test-labels needs --test") }
       if (trainLabels == nil) != (testLabels == nil), test != nil {
@@ -251,6 +298,7 @@
     }
 
     func delimiterCharacter() throws -> Character {
+      let delimiter = self.delimiter ?? ","
       let text = delimiter == "tab" || delimiter == "\\t" ? "\t" : delimiter
       guard text.count == 1, let character = text.first, character.isASCII else {
         throw ValidationError(
@@ -262,6 +310,11 @@
     func validateTraining() throws {
       if let model, model != .mlp, hidden != nil || activation != nil {
         throw ValidationError("--hidden and --activation apply to --model mlp only")
+      }
+      if model == nil, layers == nil, train != nil, hidden != nil || activation != nil {
+        throw ValidationError(
+          "--hidden and --activation apply to --model mlp; on your data the model is softmax or "
+            + "linear regression unless --model says otherwise: add --model mlp")
       }
       try validateLayers()
       if precision != .double, let learningRate, !Float(learningRate).isFinite {
@@ -473,8 +526,78 @@
         DataOptions(
           train: train, trainLabels: trainLabels, test: test, testLabels: testLabels,
           target: target, task: task, delimiter: try delimiterCharacter(),
-          hasHeader: header == .auto ? nil : header == .yes, standardize: !noStandardize)
+          hasHeader: header.flatMap { $0 == .auto ? nil : $0 == .yes }, standardize: !noStandardize)
       }
+    }
+
+    /// The data options when resuming from `path`: how the file says its data was read (the
+    /// target column, the CSV's delimiter and header), with which an option given again must
+    /// agree. Without `--train` the run resumes on the digits only if it was trained on them.
+    func dataOptions(
+      resuming saved: SavedRunHeader, from path: String, reporter: ProgressReporter
+    ) throws -> DataOptions {
+      var options = try dataOptions
+      guard let record = saved.data else {
+        if train == nil {
+          // An earlier file: the digits are the only data it could mean without --train.
+          guard saved.task == .classification, saved.classCount == Digits.classCount else {
+            throw ValidationError(
+              "\(path) does not say what it was trained on (an earlier version wrote it), and it "
+                + "was not the bundled digits: give --train (and --test) to resume")
+          }
+          reporter.line(
+            "note: \(path) does not say what it was trained on (an earlier version wrote it): "
+              + "resuming on the bundled digits")
+        }
+        return options
+      }
+      guard let train else {
+        if let recorded = record.train {
+          throw ValidationError(
+            "\(path) was trained on \(recorded): give --train \(recorded) (and --test) to resume; "
+              + "without --train the program would train on the bundled digits")
+        }
+        return options
+      }
+      guard record.train != nil else {
+        throw ValidationError(
+          "\(path) was trained on the bundled digits: leave out --train \(train)")
+      }
+      if let labels = record.trainLabels, trainLabels == nil {
+        throw ValidationError(
+          "\(path) was trained on inputs with a labels file (\(labels)): add --train-labels")
+      }
+      if record.trainLabels == nil, trainLabels != nil {
+        throw ValidationError(
+          "\(path) was trained on a table with its targets in a column: leave out --train-labels")
+      }
+      if let target, target != record.target {
+        throw ValidationError(
+          "--target \(target) differs from \(record.target.map { "--target \($0)" } ?? "the last column"), "
+            + "which \(path) was trained with; leave it out")
+      }
+      guard record.delimiter.count == 1, let recordedDelimiter = record.delimiter.first else {
+        throw ValidationError(
+          "\(path): the recorded delimiter \"\(record.delimiter)\" is not one character")
+      }
+      if delimiter != nil, try delimiterCharacter() != recordedDelimiter {
+        throw ValidationError(
+          "--delimiter \(delimiter!) differs from \"\(record.delimiter)\", which \(path) was trained "
+            + "with; leave it out")
+      }
+      if header != nil, options.hasHeader != record.hasHeader {
+        let recorded = record.hasHeader.map { $0 ? "yes" : "no" } ?? "auto"
+        throw ValidationError(
+          "--header \(header!) differs from --header \(recorded), which \(path) was trained with; "
+            + "leave it out")
+      }
+      (options.target, options.delimiter, options.hasHeader) = (
+        record.target, recordedDelimiter, record.hasHeader
+      )
+      if let recorded = record.train, DataRecord(options).train != recorded {
+        reporter.line("note: \(path) was trained on \(recorded); resuming on \(train)")
+      }
+      return options
     }
 
     func run() throws {
@@ -492,12 +615,27 @@
       let reporter = ProgressReporter(isSilent: (world?.rank ?? 0) != 0)
       do {
         try run(reporter: reporter, collective: world)
+      } catch let error as RunFailure {
+        if let world, world.rank != 0 { throw ExitCode.failure }
+        // What went wrong once training ran (a write, a diverging loss): not a usage error.
+        throw error
       } catch let error as MinibatchError {
         // Every rank throws the same error: rank 0 says it.
         if let world, world.rank != 0 { throw ExitCode.failure }
         // Errors about the user's files and values are usage errors, not crashes.
         throw ValidationError("\(error)")
       }
+    }
+
+    /// `--threads` beyond this machine's cores: said, not silently capped (OpenBLAS takes at most
+    /// the threads it was built for; the package's kernels take what is asked).
+    func threadsNote() -> String? {
+      let cores = ProcessInfo.processInfo.activeProcessorCount
+      guard let threads, threads > cores else { return nil }
+      return "note: --threads \(threads) is more than the \(cores) cores of this machine: the "
+        + "kernels run \(threads) threads, OpenBLAS \(OpenBLASInfo.threadCount)"
+        + (OpenBLASInfo.threadCount < threads ? " (its build's limit)" : "")
+        + "; more threads than cores usually run slower"
     }
 
     /// With `--mpi`: every rank loaded the same data (a node with another file at the same path
@@ -527,6 +665,7 @@
     }
 
     func run(reporter: ProgressReporter, collective: MPICommunicator?) throws {
+      if let note = threadsNote() { reporter.line(note) }
       if let load {
         let header = try collectively(collective) { try SavedRunHeader.read(from: load) }
         try collectively(
@@ -539,11 +678,9 @@
         }
         var recipe = header.recipe
         recipe.additionalEpochs = epochs
-        if let threads {
-          recipe.threads = threads
-        } else if mpi {
-          recipe.threads = threadsPerRank()
-        }
+        // Threads do not change the results: this machine's, not the saving machine's.
+        recipe.threads =
+          threads ?? (mpi ? threadsPerRank() : ProcessInfo.processInfo.activeProcessorCount)
         reporter.line(
           "OpenBLAS \(OpenBLASInfo.coreName) core, \(OpenBLASInfo.threadCount) threads; "
             + "\(header.precision); resuming \(load)")
@@ -591,9 +728,9 @@
       _: Scalar.Type, recipe: Recipe, header: SavedRunHeader, path: String,
       reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
+      var options = try dataOptions(resuming: header, from: path, reporter: reporter)
       let data = try collectively(collective) {
         let standardizer = try SavedStandardizer<Scalar>.read(from: path)
-        var options = try dataOptions
         options.task = header.task
         return try options.load(
           Scalar.self, standardizer: standardizer, task: header.task,
@@ -624,12 +761,21 @@
           + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""))
       // Every rank trains; rank 0 alone writes the files.
       let writes = (collective?.rank ?? 0) == 0
+      var started = false
       let output = Recipe.Output(
         line: { reporter.line($0) }, progress: { reporter.update($0) },
         savePath: writes ? save : nil, historyPath: writes ? history : nil,
-        plotPath: writes ? plot : nil, title: "\(name) on \(train ?? "the digits")",
-        collective: collective)
-      let outcome = try recipe.run(data, resume: resume, output: output)
+        plotPath: writes ? plot : nil,
+        title: "\(name) on \(train.map { ($0 as NSString).lastPathComponent } ?? "the digits")"
+          + (recipe.privacy.map { ", DP-SGD (C = \($0.clipNorm), δ = \($0.delta))" } ?? ""),
+        collective: collective, trainingStarts: { started = true })
+      let outcome: Recipe.Outcome
+      do {
+        outcome = try recipe.run(data, resume: resume, output: output)
+      } catch {
+        if started { throw RunFailure(description: "\(error)") }
+        throw error
+      }
       if let sigma = outcome.noiseMultiplier {
         reporter.line(
           "DP-SGD: noise multiplier σ = " + String(format: "%.4f", sigma) + ", ε = "
@@ -651,15 +797,25 @@
     }
   }
 
-  /// The standardiser of a save file, read before the data it applies to.
+  /// A run that failed after its options and data were checked and training began (a file that
+  /// could no longer be written, a loss that diverged): reported as an error (exit 1), without
+  /// the usage text of a mistake in the options.
+  struct RunFailure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  /// The standardiser of a save file, read before the data it applies to: the checkpoint's, or
+  /// (files written before the checkpoint held it) the file's own.
   struct SavedStandardizer<Scalar: BLASScalar>: Decodable {
+    struct Checkpoint: Decodable { var standardizer: Standardizer<Scalar>? }
     var standardizer: Standardizer<Scalar>?
+    var checkpoint: Checkpoint
 
     static func read(from path: String) throws -> Standardizer<Scalar>? {
       do {
-        return try JSONDecoder().decode(
-          SavedStandardizer.self, from: try SavedRunHeader.contents(of: path)
-        ).standardizer
+        let saved = try JSONDecoder().decode(
+          SavedStandardizer.self, from: try SavedRunHeader.contents(of: path))
+        return saved.checkpoint.standardizer ?? saved.standardizer
       } catch let error as MinibatchError {
         throw error
       } catch {

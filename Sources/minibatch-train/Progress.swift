@@ -13,9 +13,33 @@ final class ProgressReporter: @unchecked Sendable {
   private var lastPrint: Double
   private var lineIsOpen = false
 
-  init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0, isSilent: Bool = false) {
+  /// Whether the progress line may be rewritten in place (`\r`, `ESC[K`): standard output is a
+  /// terminal (`isatty`) that understands the escape (`TERM` set, not `dumb`), and not one that
+  /// `mpirun` gives a rank (a pseudo-terminal whose text it forwards into logs and pipes).
+  static func rewritesInPlace(
+    isTTY: Bool = isatty(STDOUT_FILENO) != 0,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> Bool {
+    let term = environment["TERM"] ?? ""
+    let underMPI = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains {
+      environment[$0] != nil
+    }
+    return isTTY && !term.isEmpty && term != "dumb" && !underMPI
+  }
+
+  /// Where the text goes (standard output).
+  private let write: (String) -> Void
+
+  init(
+    isTerminal: Bool = rewritesInPlace(), isSilent: Bool = false,
+    write: @escaping (String) -> Void = { text in
+      print(text, terminator: "")
+      fflush(nil)
+    }
+  ) {
     self.isTerminal = isTerminal
     self.isSilent = isSilent
+    self.write = write
     interval = isTerminal ? 0.1 : 5
     lastPrint = isTerminal ? -Double.infinity : 0
   }
@@ -42,11 +66,10 @@ final class ProgressReporter: @unchecked Sendable {
     else { return }
     lastPrint = progress.seconds
     if isTerminal {
-      print("\r\u{1B}[K" + Self.text(progress), terminator: "")
-      fflush(nil)
+      write("\r\u{1B}[K" + Self.text(progress))
       lineIsOpen = true
     } else {
-      print(Self.text(progress))
+      write(Self.text(progress) + "\n")
     }
   }
 
@@ -56,11 +79,10 @@ final class ProgressReporter: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     if lineIsOpen {
-      print("\r\u{1B}[K", terminator: "")
+      write("\r\u{1B}[K")
       lineIsOpen = false
     }
     lastPrint = isTerminal ? -Double.infinity : 0
-    print(text)
-    fflush(nil)
+    write(text + "\n")
   }
 }

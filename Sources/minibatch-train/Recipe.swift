@@ -74,6 +74,37 @@ struct Recipe: Codable, Sendable {
 
   init(model: ModelKind) { self.model = model }
 
+  /// The checks the command line makes on its options, for a recipe read from a file.
+  func validate() throws {
+    func check(_ valid: Bool, _ name: String, _ value: Any, _ expected: String) throws {
+      guard valid else {
+        throw MinibatchError.invalidArgument(name: name, value: "\(value)", expected: expected)
+      }
+    }
+    try check(batchSize >= 1, "batch size", batchSize, "≥ 1")
+    try check(threads >= 1, "threads", threads, "≥ 1")
+    try check((epochs ?? 0) >= 0, "epochs", epochs ?? 0, "≥ 0")
+    try check(
+      learningRate.map { $0.isFinite && $0 >= 0 } ?? true, "learning rate", learningRate ?? 0,
+      "finite and ≥ 0")
+    try check(l2Penalty.isFinite && l2Penalty >= 0, "L2 penalty", l2Penalty, "finite and ≥ 0")
+    try check(
+      !hiddenLayers.isEmpty && hiddenLayers.allSatisfy { $0 >= 1 }, "hidden layers",
+      hiddenLayers, "positive widths")
+    if let earlyStoppingPatience {
+      try check(earlyStoppingPatience >= 1, "early stopping", earlyStoppingPatience, "≥ 1")
+    }
+    if let privacy {
+      try check(
+        privacy.clipNorm > 0 && privacy.clipNorm.isFinite, "clip norm", privacy.clipNorm,
+        "finite and > 0")
+      try check(privacy.delta > 0 && privacy.delta < 1, "δ", privacy.delta, "in (0, 1)")
+      if let sigma = privacy.noiseMultiplier {
+        try check(sigma.isFinite && sigma >= 0, "noise multiplier", sigma, "finite and ≥ 0")
+      }
+    }
+  }
+
   /// A network with hidden layers (an MLP or `--layers`).
   var isDeep: Bool { model == .mlp || model == .layers }
   var defaultEpochs: Int { isDeep ? 30 : 20 }
@@ -202,6 +233,9 @@ struct Recipe: Codable, Sendable {
     var title = "training"
     /// The ranks to train on together (`--mpi`), or `nil`.
     var collective: (any ReductionCollective)?
+    /// Called once everything has been checked, as the first epoch starts: an error after it is
+    /// the run's failure, not a mistake in its options.
+    var trainingStarts: () -> Void = {}
   }
 
   /// Trains on `data` in precision `Scalar`: from scratch, or from `resume` (a file saved by an
@@ -270,7 +304,15 @@ struct Recipe: Codable, Sendable {
     var privacy: DifferentialPrivacy?
     var recipe = self
     if var options = self.privacy {
-      let rate = min(1, Double(batchSize) / Double(data.train.count))
+      // q = k/N ≥ 1 would sample every example every step: no amplification by sampling, and
+      // not the run the accountant's ε describes.
+      guard batchSize < data.train.count else {
+        throw MinibatchError.invalidArgument(
+          name: "--batch-size", value: "\(batchSize)",
+          expected: "fewer than the \(data.train.count) training examples: with DP-SGD it is "
+            + "the expected batch of Poisson sampling, and its rate q = k/N must be below 1")
+      }
+      let rate = Double(batchSize) / Double(data.train.count)
       sampler = try BatchSampler(exampleCount: data.train.count, poissonRate: rate, seed: seed)
       if options.noiseMultiplier == nil, let target = options.targetEpsilon {
         options.noiseMultiplier = try options.resolvedAccountant.noiseMultiplier(
@@ -301,6 +343,7 @@ struct Recipe: Codable, Sendable {
     var best: (loss: Double, epoch: Int, parameters: [Scalar], optimizer: Opt)?
     var stoppedEarly = false
     let epochsToRun = resume == nil ? resolvedEpochs : (additionalEpochs ?? 0)
+    output.trainingStarts()
     for epoch in firstEpoch..<(firstEpoch + epochsToRun) {
       var latest: EpochReport?
       try trainer.train(
@@ -342,11 +385,10 @@ struct Recipe: Codable, Sendable {
       guard let path = output.savePath else { return }
       let saved = SavedModelRun(
         precision: "\(Scalar.self)".lowercased(), recipe: recipe, task: data.task,
-        classCount: data.classCount, trainingExampleCount: data.train.count,
-        standardizer: data.standardizer,
+        classCount: data.classCount, trainingExampleCount: data.train.count, data: data.record,
         checkpoint: TrainingCheckpoint(
           model: model, parameters: parameters, optimizer: finalOptimizer,
-          nextEpoch: nextEpoch))
+          nextEpoch: nextEpoch, standardizer: data.standardizer))
       try saved.write(to: path)
       output.line("saved to \(path) (resume with --load \(path) --epochs N)")
     }
@@ -428,18 +470,21 @@ where Opt.Scalar == Scalar, Model.Scalar == Scalar {
   var classCount: Int?
   /// `N`, the training examples: DP-SGD's sampling rate `q = batch/N` and its `ε` depend on it.
   var trainingExampleCount: Int
-  var standardizer: Standardizer<Scalar>?
+  /// How the data was read (`nil` in files written before it was recorded).
+  var data: DataRecord?
+  /// The standardiser of files written before ``TrainingCheckpoint`` held it (read, not written).
+  var standardizer: Standardizer<Scalar>? = nil
   var checkpoint: TrainingCheckpoint<Model, Opt>
 
+  /// The standardiser the training data was transformed with.
+  var savedStandardizer: Standardizer<Scalar>? { checkpoint.standardizer ?? standardizer }
+
+  /// Checks the checkpoint (``TrainingCheckpoint/validate()``), then writes the file atomically.
   func write(to path: String) throws {
+    try checkpoint.validate()
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    do {
-      try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-      throw MinibatchError.fileUnreadable(
-        path: path, reason: "cannot write: \(error.localizedDescription)")
-    }
+    try OutputFiles.write(try encoder.encode(self), to: path)
   }
 
   static func read(from path: String) throws -> SavedModelRun {
@@ -470,8 +515,15 @@ struct SavedRunHeader: Codable {
   var recipe: Recipe
   var task: Task
   var classCount: Int?
+  /// How the data was read (`nil` in files written before it was recorded).
+  var data: DataRecord?
 
   static func contents(of path: String) throws -> Data {
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+      throw MinibatchError.fileUnreadable(
+        path: path, reason: "it is a folder, not a file written by --save")
+    }
     do {
       return try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
@@ -492,6 +544,16 @@ struct SavedRunHeader: Codable {
     guard header.format == currentFormat else {
       throw MinibatchError.fileUnreadable(
         path: path, reason: "format \(header.format); this program reads \(currentFormat)")
+    }
+    guard ["float", "double"].contains(header.precision) else {
+      throw MinibatchError.fileUnreadable(
+        path: path,
+        reason: "precision \"\(header.precision)\"; this program trains in float or double")
+    }
+    do {
+      try header.recipe.validate()
+    } catch {
+      throw MinibatchError.fileUnreadable(path: path, reason: "its recipe is invalid: \(error)")
     }
     return header
   }

@@ -56,116 +56,45 @@ final class TrainingHistory {
 
   func writeSVG(to path: String, title: String) throws { try write(svg(title: title), to: path) }
 
-  func write(_ text: String, to path: String) throws {
-    do {
-      try text.write(toFile: path, atomically: true, encoding: .utf8)
-    } catch {
-      throw MinibatchError.fileUnreadable(
-        path: path, reason: "cannot write: \(error.localizedDescription)")
-    }
-  }
+  func write(_ text: String, to path: String) throws { try OutputFiles.write(text, to: path) }
 
   // MARK: - The plot
 
-  /// A self-contained SVG: the loss per epoch (training and test) and, for classification, the
-  /// accuracy per epoch. Every series is a polyline with one `<circle class="point">` per epoch.
-  func svg(title: String) -> String {
-    let epochs = reports.map { Double($0.epoch + 1) }
-    var panels: [(String, [(String, String, [Double?])])] = [
-      (
-        "loss",
-        [
-          ("training", "#1f77b4", reports.map { $0.meanLoss }),
-          ("test", "#d62728", reports.map { $0.evaluationLoss }),
-        ]
-      )
+  /// The run as a ``Plot``: the loss per epoch (training and test; log scale when it spans more
+  /// than two decades), for classification the accuracy (%), and with DP-SGD the ε spent so far.
+  func plot(title: String) -> Plot {
+    var panels = [
+      Plot.Panel(
+        title: "Loss", axis: "mean loss",
+        series: [
+          Plot.Series(name: "training", style: .training, values: reports.map { $0.meanLoss }),
+          Plot.Series(name: "test", style: .test, values: reports.map { $0.evaluationLoss }),
+        ], allowsLogScale: true)
     ]
     if task == .classification {
       panels.append(
-        (
-          "accuracy (%)",
-          [
-            ("training", "#1f77b4", trainAccuracies.map { $0.map { 100 * $0 } }),
-            ("test", "#d62728", reports.map { $0.evaluationAccuracy.map { 100 * $0 } }),
-          ]
-        ))
+        Plot.Panel(
+          title: "Accuracy", axis: "accuracy (%)",
+          series: [
+            Plot.Series(
+              name: "training", style: .training,
+              values: trainAccuracies.map { $0.map { 100 * $0 } }),
+            Plot.Series(
+              name: "test", style: .test,
+              values: reports.map { $0.evaluationAccuracy.map { 100 * $0 } }),
+          ], bounds: 0...100))
     }
-    let (panelWidth, height) = (440.0, 320.0)
-    let width = panelWidth * Double(panels.count) + 20
-    var body = ""
-    for (index, (name, series)) in panels.enumerated() {
-      body += panel(
-        name: name, series: series, epochs: epochs, x: 10 + Double(index) * panelWidth,
-        width: panelWidth - 20, height: height)
+    if reports.contains(where: { $0.epsilon != nil }) {
+      panels.append(
+        Plot.Panel(
+          title: "Privacy spent", axis: "ε",
+          series: [
+            Plot.Series(name: "ε", style: .privacy, values: reports.map { $0.epsilon })
+          ], bounds: 0...Double.infinity))
     }
-    return """
-      <?xml version="1.0" encoding="UTF-8"?>
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height + 40))" \
-      viewBox="0 0 \(Int(width)) \(Int(height + 40))" font-family="sans-serif" font-size="12">
-      <title>\(escaped(title))</title>
-      <rect width="100%" height="100%" fill="white"/>
-      <text x="\(Int(width / 2))" y="20" text-anchor="middle" font-size="14">\(escaped(title))</text>
-      \(body)</svg>
-
-      """
+    return Plot(title: title, epochs: reports.map { Double($0.epoch + 1) }, panels: panels)
   }
 
-  /// One chart: axes with their ranges, a polyline and points per series, a legend.
-  func panel(
-    name: String, series: [(String, String, [Double?])], epochs: [Double], x: Double,
-    width: Double, height: Double
-  ) -> String {
-    let (left, top, plotWidth, plotHeight) = (x + 50, 40.0, width - 60, height - 60)
-    let values = series.flatMap { $0.2.compactMap { $0 } }.filter(\.isFinite)
-    var (low, high) = (values.min() ?? 0, values.max() ?? 1)
-    if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
-    let lastEpoch = max(2, epochs.last ?? 1)
-    func px(_ epoch: Double) -> Double { left + (epoch - 1) / (lastEpoch - 1) * plotWidth }
-    func py(_ value: Double) -> Double { top + (high - value) / (high - low) * plotHeight }
-    var text = "<g class=\"panel\" data-name=\"\(escaped(name))\">\n"
-    text += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" "
-    text += "fill=\"none\" stroke=\"#888\"/>\n"
-    text += label(x: left + plotWidth / 2, y: top + plotHeight + 32, "epoch", anchor: "middle")
-    text += label(x: left - 8, y: top + 4, format(high), anchor: "end")
-    text += label(x: left - 8, y: top + plotHeight + 4, format(low), anchor: "end")
-    text += label(x: left, y: top + plotHeight + 16, "1", anchor: "middle")
-    text += label(
-      x: left + plotWidth, y: top + plotHeight + 16, "\(Int(lastEpoch))", anchor: "middle")
-    text += label(x: left, y: top - 8, name, anchor: "start")
-    for (index, (seriesName, colour, points)) in series.enumerated() {
-      let present = zip(epochs, points).compactMap { epoch, value in
-        value.flatMap { $0.isFinite ? (epoch, $0) : nil }
-      }
-      if present.isEmpty { continue }
-      let coordinates = present.map { String(format: "%.2f,%.2f", px($0.0), py($0.1)) }
-      text += "<g class=\"series\" data-name=\"\(seriesName)\">\n"
-      text += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\""
-      text += coordinates.joined(separator: " ") + "\"/>\n"
-      for (epoch, value) in present {
-        text += String(
-          format: "<circle class=\"point\" data-epoch=\"%d\" cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" "
-            + "fill=\"%@\"><title>epoch %d: %@</title></circle>\n",
-          Int(epoch), px(epoch), py(value), colour, Int(epoch), format(value))
-      }
-      text += "</g>\n"
-      let legendY = top + 14 + Double(index) * 16
-      text += "<line x1=\"\(left + plotWidth - 90)\" y1=\"\(legendY - 4)\" "
-      text += "x2=\"\(left + plotWidth - 72)\" y2=\"\(legendY - 4)\" stroke=\"\(colour)\" "
-      text += "stroke-width=\"2\"/>\n"
-      text += label(x: left + plotWidth - 68, y: legendY, seriesName, anchor: "start")
-    }
-    return text + "</g>\n"
-  }
-
-  func label(x: Double, y: Double, _ text: String, anchor: String) -> String {
-    String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%@\">", x, y, anchor)
-      + escaped(text) + "</text>\n"
-  }
-
-  func format(_ value: Double) -> String { String(format: "%.4g", value) }
-
-  func escaped(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-  }
+  /// The SVG of ``plot(title:)``.
+  func svg(title: String) -> String { plot(title: title).svg }
 }

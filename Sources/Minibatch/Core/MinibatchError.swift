@@ -40,17 +40,21 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   /// Class label `label` of example `index` is outside `0..<classCount`.
   case labelOutOfRange(index: Int, label: Int, classCount: Int)
   /// Training stopped: the mean loss of batch `batch` (0-based) in epoch `epoch` (0-based) was NaN
-  /// or infinite. The parameters are those after the last good step.
+  /// or infinite. The parameters are those after the last good step. The description counts
+  /// epochs and batches from 1, as progress lines do.
   case nonFiniteLoss(epoch: Int, batch: Int, loss: Double)
   /// Training stopped: the losses of batch `batch` (0-based) in epoch `epoch` (0-based) were
   /// finite, but `quantity` (`"gradient"`, `"parameters after the step"`, an optimiser's state)
   /// overflowed to NaN or infinity. The parameters and the optimiser are those after the last good
-  /// step.
+  /// step. The description counts epochs and batches from 1, as progress lines do.
   case nonFiniteStep(epoch: Int, batch: Int, quantity: String)
   /// A LAPACK routine reported failure (`info > 0`, e.g. an SVD that did not converge).
   case lapackFailure(routine: String, info: Int)
   /// A data file could not be read (missing, unreadable, not UTF-8).
   case fileUnreadable(path: String, reason: String)
+  /// A file could not be written (its folder is missing or read-only, the disk is full); nothing
+  /// at `path` was replaced.
+  case fileUnwritable(path: String, reason: String)
   /// A data file has no data rows.
   case emptyFile(path: String)
   /// Line `line` (1-based) of a data file has `got` cells where `expected` were expected.
@@ -104,15 +108,18 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
     case .labelOutOfRange(let index, let label, let classCount):
       return "label of example \(index) is \(label); expected 0..<\(classCount)"
     case .nonFiniteLoss(let epoch, let batch, let loss):
-      return "training stopped: non-finite loss \(loss) in epoch \(epoch), batch \(batch); "
+      return "training stopped: non-finite loss \(loss) in epoch \(epoch + 1), batch \(batch + 1); "
         + "the parameters are those of the last good step"
     case .nonFiniteStep(let epoch, let batch, let quantity):
-      return "training stopped: the step of batch \(batch) in epoch \(epoch) made the \(quantity) "
+      return
+        "training stopped: the step of batch \(batch + 1) in epoch \(epoch + 1) made the \(quantity) "
         + "NaN or infinite; the parameters are those of the last good step"
     case .lapackFailure(let routine, let info):
       return "LAPACK \(routine) failed with info = \(info)"
     case .fileUnreadable(let path, let reason):
       return "cannot read \(path): \(reason)"
+    case .fileUnwritable(let path, let reason):
+      return "cannot write \(path): \(reason)"
     case .emptyFile(let path):
       return "\(path) has no data rows"
     case .raggedRow(let line, let expected, let got):

@@ -84,7 +84,8 @@
         ) {
           if root == nil { root = name }
           if name == "g", attributes["class"] == "series" { series.append([]) }
-          if name == "circle", attributes["class"] == "point", let epoch = attributes["data-epoch"]
+          if (attributes["class"] ?? "").split(separator: " ").contains("point"),
+            let epoch = attributes["data-epoch"]
           {
             series[series.count - 1].append(Int(epoch)!)
           }

@@ -3,11 +3,12 @@
 // (ReadmeSyncTests checks it).
 import Foundation
 import Minibatch
+import MinibatchMPI
 import Testing
 
 @Suite struct ReadmeBlocks {
 
-  /// README.md, the block at line 92.
+  /// README.md, the block at line 94.
   @Test func readmeBlock1() throws {
 
     // k = 2 examples, n = 5 parameters; rows are per-example gradients.
@@ -37,9 +38,11 @@ import Testing
     var accumulator = try GradientAccumulator<Double>(parameterCount: model.parameterCount)
     try accumulator.add(J, reductionWeights: [1, 3])        // raw Σ v_i·g_i, Σ v_i, count (mergeable)
     let weighted = try accumulator.gradient(normalizedBy: .weightTotal)   // (g₁ + 3·g₂)/4
+
+    _ = (gradients, g, parameters, batch, model, data, w, J, losses, mean, norms, accumulator, weighted)  // generated: the values shown
   }
 
-  /// README.md, the block at line 250.
+  /// README.md, the block at line 252.
   @Test func readmeBlock2() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)     // bundled UCI digits
@@ -63,9 +66,11 @@ import Testing
     let report = try small.checkGradients(
       parameters: small.initialParameters(seed: 1), batch: try trainD.gathering(0..<8))
     print(report.worstError)                                          // < 1e-7 (tested)
+
+    _ = (train, test, model, trainer, w, batch, J, losses, g, small, trainD, report)  // generated: the values shown
   }
 
-  /// README.md, the block at line 376.
+  /// README.md, the block at line 378.
   @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
@@ -88,27 +93,12 @@ import Testing
     let (J, _) = try bag.perExampleGradients(
       parameters: bag.initialParameters(seed: 1), batch: reviews, representation: .factored)
     print(J.squaredRowNorms())                       // no dense 3 × 800 row is formed
+
+    _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 491.
+  /// README.md, the block at line 477.
   @Test func readmeBlock4() throws {
-
-    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.3291 by RDP).
-    var accountant = try PLDAccountant()                  // discretization 1e-4, pessimistic
-    try accountant.compose(noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250)
-    let epsilon = try accountant.epsilon(delta: 1e-5)
-    let delta = try accountant.delta(epsilon: 6)          // δ at ε = 6, an upper bound too
-    // A second phase (more noise, a larger batch) is composed after the first, exactly.
-    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.08, steps: 500)
-    print(PrivacyFormatting.roundedUp(epsilon), delta, try accountant.epsilon(delta: 1e-5))
-    // The smallest σ whose ε after the planned steps is at most 3 (to 0.1% of σ): 2.762.
-    let sigma = try PLDAccountant.noiseMultiplier(
-      targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    print(sigma, accountant.phases.count)
-  }
-
-  /// README.md, the block at line 535.
-  @Test func readmeBlock5() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -124,6 +114,31 @@ import Testing
     try trainer.train(parameters: &w, data: train, epochs: 30, evaluation: test) { report, _ in
       print(report.epoch, report.epsilon!, report.evaluationAccuracy!)   // ε spent so far
     }
+
+    _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
+  }
+
+  /// README.md, the block at line 582 (compiled, not run: MPI_Init belongs under mpirun).
+  func readmeBlock5() throws {
+
+    let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
+    let model = try MultilayerPerceptron<Float>(layerSizes: [64, 32, 10])
+    let w = model.initialParameters(seed: 0)        // the same on every rank
+    let (batch, _) = try Digits.loadStandardized(Float.self)   // the global batch, on every rank
+    let mine = world.slice(of: batch.count)         // this rank's rows (empty on some if k < ranks)
+    var accumulator = try GradientAccumulator<Float>(
+      parameterCount: model.parameterCount, tracksMoments: true)
+    try world.agreeing {                            // local work: if it throws on any rank,
+      if !mine.isEmpty {                            // every rank throws failedOnRank
+        let (gradients, _) = try model.perExampleGradients(
+          parameters: w, batch: try batch.gathering(mine))
+        try accumulator.add(gradients)
+      }
+    }
+    try accumulator.allreduce(over: world)          // one MPI_Allreduce of n + 3 Doubles (+ n for moments)
+    let mean = try accumulator.gradient(normalizedBy: .weightTotal)   // Σ g_i / k of the global batch
+
+    _ = (world, model, w, batch, mine, accumulator, mean)  // generated: the values shown
   }
 
   /// Minibatch.docc/BringYourOwnModel.md, the block at line 17.
@@ -217,6 +232,8 @@ import Testing
     var w = model.initialParameters(seed: 0)
     try trainer.train(parameters: &w, data: batch, epochs: 50)
     print(w)   // (0.16, −0.17, 0.10): the fit to these 32 rounded counts, not the generating (0.3, −0.2, 0.1)
+
+    _ = (rng, x, rows, counts, batch, model, check, trainer, w)  // generated: the values shown
   }
 
   /// Minibatch.docc/GettingStarted.md, the block at line 26.
@@ -232,6 +249,8 @@ import Testing
     try trainer.train(parameters: &w, data: train, epochs: 20, evaluation: test) { report, _ in
       print(report.epoch, report.meanLoss, report.evaluationAccuracy ?? 0)
     }
+
+    _ = (train, test, model, trainer, w)  // generated: the values shown
   }
 
   /// Minibatch.docc/GettingStarted.md, the block at line 46.
@@ -246,6 +265,8 @@ import Testing
     let backward = try model.meanLossAndGradient(parameters: w, batch: batch).gradient
     let norms = J.rowNorms()                             // ‖g_i‖, no row formed
     print(losses.count, norms.count, zip(mean, backward).map { abs($0 - $1) }.max()!)  // 16 16 ~1e-17
+
+    _ = (train, model, w, batch, J, losses, mean, backward, norms)  // generated: the values shown
   }
 
   /// Minibatch.docc/LayersAndNetworks.md, the block at line 37.
@@ -270,6 +291,8 @@ import Testing
     let norms = J.squaredRowNorms()                               // 16 values
     let clipped = try J.clippedSum(.flat(bound: 1), blocks: cnn.parameterBlocks)
     print(norms.count, clipped.clippedExamples)
+
+    _ = (train, test, cnn, trainer, w, J, norms, clipped)  // generated: the values shown
   }
 
   /// Minibatch.docc/LayersAndNetworks.md, the block at line 74.
@@ -282,24 +305,20 @@ import Testing
     let (J, losses) = try bag.perExampleGradients(
       parameters: bag.initialParameters(seed: 1), batch: reviews, representation: .factored)
     print(losses.count, J.squaredRowNorms())      // each example's gradient touches its own tokens only
+
+    _ = (bag, reviews, J, losses)  // generated: the values shown
   }
 
-  /// Minibatch.docc/PrivateTraining.md, the block at line 35.
+  /// Minibatch.docc/PrivateTraining.md, the block at line 26.
   @Test func privateTrainingBlock1() throws {
 
-    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD, 7.3291 by RDP.
-    let epsilon = try PLDAccountant.epsilon(
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 7.3291.
+    let epsilon = try RDPAccountant.epsilon(
       noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    let rdp = try RDPAccountant.epsilon(
-      noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    // The smallest σ reaching ε = 3 with the same sampling, to 0.1% in σ (2.761; RDP needs 2.961).
-    let sigma = try PLDAccountant.noiseMultiplier(
+    // The smallest σ reaching ε = 3 with the same sampling, to 0.01 in ε.
+    let sigma = try RDPAccountant.noiseMultiplier(
       targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    // A schedule of σ is accounted phase by phase.
-    var accountant = try PLDAccountant()
-    try accountant.compose(noiseMultiplier: 1.0, samplingRate: 0.01, steps: 500)
-    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.02, steps: 300)
-    print(PrivacyFormatting.roundedUp(epsilon), rdp, sigma, try accountant.epsilon(delta: 1e-5))
+    print(epsilon, sigma)
 
     // One private gradient by hand: clip, add noise, divide by the expected batch size.
     let J = try PerExampleGradients<Double>(rows: [[3, 4], [0.3, 0.4], [0, 0]])
@@ -310,6 +329,8 @@ import Testing
     let gradient = try privacy.noisyGradient(
       clippedSum: clipped.sum, expectedBatchSize: 3, noise: &noise)
     print(clipped.sum, clipped.clippedExamples, gradient)
+
+    _ = (epsilon, sigma, J, clipped, privacy, noise, gradient)  // generated: the values shown
   }
 
   /// Minibatch.docc/ThePipeline.md, the block at line 52.
@@ -321,6 +342,30 @@ import Testing
     let weighted = try accumulator.gradient(normalizedBy: .weightTotal)   // (g₁ + 3·g₂)/4
     let sum = try accumulator.gradient(normalizedBy: .sum)                // g₁ + 3·g₂
     print(weighted, sum)
+
+    _ = (J, accumulator, weighted, sum)  // generated: the values shown
+  }
+
+  /// Minibatch.docc/TrainingAcrossProcesses.md, the block at line 27 (compiled, not run: MPI_Init belongs under mpirun).
+  func trainingAcrossProcessesBlock1() throws {
+
+    let world = try MPIEnvironment.initialize()     // every rank, once
+    let model = try MultilayerPerceptron<Double>(layerSizes: [64, 32, 10])
+    let w = model.initialParameters(seed: 0)        // the same on every rank
+    let (batch, _) = try Digits.loadStandardized(Double.self)   // the global batch, on every rank
+    let mine = world.slice(of: batch.count)         // empty on some ranks when k < ranks
+    var accumulator = try GradientAccumulator<Double>(parameterCount: model.parameterCount)
+    try world.agreeing {                            // a local failure reaches every rank
+      if !mine.isEmpty {
+        let (gradients, _) = try model.perExampleGradients(
+          parameters: w, batch: try batch.gathering(mine))
+        try accumulator.add(gradients)
+      }
+    }
+    try accumulator.allreduce(over: world)          // one MPI_Allreduce of n + 3 Doubles
+    let mean = try accumulator.gradient(normalizedBy: .weightTotal)
+
+    _ = (world, model, w, batch, mine, accumulator, mean)  // generated: the values shown
   }
 
 }

@@ -91,10 +91,10 @@ import Testing
       "minibatch-bad-checkpoint-\(UUID().uuidString).json"
     ).path
     defer { try? FileManager.default.removeItem(atPath: path) }
-    try TrainingCheckpoint(
+    let bad = TrainingCheckpoint(
       model: softmax, parameters: [1, 2, 3], optimizer: try StochasticGradientDescent<Double>(),
-      nextEpoch: 0
-    ).write(to: path)
+      nextEpoch: 0)
+    try JSONEncoder().encode(bad).write(to: URL(fileURLWithPath: path))
     expectError(.shapeMismatch(expected: 15, got: 3, of: "parameters (the model's n)")) {
       try TrainingCheckpoint<SoftmaxRegression<Double>, StochasticGradientDescent<Double>>(
         contentsOf: path)
@@ -107,5 +107,70 @@ import Testing
     } catch {
       #expect("\(error)".contains("not a valid checkpoint"))
     }
+  }
+
+  /// `write` refuses what `init(contentsOf:)` would refuse (a wrong parameter count, a negative
+  /// epoch, non-finite parameters), writes nothing, and leaves an existing file as it was.
+  @Test func writeRefusesACheckpointThatCouldNotBeReadBack() throws {
+    let model = try SoftmaxRegression<Double>(inputCount: 4, classCount: 3)
+    let sgd = try StochasticGradientDescent<Double>()
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "minibatch-refused-checkpoint-\(UUID().uuidString).json"
+    ).path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let good = [Double](repeating: 0.5, count: model.parameterCount)
+    expectError(.shapeMismatch(expected: 15, got: 3, of: "parameters (the model's n)")) {
+      try TrainingCheckpoint(model: model, parameters: [1, 2, 3], optimizer: sgd, nextEpoch: 0)
+        .write(to: path)
+    }
+    #expect(!FileManager.default.fileExists(atPath: path))
+    expectError(.invalidArgument(name: "next epoch", value: "-1", expected: "≥ 0")) {
+      try TrainingCheckpoint(model: model, parameters: good, optimizer: sgd, nextEpoch: -1)
+        .write(to: path)
+    }
+    #expect(!FileManager.default.fileExists(atPath: path))
+    try TrainingCheckpoint(model: model, parameters: good, optimizer: sgd, nextEpoch: 2)
+      .write(to: path)
+    let before = try Data(contentsOf: URL(fileURLWithPath: path))
+    var infinite = good
+    infinite[4] = .infinity
+    #expect(throws: MinibatchError.self) {
+      try TrainingCheckpoint(model: model, parameters: infinite, optimizer: sgd, nextEpoch: 3)
+        .write(to: path)
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    // A folder that does not exist: a write error, not a read error.
+    do {
+      try TrainingCheckpoint(model: model, parameters: good, optimizer: sgd, nextEpoch: 2)
+        .write(to: "/nonexistent-minibatch-folder/c.json")
+      Issue.record("a write into a missing folder succeeded")
+    } catch {
+      #expect("\(error)".hasPrefix("cannot write /nonexistent-minibatch-folder/c.json:"))
+    }
+  }
+
+  /// The checkpoint holds the standardiser; a file written without one (as every file before it
+  /// was part of the checkpoint) reads with none.
+  @Test func checkpointKeepsTheStandardizer() throws {
+    let model = try SoftmaxRegression<Float>(inputCount: 2, classCount: 2)
+    let standardizer = try Standardizer(fitting: try Matrix<Float>(rows: [[1, 10], [3, 30]]))
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "minibatch-standardized-checkpoint-\(UUID().uuidString).json"
+    ).path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let checkpoint = TrainingCheckpoint(
+      model: model, parameters: model.initialParameters(seed: 1),
+      optimizer: try StochasticGradientDescent<Float>(), nextEpoch: 1, standardizer: standardizer)
+    try checkpoint.write(to: path)
+    typealias Saved = TrainingCheckpoint<SoftmaxRegression<Float>, StochasticGradientDescent<Float>>
+    #expect(try Saved(contentsOf: path).standardizer == standardizer)
+    // The same file without the key: the form written before.
+    var object = try #require(
+      try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: path)))
+        as? [String: Any])
+    object["standardizer"] = nil
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+    let old = try Saved(contentsOf: path)
+    #expect(old.standardizer == nil && old.nextEpoch == 1)
   }
 }
