@@ -20,9 +20,17 @@ public enum CSVTargets: Sendable, Hashable {
 ///
 /// The format is deliberately small: comma-separated (or another one-byte ``delimiter``: `;`,
 /// tab, `|`), no quoting, an optional header line
-/// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends. Every
-/// column that is not a target is a feature. Every error names the 1-based line (and column)
-/// where it was found.
+/// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends, a
+/// leading UTF-8 byte-order mark (U+FEFF) ignored. Every column that is not a target is a
+/// feature. Every error names the 1-based line (and column) where it was found.
+///
+/// A number is a finite **decimal**: `[sign] digits [. digits] [(e|E) [sign] digits]`, with
+/// digits on at least one side of the point (`16`, `-0.5`, `.5`, `5.`, `1e-5`), surrounded by
+/// optional spaces or tabs. The other forms that Swift's `Double(_:)` and C's `strtod` accept —
+/// hexadecimal (`0x10`, `0x1p-3`), `inf`, `infinity`, `nan` — are not numbers here: a data set
+/// that holds them is more likely broken than meant, and `0x10` read as 16 is a silent surprise.
+/// A decimal beyond the scalar's range (`1e999`, or `1e39` in Float) is refused as well; one below
+/// it rounds to 0 or a subnormal, as `strtod` rounds it.
 public struct CSVLoader: Sendable, Hashable {
   /// The target columns and what they hold.
   public var targets: CSVTargets
@@ -63,8 +71,9 @@ public struct CSVLoader: Sendable, Hashable {
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` (missing, unreadable, not UTF-8),
   ///   ``MinibatchError/emptyFile(path:)``, ``MinibatchError/raggedRow(line:expected:got:)``,
-  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` (also for NaN, infinity and values
-  ///   beyond `Scalar`'s range),
+  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` for a cell that is not a finite
+  ///   decimal (also for `nan`, `inf`, hexadecimal such as `0x10`, and values beyond `Scalar`'s
+  ///   range), naming its line and column,
   ///   ``MinibatchError/labelCellOutOfRange(line:column:text:classCount:)``, and
   ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a class count below 2, a target
   ///   column outside the rows, a repeated target column, no target or no feature column, or a
@@ -197,8 +206,10 @@ public struct CSVLoader: Sendable, Hashable {
     var seenFirstLine = false
     var cells: [Range<Int>] = []
     var lineNumber = 0
-    var position = 0
     let count = bytes.count
+    // A UTF-8 byte-order mark (EF BB BF) is not part of the first cell.
+    var position =
+      count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
     let classCount: Int? = {
       if case .labels(let classCount, _) = targets { return classCount }
       return nil
@@ -293,8 +304,9 @@ public struct CSVLoader: Sendable, Hashable {
   }
 }
 
-/// Reading numbers from the bytes of a CSV cell (surrounding spaces and tabs ignored), with the
-/// meaning of Swift's `Double(_: String)` and `Int(_: String)`.
+/// Reading numbers from the bytes of a CSV cell (surrounding spaces and tabs ignored): decimal
+/// numbers only, with the value Swift's `Double(_: String)` gives them, and decimal integers with
+/// the meaning of `Int(_: String)`.
 enum CSVNumber {
   /// Space, tab, vertical tab or form feed.
   @inline(__always)
@@ -339,13 +351,15 @@ enum CSVNumber {
     (0..<exponent).reduce(1.0) { value, _ in value * 10 }
   }
 
-  /// The cell as a Double, or nil when it is not a number.
+  /// The cell as a Double, or nil when it is not a decimal number
+  /// (`[sign] digits [. digits] [(e|E) [sign] digits]`, digits on at least one side of the point).
+  /// Hexadecimal, `inf`, `infinity` and `nan`, which `Double(String)` would accept, are nil.
   ///
-  /// Ordinary decimals (`[sign] digits [. digits] [e [sign] digits]` with at most 15 significant
-  /// digits and a decimal exponent within ±22) take Clinger's exact fast path: an integer times or
-  /// divided by an exact power of ten, one correctly rounded operation. Everything else (long
-  /// mantissas, large exponents, "inf", "nan", hexadecimal) goes to `Double(String)`, which the
-  /// fast path agrees with bit for bit (tested).
+  /// Decimals with at most 15 significant digits and a decimal exponent within ±22 take
+  /// Clinger's exact fast path: an integer times or divided by an exact power of ten, one
+  /// correctly rounded operation. The other decimals (long mantissas, large exponents) go to
+  /// `Double(String)`, which the fast path agrees with bit for bit (tested). The result may be
+  /// infinite (`1e999`); callers that need a finite number check.
   static func double(_ bytes: UnsafeBufferPointer<UInt8>, _ cell: Range<Int>) -> Double? {
     let number = trimmed(bytes, cell)
     guard !number.isEmpty else { return nil }
@@ -385,24 +399,25 @@ enum CSVNumber {
       }
       var value = 0
       var exponentDigits = 0
-      while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39, value < 100_000 {
-        value = value * 10 + Int(bytes[index] - 0x30)
+      while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+        // Saturated: any exponent this large takes the slow path, which rounds it to 0 or ∞.
+        value = min(100_000, value * 10 + Int(bytes[index] - 0x30))
         exponentDigits += 1
         index += 1
       }
-      if exponentDigits == 0 { return slow(bytes, number) }
+      if exponentDigits == 0 { return nil }
       exponent += exponentNegative ? -value : value
     }
-    guard index == end, digitsSeen > 0, significant <= 15, abs(exponent) <= 22 else {
-      return slow(bytes, number)
-    }
+    // Anything left over ("x10", "inf", "1.2.3") makes the cell something other than a decimal.
+    guard index == end, digitsSeen > 0 else { return nil }
+    guard significant <= 15, abs(exponent) <= 22 else { return slow(bytes, number) }
     let magnitude =
       exponent >= 0
       ? Double(mantissa) * powersOfTen[exponent] : Double(mantissa) / powersOfTen[-exponent]
     return negative ? -magnitude : magnitude
   }
 
-  /// `Double(String)` on the cell.
+  /// `Double(String)` on a cell already known to be a decimal.
   static func slow(_ bytes: UnsafeBufferPointer<UInt8>, _ number: Range<Int>) -> Double? {
     Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[number]), as: UTF8.self))
   }
