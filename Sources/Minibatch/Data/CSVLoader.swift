@@ -400,17 +400,19 @@ enum CSVNumber {
       var value = 0
       var exponentDigits = 0
       while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 {
-        // Saturated: any exponent this large takes the slow path, which rounds it to 0 or ∞.
+        // Saturated at 10⁵, which sends the cell to the slow path whatever the mantissa's
+        // digits (a saturated exponent must not meet a long mantissa's offset on the fast path).
         value = min(100_000, value * 10 + Int(bytes[index] - 0x30))
         exponentDigits += 1
         index += 1
       }
       if exponentDigits == 0 { return nil }
       exponent += exponentNegative ? -value : value
+      if value == 100_000 { exponent = Int.max }
     }
     // Anything left over ("x10", "inf", "1.2.3") makes the cell something other than a decimal.
     guard index == end, digitsSeen > 0 else { return nil }
-    guard significant <= 15, abs(exponent) <= 22 else { return slow(bytes, number) }
+    guard significant <= 15, exponent >= -22, exponent <= 22 else { return slow(bytes, number) }
     let magnitude =
       exponent >= 0
       ? Double(mantissa) * powersOfTen[exponent] : Double(mantissa) / powersOfTen[-exponent]

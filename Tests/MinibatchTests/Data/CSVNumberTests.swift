@@ -24,7 +24,9 @@ import Testing
       "abc", "12a", "--1", " 42 ", "\t7\t", "9223372036854775807", "9223372036854775808",
       "-9223372036854775808", "000000000000000000000000001.5", "1.000000000000000000000001",
     ]
-    for text in cases {
+    // A saturated exponent next to a long mantissa: 10⁻¹⁰⁰⁰⁰⁰·10¹⁰⁰⁰⁰⁵ = 10⁵.
+    let longMantissa = "0." + String(repeating: "0", count: 99_999) + "1e100005"
+    for text in cases + [longMantissa] {
       let (double, integer) = read(text)
       let trimmed = text.trimmingCharacters(in: .whitespaces)
       // Not decimals: what Double(String) reads beyond them is refused.
