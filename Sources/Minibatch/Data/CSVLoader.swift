@@ -36,7 +36,8 @@ public struct CSVLoader: Sendable, Hashable {
   public var targets: CSVTargets
   /// Whether the first non-blank line is a header to skip: `true`, `false`, or `nil` (the default)
   /// to decide from the line itself — a header when it has at least two cells and one of them is
-  /// not a number. A file without a header never loses its first row.
+  /// not a number (not even one of the non-decimal forms `strtod` reads, such as `0x10` or `nan`,
+  /// which are refused as cells instead). A file without a header never loses its first row.
   public var hasHeader: Bool?
   /// The byte between cells, an ASCII character other than a digit, sign, `.`, `e`/`E`, space or
   /// line end: `,` (the default), `;`, `\t`, `|`, ….
@@ -240,10 +241,16 @@ public struct CSVLoader: Sendable, Hashable {
       }
       if !seenFirstLine {
         seenFirstLine = true
-        // A header has the columns of the data and a cell that is not a number.
+        // A header has the columns of the data and a cell that is not a number. A cell that
+        // only `strtod` reads ("0x10", "nan") does not make a header: the line is data, and
+        // its cell is refused below with its line and column rather than dropped unseen.
         let isHeader =
           hasHeader
-          ?? (cells.count >= 2 && cells.contains { CSVNumber.double(bytes, $0) == nil })
+          ?? (cells.count >= 2
+            && cells.contains {
+              CSVNumber.double(bytes, $0) == nil
+                && CSVNumber.slow(bytes, CSVNumber.trimmed(bytes, $0)) == nil
+            })
         if isHeader {
           headerNames = cells.map { text(CSVNumber.trimmed(bytes, $0)) }
           continue

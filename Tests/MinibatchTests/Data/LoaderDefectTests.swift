@@ -35,6 +35,12 @@ import Testing
         let _: Batch<Double> = try loader.parse("1,2,0\n1,\(cell),1\n")
       }
     }
+    // On the first line too: a non-decimal cell does not make the line a header to drop.
+    for cell in ["0x10", "nan", "inf"] {
+      expectError(.nonNumericCell(line: 1, column: 2, text: cell)) {
+        let _: Batch<Double> = try CSVLoader(classCount: 2).parse("1,\(cell),0\n1,2,1\n")
+      }
+    }
     let decimals: Batch<Double> = try loader.parse(
       "16,0.5,0\n.5,5.,1\n-2.5e+3,1E-5,0\n1.000000000000000000000001,1e-400,1\n")
     #expect(decimals.inputs.elements == [16, 0.5, 0.5, 5, -2500, 1e-5, 1, 0])
