@@ -320,7 +320,7 @@ struct Recipe: Codable, Sendable {
           steps: max(1, resolvedEpochs * sampler.batchesPerEpoch), delta: options.delta)
       }
       let clipping: GradientClipping =
-        options.perLayer
+        try options.perLayer
         ? .perBlock(totalBound: options.clipNorm, blockCount: model.parameterBlocks.count)
         : .flat(bound: options.clipNorm)
       privacy = try DifferentialPrivacy(
@@ -438,12 +438,13 @@ extension Recipe {
     let trace = moments.traceOfCovariance
     let gradientNorm = moments.mean.reduce(0) { $0 + $1 * $1 }
     let largest = norms.sorted { $0.norm > $1.norm }.prefix(5)
+    let varianceOfMean = try moments.varianceOfMean(batchSize: batchSize)
     return [
       String(
         format: "statistics at the final parameters (%d training examples): tr(Σ) = %.4g, "
           + "variance of a batch mean tr(Σ)/k = %.4g at k = %d, |G|² = %.4g, "
           + "B_simple = tr(Σ)/|G|² = %.4g", data.count, trace,
-        moments.varianceOfMean(batchSize: batchSize), batchSize, gradientNorm,
+        varianceOfMean, batchSize, gradientNorm,
         trace / gradientNorm),
       "largest per-example gradients (row: norm): "
         + largest.map { String(format: "%d: %.3g", $0.index + 1, $0.norm) }.joined(

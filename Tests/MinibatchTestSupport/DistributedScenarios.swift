@@ -117,7 +117,7 @@ public func checkDistributedStatistics<Scalar: BLASScalar>(
   try expectSameOnEveryRank(moments.m2, over: collective, "the global moments")
 
   let blocks = model.parameterBlocks
-  for clipping in [
+  for clipping in try [
     GradientClipping.flat(bound: 0.05), .perBlock(totalBound: 0.05, blockCount: blocks.count),
   ] {
     var clipped =

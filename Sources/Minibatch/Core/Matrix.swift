@@ -74,7 +74,12 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Entry `(i, j)`.
-  /// - Precondition: `0 ≤ i < rows`, `0 ≤ j < columns`.
+  ///
+  /// - Precondition: `0 ≤ i < rows`, `0 ≤ j < columns`. As with `Array`'s subscript, an index
+  ///   outside the matrix **stops the program** (a trap, in release builds too): a subscript is
+  ///   the unchecked-by-design access of inner loops. For an index that comes from data, check
+  ///   it first, or use ``row(_:)``, which throws
+  ///   ``MinibatchError/indexOutOfRange(index:count:of:)``.
   public subscript(i: Int, j: Int) -> Scalar {
     get {
       precondition(i >= 0 && i < rows && j >= 0 && j < columns, "index (\(i), \(j)) out of range")

@@ -39,6 +39,9 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
   case wrongTargetKind(expected: String, got: String)
   /// Class label `label` of example `index` is outside `0..<classCount`.
   case labelOutOfRange(index: Int, label: Int, classCount: Int)
+  /// Class label `value` of example `index` (0-based), read from a file, is not an integer (0.5,
+  /// NaN, infinity, or beyond `Int`): `value` is the number as read.
+  case nonIntegerLabel(index: Int, value: Double, classCount: Int)
   /// Training stopped: the mean loss of batch `batch` (0-based) in epoch `epoch` (0-based) was NaN
   /// or infinite. The parameters are those after the last good step. The description counts
   /// epochs and batches from 1, as progress lines do.
@@ -107,6 +110,8 @@ public enum MinibatchError: Error, Equatable, Sendable, CustomStringConvertible 
       return "wrong kind of targets: the model needs \(expected), the batch has \(got)"
     case .labelOutOfRange(let index, let label, let classCount):
       return "label of example \(index) is \(label); expected 0..<\(classCount)"
+    case .nonIntegerLabel(let index, let value, let classCount):
+      return "label of example \(index) is \(value); expected an integer in 0..<\(classCount)"
     case .nonFiniteLoss(let epoch, let batch, let loss):
       return "training stopped: non-finite loss \(loss) in epoch \(epoch + 1), batch \(batch + 1); "
         + "the parameters are those of the last good step"

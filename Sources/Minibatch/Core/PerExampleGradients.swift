@@ -98,7 +98,10 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   }
 
   /// Entry `J[i, j] = ∂L_i/∂w_j`.
-  /// - Precondition: `0 ≤ i < k`, `0 ≤ j < n`.
+  ///
+  /// - Precondition: `0 ≤ i < k`, `0 ≤ j < n`. As with `Array`'s subscript, an index outside
+  ///   `J` **stops the program** (a trap, in release builds too); ``row(_:)`` is the checked
+  ///   access that throws ``MinibatchError/indexOutOfRange(index:count:of:)``.
   public subscript(i: Int, j: Int) -> Scalar {
     get {
       precondition(i >= 0 && i < k && j >= 0 && j < n, "index (\(i), \(j)) out of range")
@@ -112,7 +115,11 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
 
   /// Calls `body` with row `i` as a mutable buffer of `n` scalars, writing in place (the storage is
   /// copied first only if it is shared, as with `Array`).
-  /// - Precondition: `0 ≤ i < k`.
+  ///
+  /// - Precondition: `0 ≤ i < k`. An index outside `J` **stops the program** (a trap naming the
+  ///   index and `k`, in release builds too), as `Array.withUnsafeMutableBufferPointer`'s
+  ///   subscripts do; check an index that comes from data first (`i < exampleCount`), or write
+  ///   rows with ``init(k:n:writeRow:)``.
   public mutating func withUnsafeMutableRow<R, E: Error>(
     _ i: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
   ) throws(E) -> R {

@@ -1,3 +1,15 @@
+// Squared norms and norms, in Double whatever the scalar type.
+//
+// The plain sum of squares `Σ x_j²` in Double is the fast path. For Float entries it can neither
+// overflow nor underflow (the squares of Float's whole range, 2⁻²⁹⁸ … 2²⁵⁶, are normal Doubles),
+// so it is the answer. For Double entries it overflows when ‖x‖ > 2⁵¹² ≈ 1.3e154 and loses
+// everything to underflow when ‖x‖ < 2⁻⁵¹¹: norms that are representable although their
+// squares are not. Those rows — and only those: the result is ∞, NaN, 0 or below Double's normal
+// range — are summed again with every entry scaled by an exact power of two (2∓⁶⁰⁰), as LAPACK's
+// `?nrm2` scales, and the norm is `√(Σ (c·x_j)²) / c`. The rescaled sum cannot overflow (entries
+// ≤ 2⁴²⁴ after scaling) and keeps every entry that matters, so the norm is within the ordinary
+// summation bound `(n + 1)·ε` of the exact one for any representable norm.
+
 /// `Σ x_j²` over `count` entries, accumulated in Double whatever the scalar type.
 @inline(__always)
 func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Double {
@@ -7,6 +19,48 @@ func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) ->
     total += value * value
   }
   return total
+}
+
+/// `Σ (scale·x_j)²` over `count` entries, in Double (`scale` a power of two, so the scaling is
+/// exact but for entries pushed below Double's range, which cannot matter next to the others).
+@inline(__always)
+func scaledSumOfSquares<Scalar: BLASScalar>(
+  _ x: UnsafePointer<Scalar>, count: Int, scale: Double
+) -> Double {
+  var total = 0.0
+  for j in 0..<count {
+    let value = Double(x[j]) * scale
+    total += value * value
+  }
+  return total
+}
+
+/// Whether `squared`, a plain sum of squares of `Scalar` entries in Double, may be wrong by more
+/// than rounding: for Double entries, a result that is ∞ (overflow), NaN (∞ − ∞ or 0·∞ in a
+/// factored norm), 0 or below the normal range (underflow). Never for Float entries.
+@inline(__always)
+func squaredNormNeedsRescaling<Scalar: BLASScalar>(_ squared: Double, _: Scalar.Type) -> Bool {
+  Scalar.self != Float.self
+    && !(squared >= Double.leastNormalMagnitude && squared <= Double.greatestFiniteMagnitude)
+}
+
+/// The norm `√s` of a row whose plain squared norm in Double is `squared`, with the rescaled
+/// recomputation when that square is out of range: `rescaled(c)` must return `Σ (c·x_j)²` for
+/// the same row.
+/// A NaN `squared` (a factored norm's `0·∞`) is first summed again unscaled from the row itself;
+/// a row with a NaN entry has norm NaN.
+func norm(fromSquared squared: Double, rescaled: (Double) -> Double) -> Double {
+  var squared = squared
+  if squared.isNaN {
+    squared = rescaled(1)
+    if squared.isNaN { return squared }
+  }
+  if squared >= Double.leastNormalMagnitude && squared <= Double.greatestFiniteMagnitude {
+    return squared.squareRoot()
+  }
+  // Overflow: scale the entries down; underflow (or 0): up.
+  let down = squared > 1
+  return rescaled(down ? 0x1p-600 : 0x1p600).squareRoot() * (down ? 0x1p600 : 0x1p-600)
 }
 
 /// `‖A[i, :]‖²` for every row of a `k × n` row-major `A`, in Double.

@@ -20,15 +20,24 @@ public enum CSVTargets: Sendable, Hashable {
 ///
 /// The format is deliberately small: comma-separated (or another one-byte ``delimiter``: `;`,
 /// tab, `|`), no quoting, an optional header line
-/// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends. Every
-/// column that is not a target is a feature. Every error names the 1-based line (and column)
-/// where it was found.
+/// (detected unless ``hasHeader`` says), blank lines ignored, `\n` or `\r\n` line ends, a
+/// leading UTF-8 byte-order mark (U+FEFF) ignored. Every column that is not a target is a
+/// feature. Every error names the 1-based line (and column) where it was found.
+///
+/// A number is a finite **decimal**: `[sign] digits [. digits] [(e|E) [sign] digits]`, with
+/// digits on at least one side of the point (`16`, `-0.5`, `.5`, `5.`, `1e-5`), surrounded by
+/// optional spaces or tabs. The other forms that Swift's `Double(_:)` and C's `strtod` accept —
+/// hexadecimal (`0x10`, `0x1p-3`), `inf`, `infinity`, `nan` — are not numbers here: a data set
+/// that holds them is more likely broken than meant, and `0x10` read as 16 is a silent surprise.
+/// A decimal beyond the scalar's range (`1e999`, or `1e39` in Float) is refused as well; one below
+/// it rounds to 0 or a subnormal, as `strtod` rounds it.
 public struct CSVLoader: Sendable, Hashable {
   /// The target columns and what they hold.
   public var targets: CSVTargets
   /// Whether the first non-blank line is a header to skip: `true`, `false`, or `nil` (the default)
   /// to decide from the line itself — a header when it has at least two cells and one of them is
-  /// not a number. A file without a header never loses its first row.
+  /// not a number (not even one of the non-decimal forms `strtod` reads, such as `0x10` or `nan`,
+  /// which are refused as cells instead). A file without a header never loses its first row.
   public var hasHeader: Bool?
   /// The byte between cells, an ASCII character other than a digit, sign, `.`, `e`/`E`, space or
   /// line end: `,` (the default), `;`, `\t`, `|`, ….
@@ -63,8 +72,9 @@ public struct CSVLoader: Sendable, Hashable {
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` (missing, unreadable, not UTF-8),
   ///   ``MinibatchError/emptyFile(path:)``, ``MinibatchError/raggedRow(line:expected:got:)``,
-  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` (also for NaN, infinity and values
-  ///   beyond `Scalar`'s range),
+  ///   ``MinibatchError/nonNumericCell(line:column:text:)`` for a cell that is not a finite
+  ///   decimal (also for `nan`, `inf`, hexadecimal such as `0x10`, and values beyond `Scalar`'s
+  ///   range), naming its line and column,
   ///   ``MinibatchError/labelCellOutOfRange(line:column:text:classCount:)``, and
   ///   ``MinibatchError/invalidArgument(name:value:expected:)`` for a class count below 2, a target
   ///   column outside the rows, a repeated target column, no target or no feature column, or a
@@ -197,8 +207,10 @@ public struct CSVLoader: Sendable, Hashable {
     var seenFirstLine = false
     var cells: [Range<Int>] = []
     var lineNumber = 0
-    var position = 0
     let count = bytes.count
+    // A UTF-8 byte-order mark (EF BB BF) is not part of the first cell.
+    var position =
+      count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
     let classCount: Int? = {
       if case .labels(let classCount, _) = targets { return classCount }
       return nil
@@ -229,10 +241,16 @@ public struct CSVLoader: Sendable, Hashable {
       }
       if !seenFirstLine {
         seenFirstLine = true
-        // A header has the columns of the data and a cell that is not a number.
+        // A header has the columns of the data and a cell that is not a number. A cell that
+        // only `strtod` reads ("0x10", "nan") does not make a header: the line is data, and
+        // its cell is refused below with its line and column rather than dropped unseen.
         let isHeader =
           hasHeader
-          ?? (cells.count >= 2 && cells.contains { CSVNumber.double(bytes, $0) == nil })
+          ?? (cells.count >= 2
+            && cells.contains {
+              CSVNumber.double(bytes, $0) == nil
+                && CSVNumber.slow(bytes, CSVNumber.trimmed(bytes, $0)) == nil
+            })
         if isHeader {
           headerNames = cells.map { text(CSVNumber.trimmed(bytes, $0)) }
           continue
@@ -293,8 +311,9 @@ public struct CSVLoader: Sendable, Hashable {
   }
 }
 
-/// Reading numbers from the bytes of a CSV cell (surrounding spaces and tabs ignored), with the
-/// meaning of Swift's `Double(_: String)` and `Int(_: String)`.
+/// Reading numbers from the bytes of a CSV cell (surrounding spaces and tabs ignored): decimal
+/// numbers only, with the value Swift's `Double(_: String)` gives them, and decimal integers with
+/// the meaning of `Int(_: String)`.
 enum CSVNumber {
   /// Space, tab, vertical tab or form feed.
   @inline(__always)
@@ -339,13 +358,15 @@ enum CSVNumber {
     (0..<exponent).reduce(1.0) { value, _ in value * 10 }
   }
 
-  /// The cell as a Double, or nil when it is not a number.
+  /// The cell as a Double, or nil when it is not a decimal number
+  /// (`[sign] digits [. digits] [(e|E) [sign] digits]`, digits on at least one side of the point).
+  /// Hexadecimal, `inf`, `infinity` and `nan`, which `Double(String)` would accept, are nil.
   ///
-  /// Ordinary decimals (`[sign] digits [. digits] [e [sign] digits]` with at most 15 significant
-  /// digits and a decimal exponent within ±22) take Clinger's exact fast path: an integer times or
-  /// divided by an exact power of ten, one correctly rounded operation. Everything else (long
-  /// mantissas, large exponents, "inf", "nan", hexadecimal) goes to `Double(String)`, which the
-  /// fast path agrees with bit for bit (tested).
+  /// Decimals with at most 15 significant digits and a decimal exponent within ±22 take
+  /// Clinger's exact fast path: an integer times or divided by an exact power of ten, one
+  /// correctly rounded operation. The other decimals (long mantissas, large exponents) go to
+  /// `Double(String)`, which the fast path agrees with bit for bit (tested). The result may be
+  /// infinite (`1e999`); callers that need a finite number check.
   static func double(_ bytes: UnsafeBufferPointer<UInt8>, _ cell: Range<Int>) -> Double? {
     let number = trimmed(bytes, cell)
     guard !number.isEmpty else { return nil }
@@ -385,24 +406,27 @@ enum CSVNumber {
       }
       var value = 0
       var exponentDigits = 0
-      while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39, value < 100_000 {
-        value = value * 10 + Int(bytes[index] - 0x30)
+      while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+        // Saturated at 10⁵, which sends the cell to the slow path whatever the mantissa's
+        // digits (a saturated exponent must not meet a long mantissa's offset on the fast path).
+        value = min(100_000, value * 10 + Int(bytes[index] - 0x30))
         exponentDigits += 1
         index += 1
       }
-      if exponentDigits == 0 { return slow(bytes, number) }
+      if exponentDigits == 0 { return nil }
       exponent += exponentNegative ? -value : value
+      if value == 100_000 { exponent = Int.max }
     }
-    guard index == end, digitsSeen > 0, significant <= 15, abs(exponent) <= 22 else {
-      return slow(bytes, number)
-    }
+    // Anything left over ("x10", "inf", "1.2.3") makes the cell something other than a decimal.
+    guard index == end, digitsSeen > 0 else { return nil }
+    guard significant <= 15, exponent >= -22, exponent <= 22 else { return slow(bytes, number) }
     let magnitude =
       exponent >= 0
       ? Double(mantissa) * powersOfTen[exponent] : Double(mantissa) / powersOfTen[-exponent]
     return negative ? -magnitude : magnitude
   }
 
-  /// `Double(String)` on the cell.
+  /// `Double(String)` on a cell already known to be a decimal.
   static func slow(_ bytes: UnsafeBufferPointer<UInt8>, _ number: Range<Int>) -> Double? {
     Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[number]), as: UTF8.self))
   }

@@ -18,18 +18,39 @@ func fileBytes(_ path: String) throws(MinibatchError) -> [UInt8] {
   }
 }
 
-/// Class labels from a file's values: integers in `0..<classCount`, or
-/// ``MinibatchError/labelOutOfRange(index:label:classCount:)`` naming the first that is not.
+/// Class labels from a file's values: integers in `0..<classCount`, or the error naming the first
+/// that is not: ``MinibatchError/nonIntegerLabel(index:value:classCount:)`` for a value that is
+/// not an integer (0.5, NaN, beyond `Int`), with the value itself;
+/// ``MinibatchError/labelOutOfRange(index:label:classCount:)`` for an integer outside the classes.
 func classLabels(_ values: [Double], classCount: Int) throws(MinibatchError) -> [Int] {
   var labels: [Int] = []
   labels.reserveCapacity(values.count)
   for (index, value) in values.enumerated() {
-    guard value == value.rounded(), value >= 0, value < Double(classCount) else {
-      throw .labelOutOfRange(index: index, label: Int(exactly: value) ?? -1, classCount: classCount)
+    guard let label = Int(exactly: value) else {
+      throw .nonIntegerLabel(index: index, value: value, classCount: classCount)
     }
-    labels.append(Int(value))
+    guard label >= 0, label < classCount else {
+      throw .labelOutOfRange(index: index, label: label, classCount: classCount)
+    }
+    labels.append(label)
   }
   return labels
+}
+
+/// The number of elements of an array of `shape` and the number in one entry of its first
+/// dimension (the product of the others), or nil when any partial product overflows `Int`.
+///
+/// Both products are checked whatever the first size is: a first size of 0 makes the total 0,
+/// but the width of an entry (what a batch's rows are) must still be a valid count.
+func checkedCounts(_ shape: [Int]) -> (count: Int, width: Int)? {
+  var width = 1
+  for extent in shape.dropFirst() {
+    let (product, overflow) = width.multipliedReportingOverflow(by: extent)
+    guard !overflow else { return nil }
+    width = product
+  }
+  let (count, overflow) = (shape.first ?? 1).multipliedReportingOverflow(by: width)
+  return overflow ? nil : (count, width)
 }
 
 /// Reads the IDX format of MNIST and Fashion-MNIST: a 4-byte magic number (two zero bytes, a type
@@ -41,9 +62,15 @@ public enum IDXLoader {
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` for a missing or unreadable file,
   ///   and for a malformed one with the byte offset of the problem (bad magic number, unknown
-  ///   type, truncated header or data, trailing bytes, sizes that overflow or exceed memory).
+  ///   type, truncated header or data, trailing bytes, sizes that exceed memory, or sizes whose
+  ///   product overflows `Int` — the total, and the product of all sizes but the first, so that a
+  ///   first size of 0 does not hide an overflowing width).
   public static func read(path: String) throws(MinibatchError) -> NumericArray {
-    let bytes = try fileBytes(path)
+    try read(bytes: try fileBytes(path), path: path)
+  }
+
+  /// ``read(path:)`` on a file's bytes (`path` only names the file in errors).
+  static func read(bytes: [UInt8], path: String) throws(MinibatchError) -> NumericArray {
     func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
       .fileUnreadable(path: path, reason: "not an IDX file: byte \(offset): \(problem)")
     }
@@ -65,11 +92,8 @@ public enum IDXLoader {
       (0..<count).reduce(0) { ($0 << 8) | UInt64(bytes[offset + $1]) }
     }
     let shape = (0..<dimensions).map { Int(bigEndian(4 + 4 * $0, 4)) }
-    var count = 1
-    for extent in shape {
-      let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-      guard !overflow else { throw malformed(4, "sizes \(shape) overflow") }
-      count = product
+    guard let (count, _) = checkedCounts(shape) else {
+      throw malformed(4, "sizes \(shape) overflow")
     }
     try validateAllocation(count: count, stride: MemoryLayout<Double>.stride, of: "IDX \(path)")
     let (dataBytes, overflow) = count.multipliedReportingOverflow(by: size)
@@ -102,18 +126,31 @@ public enum IDXLoader {
   ///
   /// - Throws: the errors of ``read(path:)``; ``MinibatchError/shapeMismatch(expected:got:of:)``
   ///   when the files disagree on `N` or the labels are not one-dimensional;
-  ///   ``MinibatchError/labelOutOfRange(index:label:classCount:)``;
+  ///   ``MinibatchError/emptyBatch`` for files of no images;
+  ///   ``MinibatchError/labelOutOfRange(index:label:classCount:)`` for an integer label outside
+  ///   the classes, ``MinibatchError/nonIntegerLabel(index:value:classCount:)`` for a float label
+  ///   that is not an integer (naming its value);
   ///   ``MinibatchError/nonFiniteEntry(row:column:of:)`` for NaN or infinite float images.
   public static func load<Scalar: BLASScalar>(
     _: Scalar.Type = Scalar.self, images: String, labels: String, classCount: Int = 10
   ) throws(MinibatchError) -> Batch<Scalar> {
     try validateArgument(classCount, named: "class count", expected: "≥ 2", classCount >= 2)
-    let pixels = try read(path: images)
-    let classes = try read(path: labels)
+    return try batch(
+      Scalar.self, images: try read(path: images), labels: try read(path: labels),
+      classCount: classCount)
+  }
+
+  /// ``load(_:images:labels:classCount:)`` on arrays already read (by ``read(path:)``, whose
+  /// shapes' partial products are known not to overflow).
+  static func batch<Scalar: BLASScalar>(
+    _: Scalar.Type, images pixels: NumericArray, labels classes: NumericArray, classCount: Int
+  ) throws(MinibatchError) -> Batch<Scalar> {
     try validateCount(classes.shape.count, expected: 1, of: "dimensions of the labels file")
+    guard let (_, width) = checkedCounts(pixels.shape), !pixels.shape.isEmpty else {
+      throw .dimensionOutOfRange(value: Int.max, limit: Int.max, of: "values per image")
+    }
     let n = pixels.shape[0]
     try validateCount(classes.shape[0], expected: n, of: "labels (one per image)")
-    let width = pixels.shape.dropFirst().reduce(1, *)
     let inputs = try Matrix<Scalar>(
       rows: n, columns: width, elements: pixels.values.map { Scalar($0) })
     try validateFiniteEntries(inputs, of: "images")

@@ -9,9 +9,15 @@ public enum NPYLoader {
   ///
   /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` for a missing or unreadable file,
   ///   and for a malformed one with the byte offset of the problem (magic string, header,
-  ///   unsupported type such as object or complex arrays, truncated or trailing data).
+  ///   unsupported type such as object or complex arrays, truncated or trailing data, a shape
+  ///   whose product — or the product of all sizes but the first — overflows `Int`);
+  ///   ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` for a shape beyond memory.
   public static func read(path: String) throws(MinibatchError) -> NumericArray {
-    let bytes = try fileBytes(path)
+    try read(bytes: try fileBytes(path), path: path)
+  }
+
+  /// ``read(path:)`` on a file's bytes (`path` only names the file in errors).
+  static func read(bytes: [UInt8], path: String) throws(MinibatchError) -> NumericArray {
     func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
       .fileUnreadable(path: path, reason: "not a .npy file: byte \(offset): \(problem)")
     }
@@ -62,11 +68,8 @@ public enum NPYLoader {
     guard supported else {
       throw malformed(headerStart, "unsupported element type '\(descr)' (floats and integers only)")
     }
-    var count = 1
-    for extent in extents {
-      let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-      guard !overflow else { throw malformed(headerStart, "shape \(extents) overflows") }
-      count = product
+    guard let (count, _) = checkedCounts(extents) else {
+      throw malformed(headerStart, "shape \(extents) overflows")
     }
     try validateAllocation(count: count, stride: MemoryLayout<Double>.stride, of: ".npy \(path)")
     let dataStart = headerStart + headerLength
@@ -119,7 +122,10 @@ public enum NPYLoader {
   /// file: `N` integer class labels in `0..<classCount`.
   ///
   /// - Throws: the errors of ``read(path:)``; ``MinibatchError/shapeMismatch(expected:got:of:)``
-  ///   when the files disagree on `N`; ``MinibatchError/labelOutOfRange(index:label:classCount:)``;
+  ///   when the files disagree on `N`; ``MinibatchError/labelOutOfRange(index:label:classCount:)``
+  ///   for an integer label outside the classes, ``MinibatchError/nonIntegerLabel(index:value:classCount:)``
+  ///   for a label that is not an integer (0.5, NaN), naming its index and value;
+  ///   ``MinibatchError/emptyBatch`` for arrays of no rows;
   ///   ``MinibatchError/nonFiniteEntry(row:column:of:)`` for NaN or infinite inputs.
   public static func load<Scalar: BLASScalar>(
     _: Scalar.Type = Scalar.self, inputs: String, labels: String, classCount: Int

@@ -17,11 +17,18 @@ public enum GradientClipping: Sendable, Hashable, CustomStringConvertible {
   case perBlock(bounds: [Double])
 
   /// `count` equal per-block bounds `C/√count`, whose combined bound `√(Σ C_b²)` is `C`.
-  public static func perBlock(totalBound: Double, blockCount: Int) -> GradientClipping {
-    .perBlock(
+  ///
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a `totalBound` that
+  ///   is not `> 0` (NaN included; `+∞` clips nothing) or a `blockCount` below 1.
+  public static func perBlock(
+    totalBound: Double, blockCount: Int
+  ) throws(MinibatchError) -> GradientClipping {
+    try validateArgument(
+      totalBound, named: "total clipping bound", expected: "> 0", totalBound > 0)
+    try validateArgument(blockCount, named: "block count", expected: "≥ 1", blockCount >= 1)
+    return .perBlock(
       bounds: Array(
-        repeating: totalBound / Double(max(1, blockCount)).squareRoot(),
-        count: max(1, blockCount)))
+        repeating: totalBound / Double(blockCount).squareRoot(), count: blockCount))
   }
 
   /// The `ℓ₂` sensitivity of the clipped sum to one example: `C` (flat) or `√(Σ_b C_b²)`
@@ -58,14 +65,28 @@ public enum GradientClipping: Sendable, Hashable, CustomStringConvertible {
 /// `v_i = min(1, C/‖g_i‖)` from the squared norms `‖g_i‖²`, in Double: 1 for a row already within
 /// the bound (zero rows included), `C/‖g_i‖` otherwise.
 ///
+/// A squared norm of `+∞` (a Double gradient with ‖g‖ > 1.3e154) gives the factor 0, not
+/// `C/‖g‖`: pass the norms themselves to ``clippingFactors(norms:bound:)`` instead, as
+/// ``PerExampleGradientOperator/clippedSum(_:blocks:parallelism:)`` does.
+///
 /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN.
 public func clippingFactors(
   squaredNorms: [Double], bound: Double
 ) throws(MinibatchError) -> [Double] {
+  try clippingFactors(norms: squaredNorms.map { $0.squareRoot() }, bound: bound)
+}
+
+/// `v_i = min(1, C/‖g_i‖)` from the norms `‖g_i‖` (``PerExampleGradientOperator/rowNorms(parallelism:)``),
+/// in Double: 1 for a row already within the bound (zero rows included), `C/‖g_i‖` otherwise.
+///
+/// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN.
+public func clippingFactors(norms: [Double], bound: Double) throws(MinibatchError) -> [Double] {
   try validateArgument(bound, named: "clipping bound", expected: "> 0", bound > 0)
-  return squaredNorms.map { squared in
-    let norm = squared.squareRoot()
-    return norm > bound ? bound / norm : 1
+  return [Double](unsafeUninitializedCapacity: norms.count) { factors, initialized in
+    for (i, norm) in norms.enumerated() {
+      factors.initializeElement(at: i, to: norm > bound ? bound / norm : 1)
+    }
+    initialized = norms.count
   }
 }
 
@@ -82,6 +103,10 @@ extension PerExampleGradientOperator {
   /// from the factors; stored: from the rows; streamed: a first sweep), the factors are formed in
   /// Double, and the sum is one reduction with them (per block: one per block).
   ///
+  /// The factors `min(1, C/‖g_i‖)` are formed from the **norms**, not their squares: a norm is
+  /// exact to rounding whenever `Scalar` represents it (see ``rowNorms(parallelism:)``), so a
+  /// Float row of norm 5e30 or a Double row of norm 5e300 is clipped to `C` like any other.
+  ///
   /// - Parameters:
   ///   - clipping: flat or per-block bounds.
   ///   - blocks: the parameter blocks for ``GradientClipping/perBlock(bounds:)`` (one bound
@@ -91,7 +116,7 @@ extension PerExampleGradientOperator {
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a bound `≤ 0` or NaN;
   ///   ``MinibatchError/shapeMismatch(expected:got:of:)`` for blocks that do not cover `n` or a
   ///   bound count that does not match them; ``MinibatchError/nonFiniteValue(index:of:)`` when a
-  ///   norm overflowed.
+  ///   norm is NaN or beyond Double's range.
   public func clippedSum(
     _ clipping: GradientClipping, blocks: ParameterBlocks? = nil,
     parallelism: Parallelism = .automatic
@@ -100,15 +125,9 @@ extension PerExampleGradientOperator {
     switch clipping {
     case .flat(let bound):
       try clipping.validate(blockCount: 1)
-      var norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
-      if norms.contains(where: \.isInfinite) {
-        // A Float row whose squared norm overflows Float (‖g_i‖ > 1.8e19) is still clipped:
-        // its norm again from tiles, accumulated in Double (the rare path).
-        norms = try squaredBlockNorms(
-          try .whole(parameterCount: parameterCount), parallelism: parallelism)[0]
-      }
-      try validateFinite(norms, of: "squared per-example gradient norms")
-      let factors = try clippingFactors(squaredNorms: norms, bound: bound)
+      let norms = rowNormsInDouble(parallelism: parallelism)
+      try validateFinite(norms, of: "per-example gradient norms")
+      let factors = try clippingFactors(norms: norms, bound: bound)
       try reduce(
         with: factors.map { Scalar($0) }, alpha: 1, beta: 0, into: &y, parallelism: parallelism)
       return ClippedSum(sum: y, clippedExamples: factors.count { $0 < 1 })
@@ -122,12 +141,12 @@ extension PerExampleGradientOperator {
       }
       try blocks.validate(parameterCount: parameterCount)
       try clipping.validate(blockCount: blocks.count)
-      let norms = try squaredBlockNorms(blocks, parallelism: parallelism)
+      let norms = try blockNormsInDouble(blocks, parallelism: parallelism)
       var clipped = [Bool](repeating: false, count: exampleCount)
       var vectors: [[Scalar]] = []
       for (b, (blockNorms, bound)) in zip(norms, bounds).enumerated() {
-        try validateFinite(blockNorms, of: "squared per-example norms of block \(b)")
-        let factors = try clippingFactors(squaredNorms: blockNorms, bound: bound)
+        try validateFinite(blockNorms, of: "per-example norms of block \(b)")
+        let factors = try clippingFactors(norms: blockNorms, bound: bound)
         for (i, factor) in factors.enumerated() where factor < 1 { clipped[i] = true }
         vectors.append(factors.map { Scalar($0) })
       }

@@ -112,12 +112,15 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     }
   }
 
-  /// `Σ_f ‖J_f[i, :]‖²`, accumulated in Double from the factors (a dense layer's in O(k·widths),
-  /// a first layer's input norms come with the batch).
-  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
-    var norms = [Double](repeating: 0, count: exampleCount)
+  /// `Σ_f ‖J_f[i, :]‖²`, accumulated and returned in Double from the factors (a dense layer's in
+  /// O(k·widths), a first layer's input norms come with the batch). A factor's product of
+  /// squares may overflow Double although the norm is representable (`‖δ‖²·‖a‖²` for Double
+  /// layers); ``PerExampleGradientOperator/rowNorms(parallelism:)`` then writes that row from
+  /// the factors and scales it.
+  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Double] {
+    var norms: [Double] = filled(0, count: exampleCount)
     for factor in factors { factor.addSquaredNorms(into: &norms, parallelism: parallelism) }
-    return norms.map { Scalar($0) }
+    return norms
   }
 
   /// Writes the tile `rows × columns` of `J` from the factors; a column range may start and end
@@ -320,7 +323,8 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
           let input =
             inputSquaredNorms?[i] ?? sumOfSquares(a.baseAddress! + i * inputs, count: inputs)
           bias[i] = sumOfSquares(d.baseAddress! + i * outputs, count: outputs)
-          weight[i] = bias[i] * input
+          // A zero δ_l[i] makes a zero gradient, even if ‖a‖² overflowed (0·∞ would be NaN).
+          weight[i] = bias[i] == 0 ? 0 : bias[i] * input
         }
       }
     }
@@ -339,7 +343,7 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
           let di = d.baseAddress! + i * outputs
           let input = inputSquaredNorms?[i] ?? sumOfSquares(ai, count: inputs)
           let delta = sumOfSquares(di, count: outputs)
-          s[i] += delta * (input + 1)
+          if delta != 0 { s[i] += delta * (input + 1) }
         }
       }
     }

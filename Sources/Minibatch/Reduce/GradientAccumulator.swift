@@ -49,7 +49,10 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   public private(set) var weightTotal: Double = 0
   /// `m`, the examples added (whatever their weights).
   public private(set) var exampleCount = 0
-  /// `Q = Σ_i v_i·‖g_i‖²`, when the accumulator was created to track it.
+  /// `Q = Σ_i v_i·‖g_i‖²`, when the accumulator was created to track it. The squared norms are
+  /// Doubles for either scalar type (see ``PerExampleGradientOperator/squaredRowNorms(parallelism:)``),
+  /// so a Float gradient's `Q` of 2.5e61 is finite; `Q` is `+∞` only when `Σ v_i·‖g_i‖²`
+  /// exceeds Double's range (Double gradients with ‖g_i‖ beyond about 1.3e154).
   public private(set) var weightedSquaredNormSum: Double?
   /// Per-parameter moments, when the accumulator was created to track them.
   public private(set) var moments: Moments?
@@ -106,7 +109,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     }
     let batchNorms = weightedSquaredNormSum.map { _ in
       zip(weights, gradients.squaredRowNorms(parallelism: parallelism)).reduce(0.0) {
-        $0 + Double($1.0) * Double($1.1)
+        $0 + Double($1.0) * $1.1
       }
     }
     addScaled(mean, by: total, into: &weightedSum)

@@ -15,7 +15,7 @@
 /// ```
 /// reduce:          y ← alpha·Jᵀv + beta·y            = alpha·Σ_i v_i·g_i + beta·y      (n entries)
 /// reduceSquares:   y ← alpha·(J∘J)ᵀv + beta·y        = alpha·Σ_i v_i·g_i∘g_i + beta·y
-/// squaredRowNorms: s_i = ‖g_i‖²                                                          (k entries)
+/// squaredRowNorms: s_i = ‖g_i‖²                                              (k entries, Double)
 /// writeTile:       tile[(i − i₀)·stride + (j − j₀)] = J[i, j]   for i ∈ rows, j ∈ columns
 /// ```
 ///
@@ -68,8 +68,11 @@ public protocol PerExampleGradientOperator<Scalar>: Sendable {
   ) throws(MinibatchError)
 
   /// The squared Euclidean norm of every example's gradient, `‖g_i‖² = Σ_j J[i, j]²` (`k`
-  /// entries, accumulated in Double).
-  func squaredRowNorms(parallelism: Parallelism) -> [Scalar]
+  /// entries), accumulated **and returned in Double** whatever `Scalar` is: a Float gradient's
+  /// `‖g‖²` up to Float's largest squared (3.4e38)² is finite. For Double gradients a square may
+  /// leave Double's range although the norm does not (‖g‖ > 1.3e154 gives +∞, ‖g‖ < 1.5e−154
+  /// loses digits or gives 0); ``rowNorms(parallelism:)`` is exact to rounding for those too.
+  func squaredRowNorms(parallelism: Parallelism) -> [Double]
 
   /// `‖g_i[b]‖²` for every block `b` and example `i`: `blocks.count` arrays of `k` entries, in
   /// Double. A default computes them from tiles (one pass over `J`); the stored and factored
@@ -182,13 +185,95 @@ extension PerExampleGradientOperator {
   }
 
   /// ``squaredRowNorms(parallelism:)`` on one thread per core.
-  public func squaredRowNorms() -> [Scalar] {
+  public func squaredRowNorms() -> [Double] {
     squaredRowNorms(parallelism: .automatic)
   }
 
-  /// The Euclidean norm of every example's gradient, `‖g_i‖₂` (`k` entries).
+  /// The Euclidean norm of every example's gradient, `‖g_i‖₂` (`k` entries), **exact to
+  /// rounding for any norm `Scalar` can represent**, even when its square cannot be: rows
+  /// (3e300, 4e300), (3e−300, −4e−300) and (1e308, −1e308) give 5e300, 5e−300 and
+  /// 1.4142135623730951e308; in Float, (3e30, 4e30) gives 5e30.
+  ///
+  /// ```
+  /// ‖g_i‖ = √(squaredRowNorms[i])                     (the squares are Doubles)
+  ///       = √(Σ_j (c·J[i, j])²) / c,  c = 2^∓600       (Double rows whose square is ∞, NaN,
+  ///                                                    0 or subnormal: as ?nrm2 scales)
+  /// ```
+  ///
+  /// Cost: ``squaredRowNorms(parallelism:)`` and a square root per row; a row that needs the
+  /// scaled sum is written again from ``writeTile(rows:columns:into:rowStride:)`` (one more pass
+  /// over that row; never for Float). A norm beyond `Scalar`'s range is `+∞`.
   public func rowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
-    squaredRowNorms(parallelism: parallelism).map { $0.squareRoot() }
+    rowNormsInDouble(parallelism: parallelism).map { Scalar($0) }
+  }
+
+  /// ``rowNorms(parallelism:)`` in Double (what clipping and the diagnostics use).
+  func rowNormsInDouble(parallelism: Parallelism) -> [Double] {
+    var norms = squaredRowNorms(parallelism: parallelism)
+    let needsRescaling = norms.contains { squaredNormNeedsRescaling($0, Scalar.self) }
+    if !needsRescaling {
+      for i in norms.indices { norms[i] = norms[i].squareRoot() }
+      return norms
+    }
+    withNormScratch { scratch in
+      for i in norms.indices {
+        norms[i] = norm(fromSquared: norms[i]) { scale in
+          rescaledSquaredNorm(row: i, columns: 0..<parameterCount, scale: scale, scratch: scratch)
+        }
+      }
+    }
+    return norms
+  }
+
+  /// `‖g_i[b]‖` for every block `b` and example `i`, in Double, from
+  /// ``squaredBlockNorms(_:parallelism:)`` with the rescaled sum where a square is out of range
+  /// (as ``rowNorms(parallelism:)``).
+  ///
+  /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` unless the blocks cover `n`.
+  func blockNormsInDouble(
+    _ blocks: ParameterBlocks, parallelism: Parallelism
+  ) throws(MinibatchError) -> [[Double]] {
+    var norms = try squaredBlockNorms(blocks, parallelism: parallelism)
+    let needsRescaling = norms.contains { block in
+      block.contains { squaredNormNeedsRescaling($0, Scalar.self) }
+    }
+    if !needsRescaling {
+      for b in norms.indices {
+        for i in norms[b].indices { norms[b][i] = norms[b][i].squareRoot() }
+      }
+      return norms
+    }
+    withNormScratch { scratch in
+      for (b, block) in blocks.ranges.enumerated() {
+        for i in norms[b].indices {
+          norms[b][i] = norm(fromSquared: norms[b][i]) { scale in
+            rescaledSquaredNorm(row: i, columns: block, scale: scale, scratch: scratch)
+          }
+        }
+      }
+    }
+    return norms
+  }
+
+  /// A scratch buffer of one row's tile for ``rescaledSquaredNorm(row:columns:scale:scratch:)``.
+  func withNormScratch(_ body: (UnsafeMutableBufferPointer<Scalar>) -> Void) {
+    let width = min(parameterCount, TileSweep.tileColumns(Scalar.self))
+    var scratch: [Scalar] = filled(0, count: width)
+    scratch.withUnsafeMutableBufferPointer { body($0) }
+  }
+
+  /// `Σ_{j ∈ columns} (scale·J[i, j])²` in Double, from tiles of row `i` written into `scratch`.
+  func rescaledSquaredNorm(
+    row i: Int, columns: Range<Int>, scale: Double, scratch: UnsafeMutableBufferPointer<Scalar>
+  ) -> Double {
+    var total = 0.0
+    for start in stride(from: columns.lowerBound, to: columns.upperBound, by: scratch.count) {
+      let tile = start..<min(columns.upperBound, start + scratch.count)
+      let part = UnsafeMutableBufferPointer(rebasing: scratch[0..<tile.count])
+      writeValidatedTile(rows: i..<(i + 1), columns: tile, into: part)
+      total += scaledSumOfSquares(part.baseAddress!, count: tile.count, scale: scale)
+    }
+    return total
   }
 
   /// `Jᵀv` for a `v` the package built itself (finite, length `k`): cannot fail.

@@ -78,12 +78,12 @@ extension PerExampleGradients: PerExampleGradientOperator {
     }
   }
 
-  /// `‖J[i, :]‖²` for every row, accumulated in Double, one pass over `J` on the calling thread
-  /// (`parallelism` is not used).
-  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
+  /// `‖J[i, :]‖²` for every row, accumulated and returned in Double, one pass over `J` on the
+  /// calling thread (`parallelism` is not used).
+  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Double] {
     let (k, n) = (k, n)
     return withUnsafeElements { a in
-      Minibatch.squaredRowNorms(a.baseAddress!, k: k, n: n).map { Scalar($0) }
+      Minibatch.squaredRowNorms(a.baseAddress!, k: k, n: n)
     }
   }
 

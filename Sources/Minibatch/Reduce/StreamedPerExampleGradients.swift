@@ -37,7 +37,7 @@ public struct StreamedPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     sweep(v, alpha: alpha, beta: beta, into: &y, squared: true, parallelism: parallelism)
   }
 
-  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Scalar] {
+  public func squaredRowNorms(parallelism: Parallelism = .automatic) -> [Double] {
     TileSweep.squaredRowNorms(writer, parallelism: parallelism)
   }
 

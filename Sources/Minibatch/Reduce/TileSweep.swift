@@ -79,14 +79,14 @@ enum TileSweep {
     }
   }
 
-  /// `‖J[i, :]‖²` for every row of the `J` that `writer` produces, accumulated in Double: groups
+  /// `‖J[i, :]‖²` for every row of the `J` that `writer` produces, in Double: groups
   /// of 8 rows are swept across all columns through a scratch tile, the groups shared among the
   /// threads.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   static func squaredRowNorms<Scalar: BLASScalar>(
     _ writer: PerExampleRowWriter<Scalar>, parallelism: Parallelism
-  ) -> [Scalar] {
+  ) -> [Double] {
     let (k, n) = (writer.exampleCount, writer.parameterCount)
     let tileColumns = tileColumns(Scalar.self)
     let groups = (k + 7) / 8
@@ -111,7 +111,7 @@ enum TileSweep {
         }
       }
     }
-    return norms.map { Scalar($0) }
+    return norms
   }
 
   /// `m2[j] += Σ_r v[rows.lowerBound + r]·(tile[r·columns.count + c] − center[j])²` for

@@ -48,20 +48,31 @@ public struct GradientMoments: Sendable, Equatable {
   /// gradient.
   public var populationVariance: [Double] { m2.map { $0 / weightTotal } }
 
-  /// `s²_j = M2_j / (V − V₂/V)`, unbiased (`M2_j/(k − 1)` with unit weights); all zero when
-  /// `V − V₂/V` is 0 (one example).
+  /// `s²_j = M2_j / (V − V₂/V)`, unbiased (`M2_j/(k − 1)` with unit weights).
+  ///
+  /// **NaN** for every parameter when `V − V₂/V` is not positive: one example, or one example
+  /// with a nonzero weight, says nothing about the spread (`0/0`, as NumPy's `var(ddof=1)` and
+  /// R's `var` of one number). It is not 0, which would claim a spread of none.
   public var unbiasedVariance: [Double] {
     let denominator = weightTotal - squaredWeightTotal / weightTotal
-    return m2.map { denominator > 0 ? $0 / denominator : 0 }
+    return m2.map { denominator > 0 ? $0 / denominator : .nan }
   }
 
-  /// `tr(Σ) = Σ_j s²_j`: the total (unbiased) variance of one example's gradient.
+  /// `tr(Σ) = Σ_j s²_j`: the total (unbiased) variance of one example's gradient; NaN for one
+  /// example (see ``unbiasedVariance``).
   public var traceOfCovariance: Double { unbiasedVariance.reduce(0, +) }
 
   /// `tr(Σ)/k`: the expected `‖ḡ_B − G‖²` of the mean of `k` examples drawn independently
   /// (with replacement) — the variance of the averaged gradient, falling as `1/k`. Drawing `k`
-  /// of a finite set of `N` without replacement multiplies it by `(N − k)/(N − 1)`.
-  public func varianceOfMean(batchSize k: Int) -> Double { traceOfCovariance / Double(k) }
+  /// of a finite set of `N` without replacement multiplies it by `(N − k)/(N − 1)`. NaN when
+  /// these moments hold one example (see ``unbiasedVariance``).
+  ///
+  /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a batch size below 1
+  ///   (the mean of no examples has no variance).
+  public func varianceOfMean(batchSize k: Int) throws(MinibatchError) -> Double {
+    try validateArgument(k, named: "batch size", expected: "≥ 1", k >= 1)
+    return traceOfCovariance / Double(k)
+  }
 
   /// Chan's merge of `other` into these moments.
   ///

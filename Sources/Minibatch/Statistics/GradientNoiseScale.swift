@@ -94,13 +94,14 @@ extension PerExampleGradientOperator {
   /// one reduction.
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `k < 2`;
-  ///   ``MinibatchError/nonFiniteValue(index:of:)`` when the norms overflow.
+  ///   ``MinibatchError/nonFiniteValue(index:of:)`` when a squared norm exceeds Double's range
+  ///   (the estimator needs the squares; in Float they never do).
   public func noiseScale(parallelism: Parallelism = .automatic) throws(MinibatchError)
     -> NoiseScaleEstimate
   {
     try validateArgument(
       exampleCount, named: "examples", expected: "≥ 2 for a noise scale", exampleCount >= 2)
-    let norms = squaredRowNorms(parallelism: parallelism).map { Double($0) }
+    let norms = squaredRowNorms(parallelism: parallelism)
     try validateFinite(norms, of: "squared per-example gradient norms")
     let meanNorm = squaredNorm(self.mean(parallelism: parallelism))
     return try NoiseScaleEstimate(

@@ -150,7 +150,9 @@ func mirrorUpperTriangle<Scalar: BLASScalar>(_ g: UnsafeMutablePointer<Scalar>, 
 public struct PerExampleDiagnostics: Sendable, Equatable {
   /// `ℓ_i`, `k` entries.
   public var losses: [Double]
-  /// `‖g_i‖`, `k` entries.
+  /// `‖g_i‖`, `k` entries, exact to rounding for any norm the gradients' scalar type represents
+  /// (see ``PerExampleGradientOperator/rowNorms(parallelism:)``), even when its square overflows
+  /// or underflows.
   public var gradientNorms: [Double]
   /// The indices of the `m` largest gradient norms, largest first (ties: lower index first).
   public var largestGradientNorms: [Int]
@@ -169,9 +171,7 @@ public struct PerExampleDiagnostics: Sendable, Equatable {
     try validateCount(losses.count, expected: k, of: "losses (one per example)")
     try validateArgument(m, named: "largest count", expected: "1...\(k) (k)", m >= 1 && m <= k)
     self.losses = losses.map { Double($0) }
-    gradientNorms = gradients.squaredRowNorms(parallelism: parallelism).map {
-      Double($0).squareRoot()
-    }
+    gradientNorms = gradients.rowNormsInDouble(parallelism: parallelism)
     largestGradientNorms = Self.largest(gradientNorms, m)
     largestLosses = Self.largest(self.losses, m)
   }

@@ -4,10 +4,11 @@ import Foundation
 public enum LearningRateSchedule: Sendable, Hashable, CustomStringConvertible {
   /// `η_e = rate`.
   case constant(Double)
-  /// `η_e = initial · factor^⌊e / every⌋` (decay by `factor` every `every` epochs).
+  /// `η_e = initial · factor^⌊e / every⌋` (decay by `factor`, `0 < factor ≤ 1`, every `every`
+  /// epochs; a factor of 1 is the constant rate).
   case step(initial: Double, factor: Double, every: Int)
   /// `η_e = minimum + (initial − minimum)·(1 + cos(π·e/epochs))/2`, from `initial` at epoch 0
-  /// toward `minimum` at `epochs` (and `minimum` after).
+  /// toward `minimum ≤ initial` at `epochs` (and `minimum` after).
   case cosine(initial: Double, minimum: Double, epochs: Int)
 
   /// The learning rate of epoch `epoch` (epochs before 0 count as 0).
@@ -26,7 +27,16 @@ public enum LearningRateSchedule: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  /// Checks that every rate is finite and ≥ 0 and the periods are ≥ 1.
+  /// Checks that every rate is finite and ≥ 0, the periods are ≥ 1, a step factor is in
+  /// `0 < factor ≤ 1` and a cosine schedule's minimum is at most its initial rate.
+  ///
+  /// A step factor of 0 would stop training after the first period, and one above 1 grows the
+  /// rate without bound (until it overflows); a cosine "minimum" above the start would be a
+  /// warm-up the formula does not describe. Each is refused rather than run.
+  ///
+  /// - Throws: ``MinibatchError/invalidLearningRate(_:)`` for a rate that is NaN, infinite or
+  ///   negative; ``MinibatchError/invalidArgument(name:value:expected:)`` naming the step decay
+  ///   factor, a period, or the cosine minimum.
   public func validate() throws(MinibatchError) {
     switch self {
     case .constant(let rate):
@@ -34,12 +44,14 @@ public enum LearningRateSchedule: Sendable, Hashable, CustomStringConvertible {
     case .step(let initial, let factor, let every):
       try validateLearningRate(initial)
       try validateArgument(
-        factor, named: "step decay factor", expected: "finite and ≥ 0",
-        factor.isFinite && factor >= 0)
+        factor, named: "step decay factor", expected: "0 < factor ≤ 1", factor > 0 && factor <= 1)
       try validateArgument(every, named: "step decay period (epochs)", expected: "≥ 1", every >= 1)
     case .cosine(let initial, let minimum, let epochs):
       try validateLearningRate(initial)
       try validateLearningRate(minimum)
+      try validateArgument(
+        minimum, named: "cosine schedule minimum", expected: "≤ the initial rate \(initial)",
+        minimum <= initial)
       try validateArgument(
         epochs, named: "cosine schedule length (epochs)", expected: "≥ 1", epochs >= 1)
     }

@@ -686,9 +686,7 @@ where Opt.Scalar == Model.Scalar {
           state[n] = accumulator.weightTotal
         }
         if noiseScale != nil {
-          state[n + 5] = gradients.squaredRowNorms(parallelism: parallelism).reduce(0.0) {
-            $0 + Double($1)
-          }
+          state[n + 5] = gradients.squaredRowNorms(parallelism: parallelism).reduce(0, +)
         }
       } catch is LocalLossIsNotFinite {
         // The NaN loss goes into the sum; no failure flag.

@@ -6,7 +6,8 @@ import Testing
 @testable import Minibatch
 
 /// The CSV loader's byte-level number reader agrees with Swift's `Double(String)` and
-/// `Int(String)` bit for bit, on the fast path and off it.
+/// `Int(String)` bit for bit on decimals, on the fast path and off it, and refuses the
+/// non-decimal forms `Double(String)` accepts.
 @Suite struct CSVNumberTests {
   func read(_ text: String) -> (Double?, Int?) {
     var text = text
@@ -23,10 +24,14 @@ import Testing
       "abc", "12a", "--1", " 42 ", "\t7\t", "9223372036854775807", "9223372036854775808",
       "-9223372036854775808", "000000000000000000000000001.5", "1.000000000000000000000001",
     ]
-    for text in cases {
+    // A saturated exponent next to a long mantissa: 10⁻¹⁰⁰⁰⁰⁰·10¹⁰⁰⁰⁰⁵ = 10⁵.
+    let longMantissa = "0." + String(repeating: "0", count: 99_999) + "1e100005"
+    for text in cases + [longMantissa] {
       let (double, integer) = read(text)
       let trimmed = text.trimmingCharacters(in: .whitespaces)
-      let expected = Double(trimmed)
+      // Not decimals: what Double(String) reads beyond them is refused.
+      let expected =
+        ["inf", "-infinity", "nan", "0x1p-3"].contains(trimmed) ? nil : Double(trimmed)
       #expect(
         double?.bitPattern == expected?.bitPattern || (double?.isNaN == true && expected!.isNaN),
         "\"\(text)\": \(String(describing: double)) vs \(String(describing: expected))")

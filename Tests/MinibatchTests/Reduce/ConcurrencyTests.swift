@@ -79,7 +79,7 @@ import Testing
       try accumulator.add(gradients, reductionWeights: v, parallelism: parallelism)
       return [
         try gradients.reduce(with: v, parallelism: parallelism), squares,
-        gradients.squaredRowNorms(parallelism: parallelism),
+        gradients.squaredRowNorms(parallelism: parallelism).map { Scalar($0) },
         try accumulator.gradient(normalizedBy: .weightTotal),
       ]
     }

@@ -136,7 +136,7 @@ import Testing
       let v: [Scalar] = rng.signedArray(count: shape.k)
       var results: [[Scalar]] = []
       var squares: [[Scalar]] = []
-      var norms: [[Scalar]] = []
+      var norms: [[Double]] = []
       for threads in 1...3 {
         results.append(try streamed.reduce(with: v, parallelism: .threads(threads)))
         var y = [Scalar](repeating: 0, count: shape.n)

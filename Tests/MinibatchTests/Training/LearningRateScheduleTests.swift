@@ -21,7 +21,7 @@ import Testing
       try LearningRateSchedule.step(initial: .infinity, factor: 0.5, every: 1).validate()
     }
     expectError(
-      .invalidArgument(name: "step decay factor", value: "-0.5", expected: "finite and ≥ 0")
+      .invalidArgument(name: "step decay factor", value: "-0.5", expected: "0 < factor ≤ 1")
     ) { try LearningRateSchedule.step(initial: 1, factor: -0.5, every: 1).validate() }
     expectError(.invalidArgument(name: "step decay period (epochs)", value: "0", expected: "≥ 1")) {
       try LearningRateSchedule.step(initial: 1, factor: 0.5, every: 0).validate()

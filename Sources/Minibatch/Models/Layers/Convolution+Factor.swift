@@ -11,7 +11,9 @@
 ///
 /// Both norm methods are exact (tested equal); ``NormMethod/automatic`` picks ghost when
 /// `2T² ≤ p·F`, the cheaper one (the rule of mixed ghost clipping). Norms are accumulated in
-/// Double. Memory: `U` and `Δ`, `k·T·(p + F)` scalars, which the forward and backward passes
+/// Double. The ghost Gram matrices are `Scalar` products, which overflow (Float: ‖u_t‖ > 1.8e19)
+/// or underflow sooner than the norm does: an example whose Gram diagonals leave `Scalar`'s
+/// normal range, or whose ghost total is not finite, is measured materialised instead. Memory: `U` and `Δ`, `k·T·(p + F)` scalars, which the forward and backward passes
 /// computed anyway.
 public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
   /// How the weights' per-example norms are computed.
@@ -157,12 +159,16 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
         }
         // ⟨A, B⟩ of two symmetric matrices from their upper triangles.
         var total = 0.0
+        var inRange = true
         for r in 0..<t {
-          total += Double(patchGram[r * t + r]) * Double(deltaGram[r * t + r])
+          let (a, b) = (patchGram[r * t + r], deltaGram[r * t + r])
+          inRange = inRange && Self.isTrustworthyGramEntry(a) && Self.isTrustworthyGramEntry(b)
+          total += Double(a) * Double(b)
           for s in (r + 1)..<t {
             total += 2 * Double(patchGram[r * t + s]) * Double(deltaGram[r * t + s])
           }
         }
+        guard inRange, total.isFinite else { return materializedSquaredWeightNorm(i) }
         return total
       }
     case .materialized, .automatic:
@@ -172,6 +178,18 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
         return gradient.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: f * p) }
       }
     }
+  }
+
+  /// A Gram diagonal `‖x_t‖²` the ghost norm can use: 0 or a normal, finite `Scalar`.
+  static func isTrustworthyGramEntry(_ value: Scalar) -> Bool {
+    value == 0 || (value >= Scalar.leastNormalMagnitude && value.isFinite)
+  }
+
+  /// `‖J[i, W]‖²` of one example from its formed weight gradient, in Double.
+  func materializedSquaredWeightNorm(_ i: Int) -> Double {
+    var gradient = [Scalar](repeating: 0, count: filters * patch)
+    exampleWeightGradient(i, into: &gradient)
+    return gradient.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) }
   }
 
   /// `‖Σ_t δ_{i,t}‖²` for every example, in Double.
