@@ -116,14 +116,15 @@ public struct PerExampleGradients<Scalar: BLASScalar>: Sendable, Equatable {
   /// Calls `body` with row `i` as a mutable buffer of `n` scalars, writing in place (the storage is
   /// copied first only if it is shared, as with `Array`).
   ///
-  /// - Precondition: `0 ≤ i < k`. An index outside `J` **stops the program** (a trap naming the
-  ///   index and `k`, in release builds too), as `Array.withUnsafeMutableBufferPointer`'s
-  ///   subscripts do; check an index that comes from data first (`i < exampleCount`), or write
-  ///   rows with ``init(k:n:writeRow:)``.
+  /// - Throws: ``MinibatchError/indexOutOfRange(index:count:of:)`` naming `i` and `k` unless
+  ///   `0 ≤ i < k`, before `body` runs and before anything is copied; otherwise whatever `body`
+  ///   throws.
   public mutating func withUnsafeMutableRow<R, E: Error>(
     _ i: Int, _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R
-  ) throws(E) -> R {
-    precondition(i >= 0 && i < k, "row \(i) out of range 0..<\(k)")
+  ) throws -> R {
+    guard i >= 0 && i < k else {
+      throw MinibatchError.indexOutOfRange(index: i, count: k, of: "row")
+    }
     let n = n
     return try matrix.withUnsafeMutableElements { (buffer) throws(E) -> R in
       try body(UnsafeMutableBufferPointer(rebasing: buffer[(i * n)..<((i + 1) * n)]))

@@ -18,7 +18,7 @@ import Testing
     var inPlace = try PerExampleGradients<Scalar>(k: 2, n: 3)
     #expect(inPlace.elements == [0, 0, 0, 0, 0, 0])
     for i in 0..<2 {
-      inPlace.withUnsafeMutableRow(i) { row in
+      try inPlace.withUnsafeMutableRow(i) { row in
         for j in row.indices { row[j] = rows[i][j] }
       }
     }
@@ -27,6 +27,15 @@ import Testing
     #expect(try Array(fromRows.row(1)) == [4, 5, 6])
     expectError(.indexOutOfRange(index: 2, count: 2, of: "row")) { try fromRows.row(2) }
     #expect(fromRows[1, 2] == 6)
+    // Row 7 of 2 rows is refused before the body runs, and nothing is written.
+    var twoRows = fromRows
+    expectError(.indexOutOfRange(index: 7, count: 2, of: "row")) {
+      try twoRows.withUnsafeMutableRow(7) { row in row[0] = 99 }
+    }
+    expectError(.indexOutOfRange(index: -1, count: 2, of: "row")) {
+      try twoRows.withUnsafeMutableRow(-1) { row in row[0] = 99 }
+    }
+    #expect(twoRows == fromRows)
   }
 
   @Test(arguments: allScalarTypes)
@@ -37,7 +46,7 @@ import Testing
   func checkCopyOnWrite<Scalar: BLASScalar>(_: Scalar.Type) throws {
     let original = try PerExampleGradients<Scalar>(rows: [[1, 2], [3, 4]])
     var copy = original
-    copy.withUnsafeMutableRow(0) { $0[0] = 10 }
+    try copy.withUnsafeMutableRow(0) { $0[0] = 10 }
     copy[1, 1] = 40
     copy.withUnsafeMutableElements { $0[1] = 20 }
     #expect(original.elements == [1, 2, 3, 4])

@@ -17,7 +17,7 @@ import Testing
     #expect(zip(parameters, expected).allSatisfy { abs($0 + 0.1 * $1) <= 1e-15 })
 
     var batch = try PerExampleGradients<Float>(k: 256, n: 10_000)
-    batch.withUnsafeMutableRow(0) { row in row[0] = 1 }
+    try batch.withUnsafeMutableRow(0) { row in row[0] = 1 }
     #expect(batch[0, 0] == 1 && batch.sum()[0] == 1)
   }
 
