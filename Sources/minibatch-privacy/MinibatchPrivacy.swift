@@ -27,20 +27,21 @@
 
     struct Mechanism: ParsableArguments {
       @Option(
-        name: .customLong("sampling-rate"),
+        name: .customLong("sampling-rate"), parsing: .unconditional,
         help: "q: each example's probability of joining a step, in (0, 1].")
       var samplingRate: Double
 
-      @Option(help: "T: the number of steps (≥ 0).")
+      @Option(parsing: .unconditional, help: "T: the number of steps (≥ 0).")
       var steps: Int
 
-      @Option(help: "δ, in (0, 1); usually below 1/N.")
+      @Option(parsing: .unconditional, help: "δ, in (0, 1); usually below 1/N.")
       var delta: Double
 
       @Option(help: "pld (privacy loss distribution, tight; the default) or rdp (Rényi DP).")
       var accountant: PrivacyAccountantKind = .pld
 
       @Option(
+        parsing: .unconditional,
         help: "pld only: the spacing Δ of the privacy-loss grid (> 0; finer is tighter, slower).")
       var discretization: Double = PrivacyLossDistribution.defaultDiscretization
 
@@ -85,7 +86,7 @@
         abstract: "ε spent by T steps at noise multiplier σ and sampling rate q, for δ.")
 
       @Option(
-        name: .customLong("noise-multiplier"),
+        name: .customLong("noise-multiplier"), parsing: .unconditional,
         help: "σ > 0: noise standard deviation over the clipping bound.")
       var noiseMultiplier: Double
 
@@ -140,7 +141,7 @@
           "The smallest σ whose ε after T steps at rate q is at most the target (pld: to 0.1% "
           + "of σ; rdp: to 0.01 in ε).")
 
-      @Option(help: "The target ε > 0.")
+      @Option(parsing: .unconditional, help: "The target ε > 0.")
       var epsilon: Double
 
       @OptionGroup var mechanism: Mechanism

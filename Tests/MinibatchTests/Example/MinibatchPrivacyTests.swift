@@ -79,6 +79,10 @@
         "1e-5",
       ],
       [
+        "epsilon", "--noise-multiplier", "-1", "--sampling-rate", "0.1", "--steps", "10",
+        "--delta", "1e-5",
+      ],
+      [
         "epsilon", "--noise-multiplier", "1", "--sampling-rate", "0", "--steps", "10", "--delta",
         "1e-5",
       ],
@@ -119,6 +123,8 @@
         Issue.record("\(arguments) parsed")
       } catch {
         #expect(MinibatchPrivacy.exitCode(for: error) == .validationFailure, "\(arguments)")
+        // A negative number is read and refused by validation, never "Missing value".
+        #expect(!MinibatchPrivacy.message(for: error).contains("Missing value"), "\(arguments)")
       }
     }
   }

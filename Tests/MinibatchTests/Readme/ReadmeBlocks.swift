@@ -23,7 +23,7 @@ import Testing
 
     // Producers write rows in place, without copying:
     var batch = try PerExampleGradients<Float>(k: 256, n: 10_000)
-    batch.withUnsafeMutableRow(0) { row in row[0] = 1 }   // or PerExampleGradients(k:n:writeRow:)
+    try batch.withUnsafeMutableRow(0) { row in row[0] = 1 }   // or PerExampleGradients(k:n:writeRow:)
 
     // A dense model's J, factored: never formed, about the cost of the backward pass.
     let model = try MultilayerPerceptron<Double>(layerSizes: [4, 8, 3])
@@ -70,7 +70,7 @@ import Testing
     _ = (train, test, model, trainer, w, batch, J, losses, g, small, trainD, report)  // generated: the values shown
   }
 
-  /// README.md, the block at line 378.
+  /// README.md, the block at line 379.
   @Test func readmeBlock3() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
@@ -97,8 +97,27 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 477.
+  /// README.md, the block at line 494.
   @Test func readmeBlock4() throws {
+
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.3291 by RDP).
+    var accountant = try PLDAccountant()                  // discretization 1e-4, pessimistic
+    try accountant.compose(noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250)
+    let epsilon = try accountant.epsilon(delta: 1e-5)
+    let delta = try accountant.delta(epsilon: 6)          // δ at ε = 6, an upper bound too
+    // A second phase (more noise, a larger batch) is composed after the first, exactly.
+    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.08, steps: 500)
+    print(PrivacyFormatting.roundedUp(epsilon), delta, try accountant.epsilon(delta: 1e-5))
+    // The smallest σ whose ε after the planned steps is at most 3 (to 0.1% of σ): 2.762.
+    let sigma = try PLDAccountant.noiseMultiplier(
+      targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    print(sigma, accountant.phases.count)
+
+    _ = (accountant, epsilon, delta, sigma)  // generated: the values shown
+  }
+
+  /// README.md, the block at line 538.
+  @Test func readmeBlock5() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -118,8 +137,8 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 582 (compiled, not run: MPI_Init belongs under mpirun).
-  func readmeBlock5() throws {
+  /// README.md, the block at line 651 (compiled, not run: MPI_Init belongs under mpirun).
+  func readmeBlock6() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
     let model = try MultilayerPerceptron<Float>(layerSizes: [64, 32, 10])
@@ -309,16 +328,22 @@ import Testing
     _ = (bag, reviews, J, losses)  // generated: the values shown
   }
 
-  /// Minibatch.docc/PrivateTraining.md, the block at line 26.
+  /// Minibatch.docc/PrivateTraining.md, the block at line 35.
   @Test func privateTrainingBlock1() throws {
 
-    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 7.3291.
-    let epsilon = try RDPAccountant.epsilon(
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD, 7.3291 by RDP.
+    let epsilon = try PLDAccountant.epsilon(
       noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    // The smallest σ reaching ε = 3 with the same sampling, to 0.01 in ε.
-    let sigma = try RDPAccountant.noiseMultiplier(
+    let rdp = try RDPAccountant.epsilon(
+      noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
+    // The smallest σ reaching ε = 3 with the same sampling, to 0.1% in σ (2.761; RDP needs 2.961).
+    let sigma = try PLDAccountant.noiseMultiplier(
       targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    print(epsilon, sigma)
+    // A schedule of σ is accounted phase by phase.
+    var accountant = try PLDAccountant()
+    try accountant.compose(noiseMultiplier: 1.0, samplingRate: 0.01, steps: 500)
+    try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.02, steps: 300)
+    print(PrivacyFormatting.roundedUp(epsilon), rdp, sigma, try accountant.epsilon(delta: 1e-5))
 
     // One private gradient by hand: clip, add noise, divide by the expected batch size.
     let J = try PerExampleGradients<Double>(rows: [[3, 4], [0.3, 0.4], [0, 0]])
@@ -330,7 +355,7 @@ import Testing
       clippedSum: clipped.sum, expectedBatchSize: 3, noise: &noise)
     print(clipped.sum, clipped.clippedExamples, gradient)
 
-    _ = (epsilon, sigma, J, clipped, privacy, noise, gradient)  // generated: the values shown
+    _ = (epsilon, rdp, sigma, accountant, J, clipped, privacy, noise, gradient)  // generated: the values shown
   }
 
   /// Minibatch.docc/ThePipeline.md, the block at line 52.
