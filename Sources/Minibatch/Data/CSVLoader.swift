@@ -90,7 +90,7 @@ public struct CSVLoader: Sendable, Hashable {
     }
     let data: Data
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
+      data = try fileData(atPath: path)
     } catch {
       let reason =
         FileManager.default.fileExists(atPath: path)

@@ -11,7 +11,7 @@ public struct NumericArray: Sendable, Hashable {
 /// The bytes of the file at `path`, or ``MinibatchError/fileUnreadable(path:reason:)``.
 func fileBytes(_ path: String) throws(MinibatchError) -> [UInt8] {
   do {
-    return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    return [UInt8](try fileData(atPath: path))
   } catch {
     let exists = FileManager.default.fileExists(atPath: path)
     throw .fileUnreadable(path: path, reason: exists ? error.localizedDescription : "no such file")

@@ -272,7 +272,7 @@ where Opt.Scalar == Model.Scalar {
   public init(contentsOf path: String) throws(MinibatchError) {
     let checkpoint: TrainingCheckpoint
     do {
-      let data = try Data(contentsOf: URL(fileURLWithPath: path))
+      let data = try fileData(atPath: path)
       checkpoint = try JSONDecoder().decode(TrainingCheckpoint.self, from: data)
     } catch let error as DecodingError {
       throw .fileUnreadable(path: path, reason: "not a valid checkpoint: \(error)")
