@@ -112,6 +112,7 @@ privacy-reference: deps
 	python3 Benchmarks/scripts/privacy_reference.py \
 	  --minibatch $$($(SWIFT) build -c release --show-bin-path $(TRAITS))/minibatch-privacy \
 	  --swift Tests/MinibatchTests/Privacy/PrivacyReferenceData.swift
+	$(SWIFT) format --in-place Tests/MinibatchTests/Privacy/PrivacyReferenceData.swift
 
 ## readme-blocks: regenerate Tests/MinibatchTests/Readme/ReadmeBlocks.swift from README.md
 readme-blocks: deps

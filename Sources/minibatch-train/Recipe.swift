@@ -390,7 +390,8 @@ struct Recipe: Codable, Sendable {
           model: model, parameters: parameters, optimizer: finalOptimizer,
           nextEpoch: nextEpoch, standardizer: data.standardizer))
       try saved.write(to: path)
-      output.line("saved to \(path) (resume with --load \(path) --epochs N)")
+      let trainOption = data.record?.train.map { " --train \($0)" } ?? ""
+      output.line("saved to \(path) (resume with --load \(path)\(trainOption) --epochs N)")
     }
     if statistics {
       // Whole-training-set statistics, printed by rank 0 alone: only it computes them.

@@ -97,10 +97,10 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 494.
+  /// README.md, the block at line 495.
   @Test func readmeBlock4() throws {
 
-    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.3291 by RDP).
+    // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.32913 by RDP).
     var accountant = try PLDAccountant()                  // discretization 1e-4, pessimistic
     try accountant.compose(noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250)
     let epsilon = try accountant.epsilon(delta: 1e-5)
@@ -108,7 +108,7 @@ import Testing
     // A second phase (more noise, a larger batch) is composed after the first, exactly.
     try accountant.compose(noiseMultiplier: 2.0, samplingRate: 0.08, steps: 500)
     print(PrivacyFormatting.roundedUp(epsilon), delta, try accountant.epsilon(delta: 1e-5))
-    // The smallest σ whose ε after the planned steps is at most 3 (to 0.1% of σ): 2.762.
+    // The smallest σ whose ε after the planned steps is at most 3 (to 0.1% of σ): 2.7613.
     let sigma = try PLDAccountant.noiseMultiplier(
       targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
     print(sigma, accountant.phases.count)
@@ -116,7 +116,7 @@ import Testing
     _ = (accountant, epsilon, delta, sigma)  // generated: the values shown
   }
 
-  /// README.md, the block at line 538.
+  /// README.md, the block at line 539.
   @Test func readmeBlock5() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -137,7 +137,7 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 651 (compiled, not run: MPI_Init belongs under mpirun).
+  /// README.md, the block at line 652 (compiled, not run: MPI_Init belongs under mpirun).
   func readmeBlock6() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
@@ -336,7 +336,7 @@ import Testing
       noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
     let rdp = try RDPAccountant.epsilon(
       noiseMultiplier: 1.5, samplingRate: 0.04, steps: 2250, delta: 1e-5)
-    // The smallest σ reaching ε = 3 with the same sampling, to 0.1% in σ (2.761; RDP needs 2.961).
+    // The smallest σ reaching ε = 3 with the same sampling, to 0.1% in σ (2.7613; RDP needs 2.9610).
     let sigma = try PLDAccountant.noiseMultiplier(
       targetEpsilon: 3, samplingRate: 0.04, steps: 2250, delta: 1e-5)
     // A schedule of σ is accounted phase by phase.
