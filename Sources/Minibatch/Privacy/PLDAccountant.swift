@@ -71,10 +71,7 @@ public struct PLDAccountant: Sendable, Hashable {
   ) throws(MinibatchError) {
     try RDPAccountant.validate(noiseMultiplier: noiseMultiplier)
     try RDPAccountant.validate(samplingRate: samplingRate, steps: steps)
-    let (_, overflow) = self.steps.addingReportingOverflow(steps)
-    try validateArgument(
-      steps, named: "steps", expected: "≤ \(Int.max - self.steps) more (the total overflows)",
-      !overflow)
+    _ = try RDPAccountant.validate(adding: steps, to: self.steps)
     guard steps > 0 else { return }
     if let last = phases.last, last.noiseMultiplier == noiseMultiplier,
       last.samplingRate == samplingRate

@@ -82,10 +82,7 @@ public struct RDPAccountant: Sendable, Hashable {
       noiseMultiplier, named: "noise multiplier", expected: "finite and ≥ 0",
       noiseMultiplier.isFinite && noiseMultiplier >= 0)
     try Self.validate(samplingRate: samplingRate, steps: steps)
-    let (total, overflow) = self.steps.addingReportingOverflow(steps)
-    try validateArgument(
-      steps, named: "steps", expected: "≤ \(Int.max - self.steps) more (the total overflows)",
-      !overflow)
+    let total = try Self.validate(adding: steps, to: self.steps)
     guard steps > 0 else { return }
     for (index, order) in orders.enumerated() {
       let perStep =
@@ -209,6 +206,15 @@ public struct RDPAccountant: Sendable, Hashable {
       samplingRate, named: "sampling rate", expected: "in (0, 1]",
       samplingRate > 0 && samplingRate <= 1)
     try validateArgument(steps, named: "steps", expected: "≥ 0", steps >= 0)
+  }
+
+  /// `total + steps`, or the error naming how many more steps fit (shared by the accountants).
+  static func validate(adding steps: Int, to total: Int) throws(MinibatchError) -> Int {
+    let (sum, overflow) = total.addingReportingOverflow(steps)
+    try validateArgument(
+      steps, named: "steps", expected: "≤ \(Int.max - total) more (the total overflows)",
+      !overflow)
+    return sum
   }
 
   static func validate(order: Double) throws(MinibatchError) {

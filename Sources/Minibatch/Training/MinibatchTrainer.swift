@@ -371,15 +371,10 @@ where Opt.Scalar == Model.Scalar {
         examples: examples,
         learningRate: Double(learningRate), seconds: seconds)
       report.noiseScale = noiseScale?.average
-      if let privacy, let rate = sampler.poissonRate {
-        let (steps, overflow) = (epoch + 1).multipliedReportingOverflow(
-          by: sampler.batchesPerEpoch)
-        report.epsilon = try privacy.accountant.epsilon(
-          phases: [
-            PrivacyPhase(
-              noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
-              steps: overflow ? Int.max : steps)
-          ], delta: privacy.delta)
+      if let privacy {
+        report.epsilon =
+          epoch == firstEpoch + epochs - 1 && setup.lastEpsilon != nil
+          ? setup.lastEpsilon : try epsilonSpent(by: privacy, throughEpoch: epoch)
         report.clippedExamples = clippedExamples
       }
       if let evaluation, let collective {
@@ -408,6 +403,10 @@ where Opt.Scalar == Model.Scalar {
     var privateDenominator: Double?
     var noiseScale: NoiseScaleAverage?
     var usesStoredJ: Bool
+    /// With privacy: `ε` after the call's last epoch, computed during validation (so an
+    /// accountant that cannot answer fails before the first step) and reused for that epoch's
+    /// report.
+    var lastEpsilon: Double?
   }
 
   /// Validates everything before the first step; with a ``collective``, every rank validates and
@@ -446,17 +445,12 @@ where Opt.Scalar == Model.Scalar {
       let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
         try validatePrivacy(privacy, exampleWeights: exampleWeights)
       }
-      if let privacy, let rate = sampler.poissonRate, epochs > 0 {
+      var lastEpsilon: Double?
+      if let privacy, epochs > 0 {
         // The last epoch's ε, computed now: an accountant that cannot answer (a grid too large
         // for a tiny σ) fails before the first step, not after the run.
-        let (lastEpoch, overflow) = firstEpoch.addingReportingOverflow(epochs)
-        let (steps, tooMany) = lastEpoch.multipliedReportingOverflow(by: sampler.batchesPerEpoch)
-        _ = try privacy.accountant.epsilon(
-          phases: [
-            PrivacyPhase(
-              noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
-              steps: overflow || tooMany ? Int.max : steps)
-          ], delta: privacy.delta)
+        let (lastEpoch, overflow) = firstEpoch.addingReportingOverflow(epochs - 1)
+        lastEpsilon = try epsilonSpent(by: privacy, throughEpoch: overflow ? Int.max : lastEpoch)
       }
       let noiseScale = try noiseScaleDecay.map { (decay) throws(MinibatchError) in
         try NoiseScaleAverage(decay: decay)
@@ -482,7 +476,7 @@ where Opt.Scalar == Model.Scalar {
         noiseScale == nil || collective == nil || exampleWeights == nil)
       return TrainingSetup(
         normalization: batchNormalization, privateDenominator: privateDenominator,
-        noiseScale: noiseScale, usesStoredJ: usesStoredJ)
+        noiseScale: noiseScale, usesStoredJ: usesStoredJ, lastEpsilon: lastEpsilon)
     }
     guard let collective else { return try validate() }
     let fields: [(name: String, value: String)] = [
@@ -505,6 +499,22 @@ where Opt.Scalar == Model.Scalar {
 
   /// Checks the private settings against the sampler, the model and the example weights, and
   /// returns the fixed denominator of every private step.
+  /// `ε` spent by every step of epochs `0…epoch` at the settings (the sampler's rate, `σ`),
+  /// by the settings' accountant.
+  func epsilonSpent(
+    by privacy: DifferentialPrivacy, throughEpoch epoch: Int
+  ) throws(MinibatchError) -> Double? {
+    guard let rate = sampler.poissonRate else { return nil }
+    let (epochs, overflow) = epoch.addingReportingOverflow(1)
+    let (steps, tooMany) = epochs.multipliedReportingOverflow(by: sampler.batchesPerEpoch)
+    return try privacy.accountant.epsilon(
+      phases: [
+        PrivacyPhase(
+          noiseMultiplier: privacy.noiseMultiplier, samplingRate: rate,
+          steps: overflow || tooMany ? Int.max : steps)
+      ], delta: privacy.delta)
+  }
+
   func validatePrivacy(
     _ privacy: DifferentialPrivacy, exampleWeights: [Scalar]?
   ) throws(MinibatchError) -> Double {
