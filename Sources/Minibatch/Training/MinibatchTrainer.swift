@@ -201,7 +201,7 @@ where Opt.Scalar == Model.Scalar {
   ///   good step. Errors thrown by `onEpoch` are passed on (with a ``collective``, as
   ///   ``MinibatchError/failedOnRank(rank:reason:)`` on every rank).
   public mutating func train(
-    parameters: inout [Scalar], data: Batch<Scalar>, epochs: Int,
+    parameters: inout [Scalar], data: some ExampleSource<Scalar>, epochs: Int,
     evaluation: Batch<Scalar>? = nil, exampleWeights: [Scalar]? = nil, firstEpoch: Int = 0,
     onEpoch: (EpochReport, _ parameters: [Scalar]) throws -> Void = { _, _ in }
   ) throws {
@@ -414,18 +414,24 @@ where Opt.Scalar == Model.Scalar {
   /// settings, and fingerprints of the parameters, data and weights), so a bad input on one
   /// rank makes every rank throw the same error.
   func agreedSetup(
-    parameters: [Scalar], data: Batch<Scalar>, epochs: Int, evaluation: Batch<Scalar>?,
+    parameters: [Scalar], data: some ExampleSource<Scalar>, epochs: Int, evaluation: Batch<Scalar>?,
     exampleWeights: [Scalar]?, firstEpoch: Int
   ) throws(MinibatchError) -> TrainingSetup {
     let validate = { () throws(MinibatchError) -> TrainingSetup in
-      try model.validate(parameters: parameters, batch: data)
-      try validateFiniteData(data, of: "training")
+      try data.forEachPiece(maximumCount: 4096) { (first, piece) throws(MinibatchError) in
+        do throws(MinibatchError) {
+          try model.validate(parameters: parameters, batch: piece)
+          try validateFiniteData(piece, of: "training")
+        } catch .nonFiniteEntry(let row, let column, let what) {
+          throw .nonFiniteEntry(row: first + row, column: column, of: what)
+        }
+      }
       if let evaluation {
         try model.validate(parameters: parameters, batch: evaluation)
         try validateFiniteData(evaluation, of: "evaluation")
       }
       try validateCount(
-        data.count, expected: sampler.exampleCount, of: "examples (sampler's count)")
+        data.exampleCount, expected: sampler.exampleCount, of: "examples (sampler's count)")
       try validateArgument(epochs, named: "epochs", expected: "≥ 0", epochs >= 0)
       try validateArgument(firstEpoch, named: "first epoch", expected: "≥ 0", firstEpoch >= 0)
       try validateArgument(
@@ -436,10 +442,10 @@ where Opt.Scalar == Model.Scalar {
       try optimizer.validate(parameterCount: parameters.count, learningRate: 0)
       let weightTotal =
         try exampleWeights.map { (weights) throws(MinibatchError) in
-          try validatedWeightTotal(weights, count: data.count, countName: "one per example")
-        } ?? Double(data.count)
+          try validatedWeightTotal(weights, count: data.exampleCount, countName: "one per example")
+        } ?? Double(data.exampleCount)
       let batchNormalization = normalization.gradientNormalization(
-        weightTotal: weightTotal, exampleCount: data.count,
+        weightTotal: weightTotal, exampleCount: data.exampleCount,
         expectedBatchSize: sampler.expectedBatchSize)
       try batchNormalization.validate()
       let privateDenominator = try privacy.map { (privacy) throws(MinibatchError) in
@@ -463,7 +469,7 @@ where Opt.Scalar == Model.Scalar {
       // sweep into a buffer reused between batches.
       let factorable =
         try model.perExampleGradientFactors(
-          parameters: parameters, batch: try data.gathering(0..<1))
+          parameters: parameters, batch: try data.gathering(data.heldExamples.prefix(1)))
         != nil
       try validateArgument(
         representation, named: "gradient representation",
@@ -481,9 +487,12 @@ where Opt.Scalar == Model.Scalar {
     guard let collective else { return try validate() }
     let fields: [(name: String, value: String)] = [
       ("model", "\(model)"), ("representation", "\(representation)"),
-      ("optimizer (settings and state, fingerprint)", stateFingerprint(of: optimizer)),
+      (
+        "optimizer (settings and state, fingerprint)",
+        stateFingerprint(of: optimizer, arraysOf: Scalar.self)
+      ),
       ("parameters (length, fingerprint)", "\(parameters.count), \(fingerprint(parameters))"),
-      ("training data (examples, fingerprint)", "\(data.count), \(data.fingerprint)"),
+      ("training data (examples, fingerprint)", "\(data.exampleCount), \(data.fingerprint)"),
       (
         "evaluation data (examples, fingerprint)",
         evaluation.map { "\($0.count), \($0.fingerprint)" } ?? "none"
@@ -542,7 +551,7 @@ where Opt.Scalar == Model.Scalar {
   /// gradients, noise, the fixed denominator, then the optimiser. Returns the batch's losses and
   /// how many examples were clipped.
   mutating func privateStep(
-    _ privacy: DifferentialPrivacy, indices: ArraySlice<Int>, data: Batch<Scalar>,
+    _ privacy: DifferentialPrivacy, indices: ArraySlice<Int>, data: some ExampleSource<Scalar>,
     denominator: Double, usesStoredJ: Bool,
     storedBuffers: inout [Int: PerExampleGradients<Scalar>], noise: inout GaussianNoise,
     parameters: inout [Scalar], learningRate: Scalar, epoch: Int, batch index: Int
@@ -612,7 +621,8 @@ where Opt.Scalar == Model.Scalar {
   /// buffer reused between batches of the same size, or the model's operator (factored or
   /// streamed).
   func localGradients(
-    _ indices: some Collection<Int>, data: Batch<Scalar>, parameters: [Scalar], usesStoredJ: Bool,
+    _ indices: some Collection<Int>, data: some ExampleSource<Scalar>, parameters: [Scalar],
+    usesStoredJ: Bool,
     storedBuffers: inout [Int: PerExampleGradients<Scalar>]
   ) throws -> (gradients: any PerExampleGradientOperator<Scalar>, losses: [Scalar]) {
     let batch = try data.gathering(indices)
@@ -652,7 +662,8 @@ where Opt.Scalar == Model.Scalar {
   /// ``MinibatchError/failedOnRank(rank:reason:)`` (the reasons travel in one more
   /// ``ReductionCollective/gather(_:)``).
   mutating func collectiveStep(
-    _ collective: any ReductionCollective, indices: ArraySlice<Int>, data: Batch<Scalar>,
+    _ collective: any ReductionCollective, indices: ArraySlice<Int>,
+    data: some ExampleSource<Scalar>,
     exampleWeights: [Scalar]?, normalization: GradientNormalization, privateDenominator: Double?,
     usesStoredJ: Bool, storedBuffers: inout [Int: PerExampleGradients<Scalar>],
     noise: inout GaussianNoise?, noiseScale: inout NoiseScaleAverage?, parameters: inout [Scalar],
@@ -778,30 +789,4 @@ func validateFiniteData<Scalar: BLASScalar>(
   if case .values(let targets) = batch.targets {
     try validateFiniteEntries(targets, of: "\(what) targets")
   }
-}
-
-/// A 64-bit fingerprint of `values`' bit patterns (FNV-1a over 8-byte words, then the tail's
-/// bytes), to check that ranks hold the same numbers without sending them.
-func fingerprint<Element: BitwiseCopyable>(_ values: [Element]) -> String {
-  var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-  values.withUnsafeBytes { bytes in
-    let words = bytes.count / 8
-    for w in 0..<words {
-      hash = (hash ^ bytes.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self)) &* 0x100_0000_01B3
-    }
-    for byte in bytes[(8 * words)...] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-  }
-  return String(hash, radix: 16)
-}
-
-/// A fingerprint of a value's stored properties, read by reflection: arrays of `Scalar` (an
-/// optimiser's state) by their bits, everything else by its description.
-func stateFingerprint<Scalar: BLASScalar>(of value: some Optimizer<Scalar>) -> String {
-  func parts(_ value: Any) -> [String] {
-    if let array = value as? [Scalar] { return [fingerprint(array)] }
-    let mirror = Mirror(reflecting: value)
-    if mirror.children.isEmpty { return ["\(value)"] }
-    return mirror.children.flatMap { [($0.label ?? "_")] + parts($0.value) }
-  }
-  return fingerprint(Array(parts(value).joined(separator: ",").utf8))
 }
