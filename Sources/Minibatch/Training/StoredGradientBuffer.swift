@@ -23,6 +23,7 @@ struct StoredGradientBuffer<Scalar: BLASScalar>: Sendable {
       try validateAllocation(
         count: count, stride: MemoryLayout<Scalar>.stride,
         of: "J (\(k)×\(n) per-example gradients)")
+      elements.reserveCapacity(count)  // exactly: the buffer is bounded by the largest chunk
       elements.append(contentsOf: repeatElement(0, count: count - elements.count))
     }
     return try PerExampleGradients(k: k, n: n, elements: elements)
