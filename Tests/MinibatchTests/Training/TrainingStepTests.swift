@@ -149,7 +149,7 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
   }
 
   /// Poisson batches all differ in size: the stored `J` keeps one buffer, as large as the
-  /// largest physical chunk, not one per size.
+  /// largest physical chunk (with 1/8 to spare), not one per size.
   @Test func storedBufferIsBoundedByTheLargestChunk() throws {
     for chunk in [nil, 6] {
       let (_, reports, trainer) = try trainStepCase(Double.self, .storedPrivate, chunk: chunk)
@@ -157,7 +157,8 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
       let largest = chunk ?? 90
       #expect(reports.allSatisfy { $0.steps > 0 })
       #expect(trainer.storedBuffer.capacity >= (chunk ?? 1) * n)
-      #expect(trainer.storedBuffer.capacity <= largest * n + 64, "chunk \(chunk ?? 0)")
+      #expect(
+        trainer.storedBuffer.capacity <= largest * n + largest * n / 8 + 64, "chunk \(chunk ?? 0)")
     }
   }
 
