@@ -285,6 +285,7 @@ struct Recipe: Codable, Sendable {
     var parameters = model.initialParameters(seed: seed)
     var optimizer = freshOptimizer
     var firstEpoch = 0
+    var privacyHistory: [PrivacyPhase] = []
     if let resume {
       let read = { try SavedModelRun<Scalar, Opt, Model>.read(from: resume) }
       let saved = try collectively(output.collective, read)
@@ -292,6 +293,7 @@ struct Recipe: Codable, Sendable {
         saved.checkpoint.model, saved.checkpoint.parameters, saved.checkpoint.optimizer
       )
       firstEpoch = saved.checkpoint.nextEpoch
+      privacyHistory = saved.privacyHistory ?? []
       try model.validate(parameters: parameters, batch: data.train)
       if self.privacy != nil, saved.trainingExampleCount != data.train.count {
         throw MinibatchError.invalidArgument(
@@ -335,6 +337,7 @@ struct Recipe: Codable, Sendable {
       normalization: privacy == nil ? .datasetWeightTotal : .expectedBatchSize,
       parallelism: .threads(threads), privacy: privacy, collective: output.collective)
     trainer.onStep = output.progress
+    if privacy != nil { trainer.privacyHistory = privacyHistory }
     if statistics { trainer.noiseScaleDecay = 0.99 }
     let history = TrainingHistory(task: data.task)
     // One epoch per call, so that the optimiser's state can be kept with the best epoch's
@@ -388,7 +391,8 @@ struct Recipe: Codable, Sendable {
         classCount: data.classCount, trainingExampleCount: data.train.count, data: data.record,
         checkpoint: TrainingCheckpoint(
           model: model, parameters: parameters, optimizer: finalOptimizer,
-          nextEpoch: nextEpoch, standardizer: data.standardizer))
+          nextEpoch: nextEpoch, standardizer: data.standardizer),
+        privacyHistory: privacy == nil ? nil : trainer.privacyHistory)
       try saved.write(to: path)
       let trainOption = data.record?.train.map { " --train \($0)" } ?? ""
       output.line("saved to \(path) (resume with --load \(path)\(trainOption) --epochs N)")
@@ -477,6 +481,10 @@ where Opt.Scalar == Scalar, Model.Scalar == Scalar {
   /// The standardiser of files written before ``TrainingCheckpoint`` held it (read, not written).
   var standardizer: Standardizer<Scalar>? = nil
   var checkpoint: TrainingCheckpoint<Model, Opt>
+  /// With DP-SGD: the privacy spent, phase by phase (``MinibatchTrainer/privacyHistory``); `nil`
+  /// without DP-SGD and in files written before it was kept (a resume then takes the saved
+  /// epochs to have run at the saved settings).
+  var privacyHistory: [PrivacyPhase]? = nil
 
   /// The standardiser the training data was transformed with.
   var savedStandardizer: Standardizer<Scalar>? { checkpoint.standardizer ?? standardizer }

@@ -170,7 +170,8 @@ extension MinibatchTrainer {
     }
     var start = local.startIndex
     while start < local.endIndex {
-      let end = local.index(start, offsetBy: min(setup.chunkSize, local.distance(from: start, to: local.endIndex)))
+      let end = local.index(
+        start, offsetBy: min(setup.chunkSize, local.distance(from: start, to: local.endIndex)))
       let chunk = local[start..<end]
       defer { start = end }
       let batch = try data.gathering(chunk)

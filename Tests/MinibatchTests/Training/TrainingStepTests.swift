@@ -21,7 +21,9 @@ enum StepCase: String, CaseIterable, CustomStringConvertible, Sendable {
 func trainStepCase<Scalar: BLASScalar>(
   _: Scalar.Type, _ stepCase: StepCase, chunk: Int?,
   collective: (any ReductionCollective)? = nil, noiseScale: Bool = false
-) throws -> ([Scalar], [EpochReport], MinibatchTrainer<MultilayerPerceptron<Scalar>, AnyStepOptimizer<Scalar>>) {
+) throws -> (
+  [Scalar], [EpochReport], MinibatchTrainer<MultilayerPerceptron<Scalar>, AnyStepOptimizer<Scalar>>
+) {
   let model = try MultilayerPerceptron<Scalar>(layerSizes: [5, 7, 3], hiddenActivation: .tanh)
   let data = try randomBatch(
     Scalar.self, k: 90, d: 5, outputs: 3, loss: .softmaxCrossEntropy, seed: 11)
@@ -223,7 +225,8 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
     try resumed.train(parameters: &w, data: data, epochs: 1, firstEpoch: 2) { report, _ in
       reported = report.epsilon
     }
-    #expect(resumed.privacyHistory == [PrivacyPhase(noiseMultiplier: 1.0, samplingRate: 0.1, steps: 30)])
+    #expect(
+      resumed.privacyHistory == [PrivacyPhase(noiseMultiplier: 1.0, samplingRate: 0.1, steps: 30)])
     #expect(
       reported
         == (try PLDAccountant.epsilon(
