@@ -328,26 +328,51 @@ public func checkDistributedFailuresAndSharedNoise(
   try expectSameOnEveryRank(parameters, over: collective, "parameters trained with shared noise")
 }
 
-/// Logistic regression whose row writer fails for a batch holding an example whose first input
-/// is 1000: a local failure in the middle of a step, on the one rank whose slice holds it.
-struct FailsOnMarkedExample: PerExampleGradientModel {
-  let base: LogisticRegression<Double>
-  var parameterCount: Int { base.parameterCount }
-  var inputCount: Int { base.inputCount }
-  var outputCount: Int { base.outputCount }
-  var parameterBlocks: ParameterBlocks { base.parameterBlocks }
-  func validate(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) {
+/// A model that forwards everything to a logistic regression `base`; a conformer replaces the
+/// one method it is about (a failing row writer, counted factor calls).
+public protocol ForwardingLogisticRegression: PerExampleGradientModel where Scalar == Double {
+  var base: LogisticRegression<Double> { get }
+}
+
+extension ForwardingLogisticRegression {
+  public var parameterCount: Int { base.parameterCount }
+  public var inputCount: Int { base.inputCount }
+  public var outputCount: Int { base.outputCount }
+  public var parameterBlocks: ParameterBlocks { base.parameterBlocks }
+  public func validate(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) {
     try base.validate(parameters: parameters, batch: batch)
   }
-  func initialParameters(seed: UInt64) -> [Double] { base.initialParameters(seed: seed) }
-  func outputs(parameters: [Double], inputs: Matrix<Double>) throws(MinibatchError) -> Matrix<
-    Double
-  > {
+  public func initialParameters(seed: UInt64) -> [Double] { base.initialParameters(seed: seed) }
+  public func outputs(
+    parameters: [Double], inputs: Matrix<Double>
+  ) throws(MinibatchError) -> Matrix<Double> {
     try base.outputs(parameters: parameters, inputs: inputs)
   }
-  func losses(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) -> [Double] {
+  public func losses(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) -> [Double]
+  {
     try base.losses(parameters: parameters, batch: batch)
   }
+  public func perExampleRowWriter(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Double>, losses: [Double]) {
+    try base.perExampleRowWriter(parameters: parameters, batch: batch)
+  }
+  public func perExampleGradientFactors(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Double>, losses: [Double])? {
+    try base.perExampleGradientFactors(parameters: parameters, batch: batch)
+  }
+  public func meanLossAndGradient(
+    parameters: [Double], batch: Batch<Double>
+  ) throws(MinibatchError) -> (loss: Double, gradient: [Double]) {
+    try base.meanLossAndGradient(parameters: parameters, batch: batch)
+  }
+}
+
+/// Logistic regression whose row writer fails for a batch holding an example whose first input
+/// is 1000: a local failure in the middle of a step, on the one rank whose slice holds it.
+struct FailsOnMarkedExample: ForwardingLogisticRegression {
+  let base: LogisticRegression<Double>
   func perExampleRowWriter(
     parameters: [Double], batch: Batch<Double>
   ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Double>, losses: [Double]) {
@@ -361,11 +386,6 @@ struct FailsOnMarkedExample: PerExampleGradientModel {
     parameters: [Double], batch: Batch<Double>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Double>, losses: [Double])? {
     nil
-  }
-  func meanLossAndGradient(
-    parameters: [Double], batch: Batch<Double>
-  ) throws(MinibatchError) -> (loss: Double, gradient: [Double]) {
-    try base.meanLossAndGradient(parameters: parameters, batch: batch)
   }
 }
 

@@ -252,40 +252,14 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
 }
 
 /// Logistic regression that counts its calls for layer factors.
-struct CountingFactors: PerExampleGradientModel {
+struct CountingFactors: ForwardingLogisticRegression {
   let base: LogisticRegression<Double>
   let calls: CallCounter
-  var parameterCount: Int { base.parameterCount }
-  var inputCount: Int { base.inputCount }
-  var outputCount: Int { base.outputCount }
-  var parameterBlocks: ParameterBlocks { base.parameterBlocks }
-  func validate(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) {
-    try base.validate(parameters: parameters, batch: batch)
-  }
-  func initialParameters(seed: UInt64) -> [Double] { base.initialParameters(seed: seed) }
-  func outputs(parameters: [Double], inputs: Matrix<Double>) throws(MinibatchError) -> Matrix<
-    Double
-  > {
-    try base.outputs(parameters: parameters, inputs: inputs)
-  }
-  func losses(parameters: [Double], batch: Batch<Double>) throws(MinibatchError) -> [Double] {
-    try base.losses(parameters: parameters, batch: batch)
-  }
-  func perExampleRowWriter(
-    parameters: [Double], batch: Batch<Double>
-  ) throws(MinibatchError) -> (writer: PerExampleRowWriter<Double>, losses: [Double]) {
-    try base.perExampleRowWriter(parameters: parameters, batch: batch)
-  }
   func perExampleGradientFactors(
     parameters: [Double], batch: Batch<Double>
   ) throws(MinibatchError) -> (gradients: FactoredPerExampleGradients<Double>, losses: [Double])? {
     calls.count.withLock { $0 += 1 }
     return try base.perExampleGradientFactors(parameters: parameters, batch: batch)
-  }
-  func meanLossAndGradient(
-    parameters: [Double], batch: Batch<Double>
-  ) throws(MinibatchError) -> (loss: Double, gradient: [Double]) {
-    try base.meanLossAndGradient(parameters: parameters, batch: batch)
   }
 }
 
