@@ -95,3 +95,22 @@ func validateAllocation(count: Int, stride: Int, of what: String) throws(Minibat
     throw .allocationTooLarge(bytes: overflow ? Int.max : bytes, limit: limit, of: what)
   }
 }
+
+// MARK: - Decoding
+
+// Decoding a saved value runs the same validation as its initialiser, so a damaged or edited file
+// gives a `DecodingError` that names the problem, never an invalid value.
+
+/// Turns a `MinibatchError` found while decoding into a `DecodingError` at `decoder`'s path.
+func decodingError(_ error: MinibatchError, _ decoder: Decoder) -> DecodingError {
+  .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
+}
+
+/// Runs the validating `body` on decoded values, reporting its error as a `DecodingError`.
+func validated<T>(_ decoder: Decoder, _ body: () throws(MinibatchError) -> T) throws -> T {
+  do {
+    return try body()
+  } catch {
+    throw decodingError(error, decoder)
+  }
+}
