@@ -87,18 +87,6 @@ import CLAPACKE
     }
   }
 
-  /// `xᵀy` (`?dot`) over `n` entries.
-  @inlinable @inline(__always)
-  public static func dot<S: BLASScalar>(
-    n: Int, x: UnsafePointer<S>, incx: Int, y: UnsafePointer<S>, incy: Int
-  ) -> S {
-    if S.self == Double.self {
-      return S(cblas_ddot(blasInt(n), cast(x), blasInt(incx), cast(y), blasInt(incy)))
-    }
-    precondition(S.self == Float.self, "BLASScalar is Float or Double")
-    return S(cblas_sdot(blasInt(n), cast(x), blasInt(incx), cast(y), blasInt(incy)))
-  }
-
   /// Minimum-norm least squares `min ‖A·x − b‖₂` by the SVD (LAPACK `?gelsd`), row-major.
   ///
   /// `A` is `m × n` (overwritten); `b` is `max(m, n) × nrhs` with leading dimension `ldb` and

@@ -128,24 +128,4 @@ public enum Activation: String, Sendable, Hashable, CaseIterable, Codable, Custo
   case tanh
 
   public var description: String { rawValue }
-
-  /// `a ← f(a)` over `count` entries, in place.
-  func apply<Scalar: BLASScalar>(_ values: UnsafeMutablePointer<Scalar>, count: Int) {
-    switch self {
-    case .identity: break
-    case .relu: for i in 0..<count { values[i] = max(values[i], 0) }
-    case .tanh: for i in 0..<count { values[i] = Scalar.tanh(values[i]) }
-    }
-  }
-
-  /// `δ ← δ ⊙ f′(z)` over `count` entries, written in terms of the activation `a = f(z)`.
-  func multiplyDerivative<Scalar: BLASScalar>(
-    _ delta: UnsafeMutablePointer<Scalar>, activations a: UnsafePointer<Scalar>, count: Int
-  ) {
-    switch self {
-    case .identity: break
-    case .relu: for i in 0..<count where a[i] <= 0 { delta[i] = 0 }
-    case .tanh: for i in 0..<count { delta[i] *= 1 - a[i] * a[i] }
-    }
-  }
 }

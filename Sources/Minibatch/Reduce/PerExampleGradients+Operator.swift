@@ -251,18 +251,6 @@ extension PerExampleGradients {
     }
   }
 
-  /// Fills `J` with `writer` and returns the mean of its rows, `Jᵀv` with `v_i = 1/k`, reducing
-  /// each tile while it is in cache (see ``write(_:reducingWith:alpha:beta:into:parallelism:)``).
-  public mutating func writeReturningMean(
-    _ writer: PerExampleRowWriter<Scalar>, parallelism: Parallelism = .automatic
-  ) throws(MinibatchError) -> [Scalar] {
-    var mean: [Scalar] = filled(0, count: n)
-    try write(
-      writer, reducingWith: filled(1 / Scalar(k), count: k), into: &mean,
-      parallelism: parallelism)
-    return mean
-  }
-
   func validateWriter(_ writer: PerExampleRowWriter<Scalar>) throws(MinibatchError) {
     try validateShape(examples: writer.exampleCount, parameters: writer.parameterCount)
   }

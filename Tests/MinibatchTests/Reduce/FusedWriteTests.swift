@@ -52,8 +52,13 @@ import Testing
           "\(network)")
       }
 
+      // The fused write with v = 1/k, alpha = 1, beta = 0 is the mean of the rows.
       var meanMatrix = try PerExampleGradients<Scalar>(k: network.k, n: model.parameterCount)
-      let mean = try meanMatrix.writeReturningMean(writer)
+      var mean = [Scalar](repeating: 0, count: model.parameterCount)
+      try meanMatrix.write(
+        writer, reducingWith: [Scalar](repeating: 1 / Scalar(network.k), count: network.k),
+        into: &mean)
+      #expect(meanMatrix == whole)
       #expect(relativeError(mean, whole.mean()) < (Scalar.self == Double.self ? 1e-12 : 1e-4))
     }
   }
