@@ -1,5 +1,5 @@
 import Foundation
-import Minibatch
+@_spi(Benchmark) import Minibatch
 import MinibatchMPI
 
 // `mpirun -np 2 minibatch-bench --mpi`: the allreduce that data-parallel training does once per

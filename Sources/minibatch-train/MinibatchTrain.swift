@@ -1,7 +1,8 @@
 #if CommandLineTools
   import ArgumentParser
   import Foundation
-  import Minibatch
+  // `OpenBLASInfo.setThreadCount` for --threads: process-wide state, not library API.
+  @_spi(Benchmark) import Minibatch
   import MinibatchMPI
 
   extension ModelKind: ExpressibleByArgument {}

@@ -15,7 +15,8 @@ public enum OpenBLASInfo {
   /// Sets the number of threads OpenBLAS uses inside one call (`openblas_set_num_threads`), for
   /// the whole process. The library never calls this itself; a program that owns its process
   /// (like `minibatch-train --threads`) may, before it starts work. Values below 1 mean 1.
-  public static func setThreadCount(_ threads: Int) {
+  /// Process-wide state is not library API: `@_spi(Benchmark)`, for the package's own programs.
+  @_spi(Benchmark) public static func setThreadCount(_ threads: Int) {
     openblas_set_num_threads(Int32(clamping: max(1, threads)))
   }
 

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The size of this machine's caches, read once at run time.
-public enum CacheSize {
+/// The size of this machine's caches, read once at run time. An implementation detail of the
+/// stored reduction's choice of path (`@_spi(Benchmark)`: the benchmark reports it).
+@_spi(Benchmark) public enum CacheSize {
   /// Bytes of the last-level cache of CPU 0, from sysfs (the largest `index*/size`, as `lscpu`
   /// reads it); 32 MiB when sysfs does not say. `sysconf(_SC_LEVEL3_CACHE_SIZE)` is not used: on
   /// virtual machines it has been seen to report the host's whole cache.

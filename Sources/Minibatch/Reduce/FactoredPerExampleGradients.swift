@@ -132,8 +132,7 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     _ = try validateTile(
       rows: rows, columns: columns, count: tile.count, rowStride: rowStride,
       exampleCount: exampleCount, parameterCount: parameterCount)
-    writeTileUnchecked(
-      rows: rows, columns: columns, into: tile.baseAddress!, rowStride: rowStride)
+    writeTileUnchecked(rows: rows, columns: columns, into: tile, rowStride: rowStride)
   }
 
   /// A writer of this `J`'s tiles, for the stored and streamed representations.
@@ -142,8 +141,7 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
     do {
       return try PerExampleRowWriter(exampleCount: exampleCount, parameterCount: parameterCount) {
         rows, columns, tile, rowStride in
-        factored.writeTileUnchecked(
-          rows: rows, columns: columns, into: tile.baseAddress!, rowStride: rowStride)
+        factored.writeTileUnchecked(rows: rows, columns: columns, into: tile, rowStride: rowStride)
       }
     } catch {
       preconditionFailure("a validated factored J has an invalid shape: \(error)")
@@ -236,14 +234,17 @@ public struct FactoredPerExampleGradients<Scalar: BLASScalar>: PerExampleGradien
 
   /// The tile `rows × columns` of `J`, each factor writing the part of `columns` it owns.
   func writeTileUnchecked(
-    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>, rowStride: Int
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
+    rowStride: Int
   ) {
     for (factor, offset) in zip(factors, offsets) {
       let owned = (offset..<(offset + factor.parameterCount)).clamped(to: columns)
       if owned.isEmpty { continue }
       factor.writeTile(
         rows: rows, columns: (owned.lowerBound - offset)..<(owned.upperBound - offset),
-        into: tile + (owned.lowerBound - columns.lowerBound), rowStride: rowStride)
+        into: UnsafeMutableBufferPointer(
+          rebasing: tile[(owned.lowerBound - columns.lowerBound)...]),
+        rowStride: rowStride)
     }
   }
 }
@@ -379,7 +380,7 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func writeTile(
-    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
     rowStride: Int
   ) {
     let (inputs, outputs) = (inputCount, outputCount)
@@ -389,7 +390,7 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
     self.inputs.withUnsafeElements { a in
       deltas.withUnsafeElements { d in
         for (r, i) in rows.enumerated() {
-          let row = tile + r * rowStride
+          let row = tile.baseAddress! + r * rowStride
           let ai = a.baseAddress! + i * inputs
           let di = d.baseAddress! + i * outputs
           // Weight entries e = o·in + j that fall in `columns`.

@@ -57,9 +57,11 @@ public protocol PerExampleGradientFactor<Scalar>: Sendable {
   func addGram(into gram: UnsafeMutableBufferPointer<Scalar>, parallelism: Parallelism)
 
   /// Writes `J_f[i, c]` for `i ∈ rows`, `c ∈ columns` (columns counted within the slice) at
-  /// `tile[(i − rows.lowerBound)·rowStride + (c − columns.lowerBound)]`.
+  /// `tile[(i − rows.lowerBound)·rowStride + (c − columns.lowerBound)]`; `tile` holds at least
+  /// `(rows.count − 1)·rowStride + columns.count` entries.
   func writeTile(
-    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>, rowStride: Int)
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
+    rowStride: Int)
 }
 
 extension PerExampleGradientFactor {
@@ -79,7 +81,7 @@ extension PerExampleGradientFactor {
     tile.withUnsafeMutableBufferPointer { tile in
       for start in stride(from: 0, to: parameterCount, by: width) {
         let columns = start..<min(parameterCount, start + width)
-        writeTile(rows: 0..<k, columns: columns, into: tile.baseAddress!, rowStride: columns.count)
+        writeTile(rows: 0..<k, columns: columns, into: tile, rowStride: columns.count)
         BLAS.syrk(
           n: k, k: columns.count, alpha: 1, a: tile.baseAddress!, lda: columns.count, beta: 1,
           c: gram.baseAddress!, ldc: k)
@@ -173,13 +175,13 @@ public struct MaterializedGradientFactor<Scalar: BLASScalar>: PerExampleGradient
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func writeTile(
-    rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
+    rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
     rowStride: Int
   ) {
     let p = rows.columns
     rows.withUnsafeElements { a in
       for (r, i) in range.enumerated() {
-        (tile + r * rowStride).update(
+        (tile.baseAddress! + r * rowStride).update(
           from: a.baseAddress! + i * p + columns.lowerBound, count: columns.count)
       }
     }

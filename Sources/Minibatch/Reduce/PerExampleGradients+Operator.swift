@@ -107,8 +107,9 @@ extension PerExampleGradients: PerExampleGradientOperator {
 
   /// Which implementation this matrix's `reduce` uses: `"blas-gemv"` (one `cblas_?gemv` call,
   /// while `J` is at most twice the last-level cache, on OpenBLAS's threads) or `"streaming-kernel"` (the
-  /// package's kernel on the threads given by ``Parallelism``). Reported by the benchmark.
-  public var reductionImplementation: String {
+  /// package's kernel on the threads given by ``Parallelism``). Reported by the benchmark
+  /// (`@_spi(Benchmark)`).
+  @_spi(Benchmark) public var reductionImplementation: String {
     switch ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
     case .blas: return "blas-gemv"
     case .streamingKernel: return "streaming-kernel"

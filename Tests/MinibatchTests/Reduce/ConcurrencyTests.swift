@@ -1,4 +1,4 @@
-import Minibatch
+@_spi(Benchmark) import Minibatch
 import MinibatchTestSupport
 import Testing
 

@@ -202,14 +202,15 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func writeTile(
-    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>, rowStride: Int
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
+    rowStride: Int
   ) {
     let weights = filters * patch
     let weightColumns = (0..<weights).clamped(to: columns)
     let biasColumns = (weights..<parameterCount).clamped(to: columns)
     var gradient = [Scalar](repeating: 0, count: weights)
     for (r, i) in rows.enumerated() {
-      let row = tile + r * rowStride - columns.lowerBound
+      let row = tile.baseAddress! + r * rowStride - columns.lowerBound
       if !weightColumns.isEmpty {
         exampleWeightGradient(i, into: &gradient)
         for c in weightColumns { row[c] = gradient[c] }

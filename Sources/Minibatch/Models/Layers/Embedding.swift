@@ -315,12 +315,12 @@ public struct SparseRowsFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func writeTile(
-    rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Scalar>,
+    rows range: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Scalar>,
     rowStride: Int
   ) {
     let d = rowWidth
     for (r, i) in range.enumerated() {
-      let row = tile + r * rowStride
+      let row = tile.baseAddress! + r * rowStride
       row.update(repeating: 0, count: columns.count)
       for e in rowStarts[i]..<rowStarts[i + 1] {
         let entries = (tokens[e] * d..<(tokens[e] * d + d)).clamped(to: columns)

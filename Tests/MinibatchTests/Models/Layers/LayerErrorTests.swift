@@ -193,7 +193,8 @@ private struct InconsistentFactor: PerExampleGradientFactor {
   ) {}
   func squaredTensorNorms(parallelism: Parallelism) -> [[Double]] { [[0, 0], [0, 0]] }
   func writeTile(
-    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutablePointer<Double>, rowStride: Int
+    rows: Range<Int>, columns: Range<Int>, into tile: UnsafeMutableBufferPointer<Double>,
+    rowStride: Int
   ) {}
 }
 
