@@ -174,6 +174,8 @@ extension ClippedSum {
   /// example, so the global clipped sum is the sum of the local ones; add the noise once,
   /// afterwards (``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``
   /// with a ``GaussianNoise`` every rank seeded alike, ``GaussianNoise/init(sharedAcross:)``).
+  /// The collective agreement check (`n` and the scalar type) comes first, then
+  /// ``sumAcrossRanks(over:)``.
   ///
   /// - Throws, on every rank alike (nothing changed):
   ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` or the scalar type
@@ -183,6 +185,20 @@ extension ClippedSum {
     try collective.agree(
       on: [("parameters (n)", "\(sum.count)"), ("scalar type", "\(Scalar.self)")],
       localFailure: nil)
+    try sumAcrossRanks(over: collective)
+  }
+
+  /// The sum of ``allreduce(over:)`` without its agreement check: one sum of `n + 1` Doubles,
+  /// `[Σ_i clip(g_i) (n), clipped examples]`, rounded to `Scalar` once.
+  ///
+  /// For a caller that has already agreed with every rank, once, on what the check compares (`n`
+  /// and the scalar type; the trainer does before its first step): every rank must call it with
+  /// the same `n`, or the transport's sums do not match (MPI may hang or fail). Every rank holds
+  /// the same bits afterwards.
+  ///
+  /// - Throws, on every rank alike (nothing changed): ``MinibatchError/nonFiniteValue(index:of:)``
+  ///   when the global sum overflows `Scalar`; the transport's errors.
+  mutating func sumAcrossRanks(over collective: some ReductionCollective) throws(MinibatchError) {
     var state = sum.map { Double($0) } + [Double(clippedExamples)]
     try collective.sum(&state)
     let global = state.dropLast().map { Scalar($0) }

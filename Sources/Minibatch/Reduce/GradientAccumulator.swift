@@ -8,20 +8,14 @@ import Foundation
 ///
 /// ```
 /// S = Σ_i v_i·g_i   (weightedSum, n entries)    V = Σ_i v_i   (weightTotal)    m = Σ 1   (exampleCount)
-/// optionally  Q = Σ_i v_i·‖g_i‖²   and per-parameter weighted mean μ_j and M2_j = Σ_i v_i·(g_ij − μ_j)²
+/// optionally  Q = Σ_i v_i·‖g_i‖²   and the per-parameter moments μ_j, M2_j = Σ_i v_i·(g_ij − μ_j)²
 /// ```
 ///
 /// in Double whatever `Scalar` is. Each batch is reduced with `v_i/V` (scaled inside the sum, so
 /// nothing overflows in `Scalar` when the mean is finite) and multiplied back by `V` in Double.
 /// Accumulators of chunks, threads or processes combine with ``merge(_:)``: sums add, moments
-/// combine by Chan, Golub and LeVeque's formula
-///
-/// ```
-/// δ = μ_b − μ_a,   μ = μ_a + δ·V_b/V,   M2 = M2_a + M2_b + δ²·V_a·V_b/V
-/// ```
-///
-/// so merging the same parts in the same order gives the same bits, however the parts were
-/// computed. ``gradient(normalizedBy:)`` divides `S` by the normalisation's denominator once.
+/// (a ``GradientMoments``) combine by its Chan merge, ``GradientMoments/merge(_:)``, so merging
+/// the same parts in the same order gives the same bits, however the parts were computed. ``gradient(normalizedBy:)`` divides `S` by the normalisation's denominator once.
 ///
 /// A batch's own moments are two-pass: its weighted mean `μ = Jᵀ(v/V)` first, then
 /// `M2_j = Σ_i v_i·(g_ij − μ_j)²` over tiles of `J` written by
@@ -29,18 +23,6 @@ import Foundation
 /// one-pass `V·(E_v[g²] − μ²)` loses every digit when `|μ_j| ≫ σ_j`). That second pass forms `J`
 /// tile by tile whatever the representation: O(k·n) work, memory O(threads × tile).
 public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
-  /// Per-parameter weighted moments: `weight = Σ v_i`, `mean_j = Σ v_i·g_ij / weight`,
-  /// `m2_j = Σ v_i·(g_ij − mean_j)²`.
-  public struct Moments: Sendable, Equatable {
-    public var weight: Double
-    public var mean: [Double]
-    public var m2: [Double]
-
-    /// The weighted population variance `m2_j / weight` of every parameter's per-example
-    /// gradient (`n` entries); empty before anything with a positive weight was added.
-    public var variance: [Double] { weight > 0 ? m2.map { $0 / weight } : [] }
-  }
-
   /// `n`, the length of every gradient.
   public let parameterCount: Int
   /// `S = Σ_i v_i·g_i` over everything added (`n` entries, Double).
@@ -54,8 +36,9 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
   /// so a Float gradient's `Q` of 2.5e61 is finite; `Q` is `+∞` only when `Σ v_i·‖g_i‖²`
   /// exceeds Double's range (Double gradients with ‖g_i‖ beyond about 1.3e154).
   public private(set) var weightedSquaredNormSum: Double?
-  /// Per-parameter moments, when the accumulator was created to track them.
-  public private(set) var moments: Moments?
+  /// Per-parameter moments of everything added (`V`, `V₂ = Σ v_i²`, `m`, `μ`, `M2`; see
+  /// ``GradientMoments``), when the accumulator was created to track them.
+  public private(set) var moments: GradientMoments?
 
   /// An empty accumulator for gradients of `parameterCount` entries.
   ///
@@ -68,11 +51,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     self.parameterCount = parameterCount
     weightedSum = filled(0.0, count: parameterCount)
     weightedSquaredNormSum = tracksSquaredNorms ? 0 : nil
-    moments =
-      tracksMoments
-      ? Moments(
-        weight: 0, mean: filled(0.0, count: parameterCount),
-        m2: filled(0.0, count: parameterCount)) : nil
+    moments = tracksMoments ? GradientMoments(zerosFor: parameterCount) : nil
   }
 
   /// Adds a batch's gradients with reduction weights `v` (example weights, clipping factors; `nil`:
@@ -93,19 +72,23 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     let total = try validatedWeightSum(weights, of: "reduction weights")
     guard total > 0 else {
       exampleCount += k
+      moments?.addUnweighted(exampleCount: k)
       return
     }
     // Everything that can fail runs before the first change.
     let scaled = try scaledReductionVector(weights, denominator: total)
     let mean = try gradients.reduce(with: scaled, parallelism: parallelism)
     try validateFinite(mean, of: "weighted mean of the batch's gradients")
-    var batchMoments: Moments?
+    var batchMoments: GradientMoments?
     if moments != nil {
       // Second pass, centred on the batch's mean: Σ v_i·(g_ij − μ_j)², never E[g²] − μ².
       let center = mean.map { Double($0) }
       let m2 = try centredSquares(
         gradients, weights: weights, center: center, parallelism: parallelism)
-      batchMoments = Moments(weight: total, mean: center, m2: m2)
+      batchMoments = GradientMoments(
+        weightTotal: total,
+        squaredWeightTotal: weights.reduce(0) { $0 + Double($1) * Double($1) }, exampleCount: k,
+        mean: center, m2: m2, exactlyRecomputed: 0)
     }
     let batchNorms = weightedSquaredNormSum.map { _ in
       zip(weights, gradients.squaredRowNorms(parallelism: parallelism)).reduce(0.0) {
@@ -116,17 +99,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     weightTotal += total
     exampleCount += k
     if let q = batchNorms { weightedSquaredNormSum! += q }
-    if let b = batchMoments { mergeMoments(b) }
-  }
-
-  /// Chan's merge of `b` into ``moments``.
-  mutating func mergeMoments(_ b: Moments) {
-    guard var merged = moments, b.weight > 0 else { return }
-    chanMerge(
-      weight: merged.weight, mean: &merged.mean, m2: &merged.m2, adding: b.weight, mean: b.mean,
-      m2: b.m2)
-    merged.weight += b.weight
-    moments = merged
+    if let b = batchMoments { moments!.mergeValidated(b) }
   }
 
   /// Adds everything `other` accumulated: sums add, moments merge by Chan's formula.
@@ -149,7 +122,7 @@ public struct GradientAccumulator<Scalar: BLASScalar>: Sendable, Equatable {
     weightTotal += other.weightTotal
     exampleCount += other.exampleCount
     if let q = other.weightedSquaredNormSum { weightedSquaredNormSum! += q }
-    if let b = other.moments { mergeMoments(b) }
+    if let b = other.moments { moments!.mergeValidated(b) }
   }
 
   /// The gradient `S / D` (`n` entries) with `D` from `normalization` (see
@@ -237,31 +210,18 @@ func addScaled<Scalar: BLASScalar>(_ values: [Scalar], by weight: Double, into s
   }
 }
 
-/// Chan, Golub and LeVeque's merge of the weighted moments `(V_b, μ_b, M2_b)` into
-/// `(V_a, μ_a, M2_a)`, entry by entry: `δ = μ_b − μ_a`, `μ ← μ_a + δ·V_b/V`,
-/// `M2 ← M2_a + M2_b + δ²·V_a·V_b/V` with `V = V_a + V_b > 0` (the caller adds the weights).
-func chanMerge(
-  weight a: Double, mean: inout [Double], m2: inout [Double], adding b: Double,
-  mean otherMean: [Double], m2 otherM2: [Double]
-) {
-  let total = a + b
-  for j in mean.indices {
-    let delta = otherMean[j] - mean[j]
-    mean[j] += delta * (b / total)
-    m2[j] += otherM2[j] + delta * delta * (a * b / total)
-  }
-}
-
 extension GradientAccumulator {
   /// Replaces this rank's accumulator by the sum of every rank's: the exact global raw state, from
   /// which ``gradient(normalizedBy:)`` then normalises once — the global mean is `S/V` of the
   /// summed state, never an average of the ranks' means, so unequal and empty local batches are
   /// weighted correctly.
   ///
-  /// The state `[S (n), V, m, Q]` is one contiguous vector of `n + 3` Doubles (Float gradients
-  /// too) summed by one ``ReductionCollective/sum(_:)``. Moments take a second sum of `n`:
-  /// with the global mean `μ = S/V`, each rank adds `M2_r + V_r·(μ_r − μ)²` (the parallel-axis
-  /// form of Chan's merge), so no rank ever forms `E[g²] − μ²`.
+  /// First the collective agreement check (one gather: `n`, scalar type and tracked statistics
+  /// equal on every rank), then ``sumAcrossRanks(over:)``: the state `[S (n), V, m, Q]` is one
+  /// contiguous vector of `n + 3` Doubles (Float gradients too; `n + 4` with moments, for `V₂`)
+  /// summed by one ``ReductionCollective/sum(_:)``. Moments take a second sum of `n`: with the
+  /// global mean `μ = S/V`, each rank adds `M2_r + V_r·(μ_r − μ)²` (the parallel-axis form of
+  /// Chan's merge), so no rank ever forms `E[g²] − μ²`.
   ///
   /// Every rank holds the same bits afterwards. The sum is over ranks, so the result equals that
   /// of one process accumulating the union of the local batches to rounding (the partial sums
@@ -277,17 +237,32 @@ extension GradientAccumulator {
         ("tracks squared norms", "\(weightedSquaredNormSum != nil)"),
         ("tracks moments", "\(moments != nil)"),
       ], localFailure: nil)
+    try sumAcrossRanks(over: collective)
+  }
+
+  /// The sums of ``allreduce(over:)`` without its agreement check (see there for what is summed):
+  /// one sum of `[S, V, m, Q]` (and `V₂` with moments), then the moments' second sum.
+  ///
+  /// For a caller that has already agreed with every rank, once, on what the check compares
+  /// (`n`, the scalar type, the tracked statistics; the trainer does before its first step, and
+  /// its accumulators keep their shape): every rank must call it with the same shape, or the
+  /// transport's sums do not match (MPI may hang or fail). Every rank holds the same bits
+  /// afterwards.
+  ///
+  /// - Throws: the transport's errors (nothing changed).
+  mutating func sumAcrossRanks(over collective: some ReductionCollective) throws(MinibatchError) {
     var state = weightedSum
     state += [weightTotal, Double(exampleCount), weightedSquaredNormSum ?? 0]
+    if let moments { state.append(moments.squaredWeightTotal) }
     try collective.sum(&state)
     let n = parameterCount
     let total = state[n]
     var globalMoments = moments
     if let local = moments {
-      let (mean, m2) = try collective.mergedMoments(
-        localWeight: local.weight, localMean: local.mean, localM2: local.m2,
-        globalSum: Array(state[0..<n]), globalWeight: total)
-      globalMoments = Moments(weight: total, mean: mean, m2: m2)
+      globalMoments = try local.acrossRanks(
+        over: collective, weightedMeanSum: Array(state[0..<n]), weightTotal: total,
+        squaredWeightTotal: state[n + 3], exampleCount: Int(state[n + 1]),
+        exactlyRecomputed: local.exactlyRecomputed)
     }
     weightedSum = Array(state[0..<n])
     weightTotal = total

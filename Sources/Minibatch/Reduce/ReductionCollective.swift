@@ -107,24 +107,3 @@ extension ReductionCollective {
     return value
   }
 }
-
-extension ReductionCollective {
-  /// The global `(μ, M2)` from every rank's `(V_r, μ_r, M2_r)` and the already summed
-  /// `S = Σ_r V_r·μ_r` and `V = Σ_r V_r`: `μ = S/V`, then one sum of
-  /// `M2_r + V_r·(μ_r − μ)²` (zero mean and `M2` when `V = 0`).
-  func mergedMoments(
-    localWeight: Double, localMean: [Double], localM2: [Double], globalSum: [Double],
-    globalWeight: Double
-  ) throws(MinibatchError) -> (mean: [Double], m2: [Double]) {
-    let mean = globalWeight > 0 ? globalSum.map { $0 / globalWeight } : globalSum.map { _ in 0 }
-    var m2 = [Double](repeating: 0, count: mean.count)
-    if localWeight > 0 {
-      for j in m2.indices {
-        let delta = localMean[j] - mean[j]
-        m2[j] = localM2[j] + localWeight * delta * delta
-      }
-    }
-    try sum(&m2)
-    return (mean, m2)
-  }
-}

@@ -154,7 +154,7 @@ import Testing
         try accumulator.add(gradients)
       }
     }
-    try accumulator.allreduce(over: world)          // one MPI_Allreduce of n + 3 Doubles (+ n for moments)
+    try accumulator.allreduce(over: world)          // one MPI_Allreduce of n + 3 Doubles (moments: n + 4, then n)
     let mean = try accumulator.gradient(normalizedBy: .weightTotal)   // Σ g_i / k of the global batch
 
     _ = (world, model, w, batch, mine, accumulator, mean)  // generated: the values shown

@@ -53,7 +53,13 @@ import Testing
     #expect(abs(merged.weightTotal - total) <= 1e-14 * total)
     #expect(relativeError(merged.weightedSum, sum) < tolerance)
     #expect(relativeError(merged.moments!.mean, mean) < tolerance)
-    #expect(relativeError(merged.moments!.variance, variance) < 100 * tolerance)
+    #expect(relativeError(merged.moments!.populationVariance, variance) < 100 * tolerance)
+    // The accumulator's moments are a `GradientMoments` with `V₂` and the example count too.
+    let squaredTotal = weights.reduce(0.0) { $0 + Double($1) * Double($1) }
+    let unbiased = variance.map { $0 * total / (total - squaredTotal / total) }
+    #expect(merged.moments!.exampleCount == k && merged.moments!.exactlyRecomputed == 0)
+    #expect(abs(merged.moments!.squaredWeightTotal - squaredTotal) <= 1e-14 * squaredTotal)
+    #expect(relativeError(merged.moments!.unbiasedVariance, unbiased) < 100 * tolerance)
     #expect(abs(merged.weightedSquaredNormSum! - squaredNorms) <= tolerance * squaredNorms)
 
     // Merging the same parts in the same order gives the same bits, and adding them one after
@@ -93,7 +99,7 @@ import Testing
         parameterCount: model.parameterCount, tracksMoments: true)
       try accumulator.add(gradients)
       results.append(try accumulator.gradient(normalizedBy: .weightTotal))
-      variances.append(accumulator.moments!.variance)
+      variances.append(accumulator.moments!.populationVariance)
     }
     let (_, plain) = try model.meanLossAndGradient(parameters: w, batch: batch)
     let tolerance = Scalar.self == Double.self ? 1e-12 : 1e-4
@@ -176,7 +182,7 @@ import Testing
     ] {
       var accumulator = try GradientAccumulator<Float>(parameterCount: 2, tracksMoments: true)
       try accumulator.add(representation)
-      let variance = accumulator.moments!.variance
+      let variance = accumulator.moments!.populationVariance
       let exact: Double = {
         let values = (0..<k).map { Double(rows[$0][1]) }
         let mean = values.reduce(0, +) / Double(k)
