@@ -100,7 +100,7 @@ func benchmarkReduction<Scalar: BLASScalar>(
       let g = gradients.mean(parallelism: parallelism)
       g.withUnsafeBufferPointer { g in
         weights.withUnsafeMutableBufferPointer { w in
-          BLAS.axpy(n: n, alpha: -rate, x: g.baseAddress!, incx: 1, y: w.baseAddress!, incy: 1)
+          Scalar.axpy(n: n, alpha: -rate, x: g.baseAddress!, incx: 1, y: w.baseAddress!, incy: 1)
         }
       }
       sink.consume(weights[0])
@@ -145,7 +145,7 @@ func blasGemvTiming<Scalar: BLASScalar>(
   return gradients.withUnsafeElements { matrix in
     y.withUnsafeMutableBufferPointer { y in
       measure(budget: budget) {
-        BLAS.gemv(
+        Scalar.gemv(
           transpose: true, m: k, n: n, alpha: 1, a: matrix.baseAddress!, lda: n, x: meanVector,
           incx: 1, beta: 0, y: y.baseAddress!, incy: 1)
         sink.consume(y[0])

@@ -1,28 +1,144 @@
 import RealModule
 
 /// A floating-point type that the system BLAS and LAPACK implement: `Float` (the `s` routines) and
-/// `Double` (the `d` routines). Nothing else conforms.
+/// `Double` (the `d` routines). Nothing else conforms: the routines below are requirements a type
+/// outside the package cannot see, so it cannot conform either.
 ///
 /// Everything above the BLAS layer is generic over `Scalar: BLASScalar`. The elementary
-/// functions the models need (`exp`, `log(onePlus:)`, `tanh`, …) come from swift-numerics' `Real`;
-/// the BLAS and LAPACK calls themselves are internal (the `BLAS` forwarders).
+/// functions the models need (`exp`, `log(onePlus:)`, `tanh`, …) come from swift-numerics' `Real`.
+/// The BLAS and LAPACK calls and the package's C kernels are requirements of this protocol, with
+/// one one-line forwarder each in `Float+BLASScalar.swift` and `Double+BLASScalar.swift` (the shape
+/// of swift-numerics' `Double+Real.swift`): generic code calls `Scalar.gemv(…)` and the
+/// conformance is the `s` or `d` routine, with no type test and no pointer cast. They take raw
+/// pointers, so they are not API: `@_spi(Benchmark)` lets the benchmark compare against one plain
+/// BLAS call, nothing else sees them.
+///
+/// Every matrix is **row-major and contiguous** unless a leading dimension (`ld…`, in elements)
+/// says otherwise; every count is a Swift `Int`, converted once, with a check, by `blasInt(_:)`.
 public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Codable,
   CustomStringConvertible
 {
-  /// Short BLAS prefix of the type, `"s"` or `"d"` (used in reports).
-  static var blasPrefix: String { get }
-
   /// The SIMD vector of 64 bytes (one cache line) that Minibatch's own kernels load and store:
   /// `SIMD16<Float>` or `SIMD8<Double>`.
   associatedtype CacheLineVector: SIMD where CacheLineVector.Scalar == Self
+
+  /// Short BLAS prefix of the type, `"s"` or `"d"` (it names the routine in LAPACK errors).
+  @_spi(Benchmark) static var blasPrefix: String { get }
+
+  /// `y ← alpha·op(A)·x + beta·y` (`?gemv`). `A` is `m × n` row-major with leading dimension `lda`;
+  /// `op(A)` is `Aᵀ` when `transpose` is true, so `x` has `m` entries and `y` has `n`.
+  /// The package zero-fills `y` itself before any call with `beta == 0` (OpenBLAS has read `y`
+  /// there before).
+  @_spi(Benchmark) static func gemv(
+    transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
+
+  /// `C ← alpha·op(A)·op(B) + beta·C` (`?gemm`), all row-major; `C` is `m × n`, the inner
+  /// dimension is `k`.
+  @_spi(Benchmark) static func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+    a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self,
+    c: UnsafeMutablePointer<Self>, ldc: Int)
+
+  /// `C ← alpha·A·Aᵀ + beta·C` (`?syrk`) for a row-major `n × k` `A`, writing only the **upper**
+  /// triangle of the `n × n` `C` (half a GEMM's work).
+  @_spi(Benchmark) static func syrk(
+    n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int, beta: Self,
+    c: UnsafeMutablePointer<Self>, ldc: Int)
+
+  /// `y ← alpha·x + y` (`?axpy`) over `n` entries.
+  @_spi(Benchmark) static func axpy(
+    n: Int, alpha: Self, x: UnsafePointer<Self>, incx: Int, y: UnsafeMutablePointer<Self>,
+    incy: Int)
+
+  /// Minimum-norm least squares `min ‖A·x − b‖₂` by the SVD (LAPACK `?gelsd`), row-major.
+  ///
+  /// `A` is `m × n` (overwritten); `b` is `max(m, n) × nrhs` with leading dimension `ldb` and
+  /// holds the solution `x` (`n × nrhs`) in its first `n` rows on return. `s` receives the
+  /// `min(m, n)` singular values in decreasing order; singular values `≤ rcond·s[0]` count as
+  /// zero. Returns LAPACK's `info` (0: success; > 0: the SVD did not converge) and the effective
+  /// rank.
+  @_spi(Benchmark) static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+    b: UnsafeMutablePointer<Self>, ldb: Int, s: UnsafeMutablePointer<Self>, rcond: Self
+  ) -> (info: Int, rank: Int)
+
+  /// Eigenvalues (and optionally eigenvectors) of a symmetric `n × n` matrix by divide and
+  /// conquer (LAPACK `?syevd`), row-major, upper triangle read. `w` receives the `n` eigenvalues
+  /// in ascending order; with `vectors`, `a` is overwritten by the orthonormal eigenvectors (column
+  /// `j` for `w[j]`), otherwise destroyed. Returns LAPACK's `info` (0: success).
+  @_spi(Benchmark) static func syevd(
+    n: Int, a: UnsafeMutablePointer<Self>, lda: Int, w: UnsafeMutablePointer<Self>,
+    vectors: Bool
+  ) -> Int
+
+  /// Singular values of an `m × n` row-major matrix (LAPACK `?gesdd`, no vectors; `a` is
+  /// destroyed), `min(m, n)` of them in decreasing order into `s`. Returns LAPACK's `info`.
+  @_spi(Benchmark) static func singularValues(
+    m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, s: UnsafeMutablePointer<Self>
+  ) -> Int
+
+  /// `y[i] = tanh(x[i])` for `count` entries by the package's C kernel (``Kernels``), within
+  /// 4 ulp of libm's `tanh` (3 measured; tested); `x` and `y` may be the same buffer.
+  @_spi(Benchmark) static func tanh(
+    _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
 }
 
-extension Float: BLASScalar {
-  public static var blasPrefix: String { "s" }
-  public typealias CacheLineVector = SIMD16<Float>
+// The compiler wants a default for every `@_spi` requirement. Float and Double implement each
+// one, and a type outside the package cannot conform, so none of these is ever called.
+extension BLASScalar {
+  @_spi(Benchmark) public static var blasPrefix: String { notBLAS() }
+
+  @_spi(Benchmark) public static func gemv(
+    transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+    x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+    a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self,
+    c: UnsafeMutablePointer<Self>, ldc: Int
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func syrk(
+    n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int, beta: Self,
+    c: UnsafeMutablePointer<Self>, ldc: Int
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func axpy(
+    n: Int, alpha: Self, x: UnsafePointer<Self>, incx: Int, y: UnsafeMutablePointer<Self>,
+    incy: Int
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+    b: UnsafeMutablePointer<Self>, ldb: Int, s: UnsafeMutablePointer<Self>, rcond: Self
+  ) -> (info: Int, rank: Int) { notBLAS() }
+
+  @_spi(Benchmark) public static func syevd(
+    n: Int, a: UnsafeMutablePointer<Self>, lda: Int, w: UnsafeMutablePointer<Self>,
+    vectors: Bool
+  ) -> Int { notBLAS() }
+
+  @_spi(Benchmark) public static func singularValues(
+    m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, s: UnsafeMutablePointer<Self>
+  ) -> Int { notBLAS() }
+
+  @_spi(Benchmark) public static func tanh(
+    _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int
+  ) { notBLAS() }
 }
 
-extension Double: BLASScalar {
-  public static var blasPrefix: String { "d" }
-  public typealias CacheLineVector = SIMD8<Double>
+/// The unreachable default of a BLAS requirement.
+func notBLAS() -> Never { preconditionFailure("BLASScalar is Float or Double") }
+
+/// Converts a count or stride to BLAS's 32-bit integer.
+///
+/// Shapes are validated where data enters (``Matrix`` refuses dimensions above `Int32.max`), so a
+/// value that does not fit here is a bug inside the library.
+@inlinable @inline(__always)
+func blasInt(_ value: Int) -> Int32 {
+  precondition(
+    value >= Int(Int32.min) && value <= Int(Int32.max), "BLAS argument \(value) overflows Int32")
+  return Int32(truncatingIfNeeded: value)
 }

@@ -44,7 +44,7 @@ public func solveLeastSquares<Scalar: BLASScalar>(
   let (info, rank) = aCopy.withUnsafeMutableBufferPointer { aPointer in
     rhs.withUnsafeMutableBufferPointer { bPointer in
       singularValues.withUnsafeMutableBufferPointer { sPointer in
-        BLAS.gelsd(
+        Scalar.gelsd(
           m: m, n: n, nrhs: 1, a: aPointer.baseAddress!, lda: n, b: bPointer.baseAddress!, ldb: 1,
           s: sPointer.baseAddress!, rcond: cutoff)
       }

@@ -107,14 +107,14 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
     var inputGram = [Scalar](repeating: 0, count: k * k)
     deltas.withUnsafeElements { d in
       deltaGram.withUnsafeMutableBufferPointer { dd in
-        BLAS.syrk(
+        Scalar.syrk(
           n: k, k: outputCount, alpha: 1, a: d.baseAddress!, lda: outputCount, beta: 0,
           c: dd.baseAddress!, ldc: k)
       }
     }
     inputs.withUnsafeElements { a in
       inputGram.withUnsafeMutableBufferPointer { aa in
-        BLAS.syrk(
+        Scalar.syrk(
           n: k, k: inputCount, alpha: 1, a: a.baseAddress!, lda: inputCount, beta: 0,
           c: aa.baseAddress!, ldc: k)
       }
@@ -191,7 +191,7 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
     biasDeltas.withUnsafeBufferPointer { sd in
       let ones = [Scalar](repeating: 1, count: k)
       ones.withUnsafeBufferPointer { one in
-        BLAS.gemv(
+        Scalar.gemv(
           transpose: true, m: k, n: outputs, alpha: alpha, a: sd.baseAddress!, lda: outputs,
           x: one.baseAddress!, incx: 1, beta: beta, y: biasBlock, incy: 1)
       }
@@ -200,11 +200,11 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
       self.inputs.withUnsafeElements { a in
         if !squared {
           if outputs == 1 {
-            BLAS.gemv(
+            Scalar.gemv(
               transpose: true, m: k, n: inputs, alpha: alpha, a: a.baseAddress!, lda: inputs,
               x: sd.baseAddress!, incx: 1, beta: beta, y: weightBlock, incy: 1)
           } else {
-            BLAS.gemm(
+            Scalar.gemm(
               transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
               a: sd.baseAddress!, lda: outputs, b: a.baseAddress!, ldb: inputs, beta: beta,
               c: weightBlock, ldc: inputs)
@@ -220,7 +220,7 @@ public struct DenseFactor<Scalar: BLASScalar>: PerExampleGradientFactor, Equatab
         } else {
           let squaredInputs = a.map { $0 * $0 }
           squaredInputs.withUnsafeBufferPointer { a2 in
-            BLAS.gemm(
+            Scalar.gemm(
               transposeA: true, transposeB: false, m: outputs, n: inputs, k: k, alpha: alpha,
               a: sd.baseAddress!, lda: outputs, b: a2.baseAddress!, ldb: inputs, beta: beta,
               c: weightBlock, ldc: inputs)

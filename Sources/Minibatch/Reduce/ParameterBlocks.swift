@@ -212,7 +212,7 @@ extension PerExampleGradients {
       y.withUnsafeMutableBufferPointer { y in
         for (block, v) in zip(blocks.ranges, blockVectors) {
           v.withUnsafeBufferPointer { v in
-            BLAS.gemv(
+            Scalar.gemv(
               transpose: true, m: k, n: block.count, alpha: alpha,
               a: a.baseAddress! + block.lowerBound, lda: n, x: v.baseAddress!, incx: 1,
               beta: beta, y: y.baseAddress! + block.lowerBound, incy: 1)

@@ -82,7 +82,7 @@ extension PerExampleGradientFactor {
       for start in stride(from: 0, to: parameterCount, by: width) {
         let columns = start..<min(parameterCount, start + width)
         writeTile(rows: 0..<k, columns: columns, into: tile, rowStride: columns.count)
-        BLAS.syrk(
+        Scalar.syrk(
           n: k, k: columns.count, alpha: 1, a: tile.baseAddress!, lda: columns.count, beta: 1,
           c: gram.baseAddress!, ldc: k)
       }
@@ -125,7 +125,7 @@ public struct MaterializedGradientFactor<Scalar: BLASScalar>: PerExampleGradient
       var offset = 0
       for (b, size) in tensorSizes.enumerated() {
         vectors[b].withUnsafeBufferPointer { v in
-          BLAS.gemv(
+          Scalar.gemv(
             transpose: true, m: k, n: size, alpha: alpha, a: a.baseAddress! + offset, lda: p,
             x: v.baseAddress!, incx: 1, beta: beta, y: slice.baseAddress! + offset, incy: 1)
         }
@@ -167,7 +167,7 @@ public struct MaterializedGradientFactor<Scalar: BLASScalar>: PerExampleGradient
   public func addGram(into gram: UnsafeMutableBufferPointer<Scalar>, parallelism: Parallelism) {
     let (k, p) = (rows.rows, rows.columns)
     rows.withUnsafeElements { a in
-      BLAS.syrk(
+      Scalar.syrk(
         n: k, k: p, alpha: 1, a: a.baseAddress!, lda: p, beta: 1, c: gram.baseAddress!, ldc: k)
     }
   }

@@ -183,7 +183,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
         y.withUnsafeMutableBufferPointer { y in
           switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
           case .blas:
-            BLAS.gemv(
+            Scalar.gemv(
               transpose: true, m: k, n: n, alpha: alpha, a: matrix.baseAddress!, lda: n,
               x: v.baseAddress!, incx: 1, beta: beta, y: y.baseAddress!, incy: 1)
           case .streamingKernel:

@@ -30,7 +30,7 @@ extension PerExampleGradientOperator {
         for start in stride(from: 0, to: parameterCount, by: width) {
           let columns = start..<min(parameterCount, start + width)
           writeValidatedTile(rows: 0..<k, columns: columns, into: tile)
-          BLAS.syrk(
+          Scalar.syrk(
             n: k, k: columns.count, alpha: 1, a: tile.baseAddress!, lda: columns.count, beta: 1,
             c: g.baseAddress!, ldc: k)
         }
@@ -65,7 +65,7 @@ extension PerExampleGradientOperator {
     var values = [Scalar](repeating: 0, count: k)
     let info = gram.withUnsafeMutableElements { g in
       values.withUnsafeMutableBufferPointer { w in
-        BLAS.syevd(n: k, a: g.baseAddress!, lda: k, w: w.baseAddress!, vectors: vectors)
+        Scalar.syevd(n: k, a: g.baseAddress!, lda: k, w: w.baseAddress!, vectors: vectors)
       }
     }
     guard info == 0 else {
@@ -116,7 +116,7 @@ extension PerExampleGradients {
     var gram = try Matrix<Scalar>(rows: k, columns: k)
     withUnsafeElements { a in
       gram.withUnsafeMutableElements { g in
-        BLAS.syrk(
+        Scalar.syrk(
           n: k, k: n, alpha: 1, a: a.baseAddress!, lda: n, beta: 0, c: g.baseAddress!, ldc: k)
         mirrorUpperTriangle(g.baseAddress!, k: k)
       }

@@ -249,7 +249,7 @@ extension MinibatchTrainer {
           sum.withUnsafeMutableBufferPointer { y in
             clipped.sum.withUnsafeBufferPointer { x in
               guard let source = x.baseAddress, let target = y.baseAddress else { return }
-              BLAS.axpy(n: y.count, alpha: 1, x: source, incx: 1, y: target, incy: 1)
+              Scalar.axpy(n: y.count, alpha: 1, x: source, incx: 1, y: target, incy: 1)
             }
           }
         }

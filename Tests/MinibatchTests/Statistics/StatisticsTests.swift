@@ -213,7 +213,7 @@ import Testing
     var singular = [Double](repeating: 0, count: 12)
     let info = centred.withUnsafeMutableBufferPointer { a in
       singular.withUnsafeMutableBufferPointer { s in
-        BLAS.singularValues(m: 12, n: n, a: a.baseAddress!, lda: n, s: s.baseAddress!)
+        Double.singularValues(m: 12, n: n, a: a.baseAddress!, lda: n, s: s.baseAddress!)
       }
     }
     #expect(info == 0)

@@ -53,7 +53,7 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
         case .leakyReLU:
           for j in 0..<n { y[j] = x[j] > 0 ? x[j] : 0.01 * x[j] }
         case .tanh:
-          Kernels.tanh(x, y, count: n)
+          Scalar.tanh(x, into: y, count: n)
         case .sigmoid:
           for j in 0..<n {
             let e = Scalar.exp(-abs(x[j]))

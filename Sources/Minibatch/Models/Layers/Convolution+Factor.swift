@@ -89,7 +89,7 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
     let biasDeltas = vectors[1] == vectors[0] ? weightDeltas : scaled(vectors[1])
     weightDeltas.withUnsafeBufferPointer { d in
       unfolded.withUnsafeBufferPointer { u in
-        BLAS.gemm(
+        Scalar.gemm(
           transposeA: true, transposeB: false, m: f, n: p, k: rows, alpha: alpha,
           a: d.baseAddress!, lda: f, b: u.baseAddress!, ldb: p, beta: beta,
           c: slice.baseAddress!, ldc: p)
@@ -98,7 +98,7 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
     let ones = [Scalar](repeating: 1, count: rows)
     biasDeltas.withUnsafeBufferPointer { d in
       ones.withUnsafeBufferPointer { one in
-        BLAS.gemv(
+        Scalar.gemv(
           transpose: true, m: rows, n: f, alpha: alpha, a: d.baseAddress!, lda: f,
           x: one.baseAddress!, incx: 1, beta: beta, y: slice.baseAddress! + f * p, incy: 1)
       }
@@ -145,14 +145,14 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
       return (0..<k).map { i in
         unfolded.withUnsafeBufferPointer { u in
           patchGram.withUnsafeMutableBufferPointer { g in
-            BLAS.syrk(
+            Scalar.syrk(
               n: t, k: p, alpha: 1, a: u.baseAddress! + i * t * p, lda: p, beta: 0,
               c: g.baseAddress!, ldc: t)
           }
         }
         deltas.withUnsafeBufferPointer { d in
           deltaGram.withUnsafeMutableBufferPointer { g in
-            BLAS.syrk(
+            Scalar.syrk(
               n: t, k: f, alpha: 1, a: d.baseAddress! + i * t * f, lda: f, beta: 0,
               c: g.baseAddress!, ldc: t)
           }
@@ -230,7 +230,7 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
     deltas.withUnsafeBufferPointer { d in
       unfolded.withUnsafeBufferPointer { u in
         gradient.withUnsafeMutableBufferPointer { g in
-          BLAS.gemm(
+          Scalar.gemm(
             transposeA: true, transposeB: false, m: f, n: p, k: t, alpha: 1,
             a: d.baseAddress! + i * t * f, lda: f, b: u.baseAddress! + i * t * p, ldb: p,
             beta: 0, c: g.baseAddress!, ldc: p)

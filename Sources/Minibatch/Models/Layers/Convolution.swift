@@ -122,7 +122,7 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
     var z = [Scalar](repeating: 0, count: k * t * f)
     unfolded.withUnsafeBufferPointer { u in
       z.withUnsafeMutableBufferPointer { z in
-        BLAS.gemm(
+        Scalar.gemm(
           transposeA: false, transposeB: true, m: k * t, n: f, k: p, alpha: 1,
           a: u.baseAddress!, lda: p, b: parameters.baseAddress!, ldb: p, beta: 0,
           c: z.baseAddress!, ldc: f)
@@ -177,7 +177,7 @@ public struct Convolution<Scalar: BLASScalar>: NetworkLayer {
         var patches = [Scalar](repeating: 0, count: k * t * p)
         deltas.withUnsafeBufferPointer { d in
           patches.withUnsafeMutableBufferPointer { dp in
-            BLAS.gemm(
+            Scalar.gemm(
               transposeA: false, transposeB: false, m: k * t, n: p, k: f, alpha: 1,
               a: d.baseAddress!, lda: f, b: parameters.baseAddress!, ldb: p, beta: 0,
               c: dp.baseAddress!, ldc: p)

@@ -58,11 +58,11 @@ public struct Dense<Scalar: BLASScalar>: NetworkLayer {
       for i in 0..<k { (z + i * outputs).update(from: bias, count: outputs) }
       input.withUnsafeBufferPointer { a in
         if outputs == 1 {
-          BLAS.gemv(
+          Scalar.gemv(
             transpose: false, m: k, n: inputs, alpha: 1, a: a.baseAddress!, lda: inputs,
             x: weights, incx: 1, beta: 1, y: z, incy: 1)
         } else {
-          BLAS.gemm(
+          Scalar.gemm(
             transposeA: false, transposeB: true, m: k, n: outputs, k: inputs, alpha: 1,
             a: a.baseAddress!, lda: inputs, b: weights, ldb: inputs, beta: 1, c: z, ldc: outputs)
         }
@@ -88,7 +88,7 @@ public struct Dense<Scalar: BLASScalar>: NetworkLayer {
         var deltas = [Scalar](repeating: 0, count: k * inputs)
         deltas.withUnsafeMutableBufferPointer { d in
           outputDeltas.withUnsafeBufferPointer { delta in
-            BLAS.gemm(
+            Scalar.gemm(
               transposeA: false, transposeB: false, m: k, n: inputs, k: outputs, alpha: 1,
               a: delta.baseAddress!, lda: outputs, b: parameters.baseAddress!, ldb: inputs,
               beta: 0, c: d.baseAddress!, ldc: inputs)

@@ -1,0 +1,87 @@
+import CBLAS
+import CLAPACKE
+import CMinibatchKernels
+import RealModule
+
+// `Double`'s BLAS, LAPACK and kernel routines: the `d` routines (see `BLASScalar` for each one's
+// contract), one forwarder each.
+extension Double: BLASScalar {
+  public typealias CacheLineVector = SIMD8<Double>
+
+  @_spi(Benchmark) public static var blasPrefix: String { "d" }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func gemv(
+    transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+    x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
+  ) {
+    cblas_dgemv(
+      CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, blasInt(m), blasInt(n), alpha, a,
+      blasInt(lda), x, blasInt(incx), beta, y, blasInt(incy))
+  }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+    a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+    c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    cblas_dgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb), beta, c,
+      blasInt(ldc))
+  }
+
+  @_spi(Benchmark) public static func syrk(
+    n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int, beta: Double,
+    c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    cblas_dsyrk(
+      CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(n), blasInt(k), alpha, a, blasInt(lda),
+      beta, c, blasInt(ldc))
+  }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func axpy(
+    n: Int, alpha: Double, x: UnsafePointer<Double>, incx: Int, y: UnsafeMutablePointer<Double>,
+    incy: Int
+  ) {
+    cblas_daxpy(blasInt(n), alpha, x, blasInt(incx), y, blasInt(incy))
+  }
+
+  @_spi(Benchmark) public static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+    b: UnsafeMutablePointer<Double>, ldb: Int, s: UnsafeMutablePointer<Double>, rcond: Double
+  ) -> (info: Int, rank: Int) {
+    var rank: Int32 = 0
+    let info = LAPACKE_dgelsd(
+      LAPACK_ROW_MAJOR, blasInt(m), blasInt(n), blasInt(nrhs), a, blasInt(lda), b, blasInt(ldb),
+      s, rcond, &rank)
+    return (Int(info), Int(rank))
+  }
+
+  @_spi(Benchmark) public static func syevd(
+    n: Int, a: UnsafeMutablePointer<Double>, lda: Int, w: UnsafeMutablePointer<Double>,
+    vectors: Bool
+  ) -> Int {
+    let job = Int8(UInt8(ascii: vectors ? "V" : "N"))
+    return Int(
+      LAPACKE_dsyevd(LAPACK_ROW_MAJOR, job, Int8(UInt8(ascii: "U")), blasInt(n), a, blasInt(lda), w)
+    )
+  }
+
+  @_spi(Benchmark) public static func singularValues(
+    m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, s: UnsafeMutablePointer<Double>
+  ) -> Int {
+    Int(
+      LAPACKE_dgesdd(
+        LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), blasInt(m), blasInt(n), a, blasInt(lda), s, nil,
+        blasInt(m), nil, blasInt(n)))
+  }
+
+  @_spi(Benchmark) public static func tanh(
+    _ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, count: Int
+  ) {
+    minibatch_tanh_f64(x, y, count)
+  }
+}

@@ -1,0 +1,87 @@
+import CBLAS
+import CLAPACKE
+import CMinibatchKernels
+import RealModule
+
+// `Float`'s BLAS, LAPACK and kernel routines: the `s` routines (see `BLASScalar` for each one's
+// contract), one forwarder each.
+extension Float: BLASScalar {
+  public typealias CacheLineVector = SIMD16<Float>
+
+  @_spi(Benchmark) public static var blasPrefix: String { "s" }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func gemv(
+    transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
+  ) {
+    cblas_sgemv(
+      CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, blasInt(m), blasInt(n), alpha, a,
+      blasInt(lda), x, blasInt(incx), beta, y, blasInt(incy))
+  }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb), beta, c,
+      blasInt(ldc))
+  }
+
+  @_spi(Benchmark) public static func syrk(
+    n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    cblas_ssyrk(
+      CblasRowMajor, CblasUpper, CblasNoTrans, blasInt(n), blasInt(k), alpha, a, blasInt(lda),
+      beta, c, blasInt(ldc))
+  }
+
+  @_spi(Benchmark) @inlinable @inline(__always)
+  public static func axpy(
+    n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int, y: UnsafeMutablePointer<Float>,
+    incy: Int
+  ) {
+    cblas_saxpy(blasInt(n), alpha, x, blasInt(incx), y, blasInt(incy))
+  }
+
+  @_spi(Benchmark) public static func gelsd(
+    m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+    b: UnsafeMutablePointer<Float>, ldb: Int, s: UnsafeMutablePointer<Float>, rcond: Float
+  ) -> (info: Int, rank: Int) {
+    var rank: Int32 = 0
+    let info = LAPACKE_sgelsd(
+      LAPACK_ROW_MAJOR, blasInt(m), blasInt(n), blasInt(nrhs), a, blasInt(lda), b, blasInt(ldb),
+      s, rcond, &rank)
+    return (Int(info), Int(rank))
+  }
+
+  @_spi(Benchmark) public static func syevd(
+    n: Int, a: UnsafeMutablePointer<Float>, lda: Int, w: UnsafeMutablePointer<Float>,
+    vectors: Bool
+  ) -> Int {
+    let job = Int8(UInt8(ascii: vectors ? "V" : "N"))
+    return Int(
+      LAPACKE_ssyevd(LAPACK_ROW_MAJOR, job, Int8(UInt8(ascii: "U")), blasInt(n), a, blasInt(lda), w)
+    )
+  }
+
+  @_spi(Benchmark) public static func singularValues(
+    m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, s: UnsafeMutablePointer<Float>
+  ) -> Int {
+    Int(
+      LAPACKE_sgesdd(
+        LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), blasInt(m), blasInt(n), a, blasInt(lda), s, nil,
+        blasInt(m), nil, blasInt(n)))
+  }
+
+  @_spi(Benchmark) public static func tanh(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    minibatch_tanh_f32(x, y, count)
+  }
+}
