@@ -59,10 +59,16 @@ extension ReductionCollective {
   ) throws(MinibatchError) {
     // [failed ("1"/"0"), its description, the fields' values…]
     let record = [localFailure == nil ? "0" : "1", localFailure ?? ""] + fields.map(\.value)
+    // Encoding strings does not fail; if it did, the empty record would read as a failure of
+    // this rank on every rank (below), so nothing is hidden.
     let encoded = (try? JSONEncoder().encode(record)).map { Array($0) } ?? []
-    let records = try gather(encoded).map { bytes in
-      (try? JSONDecoder().decode([String].self, from: Data(bytes)))
-        ?? ["1", "its record of this collective call could not be read"]
+    // A record that does not decode is that rank's failure, with the decoder's reason.
+    let records = try gather(encoded).map { bytes -> [String] in
+      do {
+        return try JSONDecoder().decode([String].self, from: Data(bytes))
+      } catch {
+        return ["1", "its record of this collective call could not be read: \(error)"]
+      }
     }
     for (rank, values) in records.enumerated() where values.count < 2 || values[0] != "0" {
       throw .failedOnRank(rank: rank, reason: values.count > 1 ? values[1] : "(no reason sent)")
