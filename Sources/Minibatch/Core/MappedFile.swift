@@ -1,0 +1,124 @@
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A file mapped read-only into memory (`mmap(PROT_READ, MAP_PRIVATE)`), unmapped when the last
+/// reference to it goes: its bytes are read where the page cache holds them, never copied whole.
+///
+/// Pages a reader touches count in the process's resident memory until they are unmapped from
+/// it, so a pass over a file larger than memory would grow the resident set to the file's size
+/// (the kernel reclaims clean file pages under pressure, but the process's figures — and a
+/// scheduler's limits — count them). Readers report what they touched (``noteTouched(bytes:)``)
+/// and the mapping drops its resident pages (`madvise(MADV_DONTNEED)`, which on a private
+/// read-only file mapping only unmaps them: the page cache keeps them, a later read faults them
+/// back in) every ``releaseInterval`` bytes. The mapping is advised `MADV_RANDOM` (a row read
+/// from disk reads its pages, not the kernel's read-around window); sequential passes ask for
+/// their range ahead (``prefetch(_:)``).
+///
+/// The mapping never changes after `init`, so the class is safe to share between threads
+/// (a release racing a read only makes that read fault its page in again).
+final class MappedFile: @unchecked Sendable {
+  /// The file, for error messages.
+  let path: String
+  /// The file's length in bytes.
+  let count: Int
+  /// The mapping's start; `nil` for an empty file (nothing to map).
+  private let base: UnsafeRawPointer?
+  /// Resident bytes touched since the last release.
+  private let touched = Atomic<Int>(0)
+  /// The bytes a reader may touch before the mapping drops its resident pages.
+  let releaseInterval: Int
+
+  /// The default ``releaseInterval``: 64 MiB.
+  static let defaultReleaseInterval = 64 << 20
+
+  /// The memory page size.
+  static let pageSize = max(1, sysconf(Int32(_SC_PAGESIZE)))
+
+  /// What a read of one small range may make resident: the kernel maps the cached pages around a
+  /// faulting address too ("fault-around", 64 KiB by default), so a row of a few bytes is
+  /// counted as that window.
+  static let faultAroundBytes = 64 << 10
+
+  /// Maps the file at `path`.
+  ///
+  /// - Throws: ``MinibatchError/fileUnreadable(path:reason:)`` for a file that is missing, a
+  ///   folder, not a regular file, unreadable, or that cannot be mapped (the system's reason).
+  init(path: String, releaseInterval: Int = defaultReleaseInterval) throws(MinibatchError) {
+    self.path = path
+    self.releaseInterval = max(1, releaseInterval)
+    func failure(_ what: String) -> MinibatchError {
+      let code = errno
+      let reason = code == ENOENT ? "no such file" : String(cString: strerror(code))
+      return .fileUnreadable(path: path, reason: "\(what): \(reason)")
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      let code = errno
+      throw .fileUnreadable(
+        path: path, reason: code == ENOENT ? "no such file" : String(cString: strerror(code)))
+    }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else { throw failure("fstat") }
+    switch status.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: throw .fileUnreadable(path: path, reason: "it is a folder, not a file")
+    default: throw .fileUnreadable(path: path, reason: "not a regular file (it cannot be mapped)")
+    }
+    count = Int(status.st_size)
+    guard count > 0 else {
+      base = nil
+      return
+    }
+    let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, descriptor, 0)
+    guard let address, address != MAP_FAILED else { throw failure("mmap") }
+    _ = madvise(address, count, Int32(MADV_RANDOM))
+    base = UnsafeRawPointer(address)
+  }
+
+  deinit {
+    if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+  }
+
+  /// Calls `body` with the file's bytes.
+  func withUnsafeBytes<R, E: Error>(
+    _ body: (UnsafeRawBufferPointer) throws(E) -> R
+  ) throws(E) -> R {
+    try body(UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : count))
+  }
+
+  /// Counts `bytes` more as made resident by a read, and drops the resident pages once
+  /// ``releaseInterval`` bytes have been touched since the last release.
+  func noteTouched(bytes: Int) {
+    let (total, _) = touched.add(max(0, bytes), ordering: .relaxed)
+    if total >= releaseInterval { releaseResidentPages() }
+  }
+
+  /// Unmaps every resident page of the mapping from the process (the page cache keeps them).
+  func releaseResidentPages() {
+    touched.store(0, ordering: .relaxed)
+    guard let base else { return }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base), count, Int32(MADV_DONTNEED))
+  }
+
+  /// Asks the kernel to read the pages of `range` (byte offsets) ahead of a sequential pass.
+  func prefetch(_ range: Range<Int>) {
+    guard let base, !range.isEmpty else { return }
+    let start = range.lowerBound / Self.pageSize * Self.pageSize
+    let end = min(count, range.upperBound)
+    guard start < end else { return }
+    _ = madvise(
+      UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_WILLNEED))
+  }
+
+  /// The resident bytes that reading `range` (byte offsets) may add: its pages, at least the
+  /// fault-around window.
+  static func residentBytes(reading range: Range<Int>) -> Int {
+    guard !range.isEmpty else { return 0 }
+    let pages = (range.upperBound - 1) / pageSize - range.lowerBound / pageSize + 1
+    return max(pages * pageSize, faultAroundBytes)
+  }
+}
