@@ -37,10 +37,18 @@ final class MappedFile: @unchecked Sendable {
   /// The memory page size.
   static let pageSize = max(1, sysconf(Int32(_SC_PAGESIZE)))
 
-  /// What a read of one small range may make resident: the kernel maps the cached pages around a
-  /// faulting address too ("fault-around", 64 KiB by default), so a row of a few bytes is
-  /// counted as that window.
-  static let faultAroundBytes = 64 << 10
+  /// What a read may make resident around each byte it touches: the kernel maps a whole cached
+  /// folio on a fault, and the page cache of a file system with large folios (ext4 and XFS on
+  /// Linux 6.x) holds folios up to a PMD (2 MiB on x86-64; measured: reading one byte of a cached
+  /// file maps 2 MiB), aligned in the file; the 64 KiB fault-around window lies within one. The
+  /// PMD size as the kernel reports it, at least 64 KiB.
+  static let faultGranule: Int = {
+    let reported =
+      (try? String(
+        contentsOfFile: "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", encoding: .utf8))
+      .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    return max(64 << 10, reported ?? 2 << 20)
+  }()
 
   /// Maps the file at `path`.
   ///
@@ -114,11 +122,12 @@ final class MappedFile: @unchecked Sendable {
       UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_WILLNEED))
   }
 
-  /// The resident bytes that reading `range` (byte offsets) may add: its pages, at least the
-  /// fault-around window.
+  /// The resident bytes that reading `range` (byte offsets) may add: the fault granules it
+  /// overlaps (a range of a few bytes counts as one granule, 2 MiB).
   static func residentBytes(reading range: Range<Int>) -> Int {
     guard !range.isEmpty else { return 0 }
-    let pages = (range.upperBound - 1) / pageSize - range.lowerBound / pageSize + 1
-    return max(pages * pageSize, faultAroundBytes)
+    let first = range.lowerBound / faultGranule
+    let last = (range.upperBound - 1) / faultGranule
+    return (last - first + 1) * faultGranule
   }
 }

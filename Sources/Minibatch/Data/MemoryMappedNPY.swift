@@ -29,7 +29,8 @@ import Synchronization
 /// Resident memory stays bounded: a page a read touches counts in the process's resident set
 /// until it is unmapped from the process, so the source drops the mapping's resident pages
 /// (`madvise(MADV_DONTNEED)`; the page cache keeps them) after every 64 MiB that gathers touch —
-/// a row smaller than that counts as the 64 KiB the kernel maps around a fault — and at the end of
+/// counted in the 2 MiB-aligned blocks a fault maps at once from a cached file with large folios,
+/// so a small row counts as 2 MiB and a random gather releases every 32 rows — and at the end of
 /// every ``forEachPiece(maximumCount:_:)``. Training one epoch on a 400 MB file peaks at a fraction
 /// of it (README, "Data larger than memory").
 ///
@@ -58,10 +59,10 @@ public struct MemoryMappedNPY<Scalar: BLASScalar>: ExampleSource {
   private let labels: [Int]?
   /// The held rows' real-valued targets (or `nil`), `held × targetCount`, row-major.
   private let values: [Scalar]?
-  private let storage: Storage
+  let storage: Storage
 
   /// The mapped inputs, shared by copies of the source.
-  private final class Storage: Sendable {
+  final class Storage: Sendable {
     let file: MappedFile
     let header: NPYHeader
     /// ``fingerprint``, computed on first use.
@@ -355,21 +356,20 @@ public struct MemoryMappedNPY<Scalar: BLASScalar>: ExampleSource {
     try Matrix<Scalar>.validateShape(rows: indices.count, columns: d, rowName: "examples")
     try validateAllocation(
       count: indices.count * d, stride: MemoryLayout<Scalar>.stride, of: "a batch of \(inputsPath)")
-    var touched = 0
+    let file = storage.file
     let elements = [Scalar](unsafeUninitializedCapacity: indices.count * d) { buffer, initialized in
-      let contiguous = indices as? Range<Int>
-      if let contiguous {
+      if let contiguous = indices as? Range<Int> {
         decodeRows(contiguous, into: buffer.baseAddress!)
-        touched = MappedFile.residentBytes(reading: byteRange(of: contiguous))
+        file.noteTouched(bytes: MappedFile.residentBytes(reading: byteRange(of: contiguous)))
       } else {
+        // Counted row by row, so that one large gather releases as it goes.
         for (r, i) in indices.enumerated() {
           decodeRows(i..<(i + 1), into: buffer.baseAddress! + r * d)
-          touched += MappedFile.residentBytes(reading: byteRange(of: i..<(i + 1)))
+          file.noteTouched(bytes: MappedFile.residentBytes(reading: byteRange(of: i..<(i + 1))))
         }
       }
       initialized = indices.count * d
     }
-    storage.file.noteTouched(bytes: touched)
     if !allFinite(elements), let index = elements.firstIndex(where: { !$0.isFinite }) {
       throw .nonFiniteEntry(
         row: indices[indices.index(indices.startIndex, offsetBy: index / d)], column: index % d,
