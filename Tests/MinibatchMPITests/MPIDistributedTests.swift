@@ -59,6 +59,11 @@ struct MPIDistributedTests {
     try checkDistributedTraining(Double.self, trainingCase, over: world)
   }
 
+  @Test func shardedTrainingEqualsOneProcess() throws {
+    try checkShardedTraining(Float.self, over: world)
+    try checkShardedTraining(Double.self, over: world)
+  }
+
   @Test func trainingRefusalsReachEveryRank() throws {
     try checkDistributedTrainingRefusals(over: world)
   }

@@ -42,6 +42,12 @@ struct InProcessDistributedTests {
   }
 
   @Test(arguments: rankCounts)
+  func shardedTrainingEqualsOneProcess(size: Int) {
+    onRanks(size) { try checkShardedTraining(Float.self, over: $0) }
+    onRanks(size) { try checkShardedTraining(Double.self, over: $0) }
+  }
+
+  @Test(arguments: rankCounts)
   func trainingRefusalsReachEveryRank(size: Int) {
     onRanks(size) { try checkDistributedTrainingRefusals(over: $0) }
   }
