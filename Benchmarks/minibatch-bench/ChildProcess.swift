@@ -44,6 +44,8 @@ func childMain(_ arguments: [String]) throws {
       ? try blasGemvTiming(Float.self, k: k, n: n, budget: budget)
       : try blasGemvTiming(Double.self, k: k, n: n, budget: budget)
     print(timing.minimum, timing.median, OpenBLASInfo.threadCount)
+  case "virtual-step":
+    try virtualStepChild(arguments)
   case "reduce-memory":
     let (k, n) = (Int(arguments[2])!, Int(arguments[3])!)
     let writer = try rankOneWriter(k: k, n: n)

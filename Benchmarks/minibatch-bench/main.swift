@@ -10,6 +10,7 @@ import Foundation
 //   swift run -c release minibatch-bench --layers   only the layer networks' rows (cnn, embedding)
 //   swift run -c release minibatch-bench --statistics  only the digits statistics (no timings)
 //   swift run -c release minibatch-bench --privacy  only the accountants' rows (PLD, RDP)
+//   swift run -c release minibatch-bench --virtual  only the virtual-step rows (time, peak memory)
 //   mpirun -np 2 .build/release/minibatch-bench --mpi [--quick] [--json]
 //                                                   the allreduce and its share of a step (`make bench`)
 
@@ -20,7 +21,8 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 
 let arguments = Set(CommandLine.arguments.dropFirst())
 let knownArguments: Set<String> = [
-  "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--privacy", "--help",
+  "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--privacy", "--virtual",
+  "--help",
   "-h",
 ]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
@@ -33,7 +35,7 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   }
   print(
     "usage: minibatch-bench [--quick] [--json] [--models] [--layers] [--statistics] [--mpi] "
-      + "[--privacy]")
+      + "[--privacy] [--virtual]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
@@ -86,6 +88,10 @@ probe.release()
 
 if arguments.contains("--privacy") {
   try runAccountantBenchmarks()
+  exit(0)
+}
+if arguments.contains("--virtual") {
+  try runVirtualStepBenchmarks()
   exit(0)
 }
 if !modelsOnly {
@@ -345,6 +351,7 @@ report("checksum \(sink.checksum)")
           r.model, scalar, r.n, perSecond, r.timing.minimum * 1e3, r.timing.median * 1e3))
     }
   }
+  try runVirtualStepBenchmarks()
   if !quick { try runStatisticsReport() }
 }
 

@@ -31,6 +31,8 @@ for row in rows:
         assert 0 < row["epsilon"] < row["rdp_epsilon"], row
     if kernel == "accountant-pld-calibrate":
         assert row["noise_multiplier"] > 0, row
+    if kernel.startswith("virtual-step-"):
+        assert row["peak_rss_bytes"] > 0 and 1 <= row["physical"] <= row["k"], row
     if kernel.startswith("rank-one-"):
         assert row["peak_rss_bytes"] > 0, row
     if kernel == "mpi-allreduce":
@@ -38,7 +40,8 @@ for row in rows:
     if kernel == "mpi-train-step-allreduce":
         assert 0 <= row["communication_share"] < 1 and row["allreduce_seconds_median"] >= 0, row
 if not mpi:
-    assert {"accountant-pld-epsilon", "accountant-pld-calibrate"} <= {row["kernel"] for row in rows}
+    assert {"accountant-pld-epsilon", "accountant-pld-calibrate", "virtual-step-factored",
+            "virtual-step-stored"} <= {row["kernel"] for row in rows}
 if mpi:
     assert {"mpi-allreduce", "mpi-train-step-allreduce"} <= {row["kernel"] for row in rows}, rows
 kernels = sorted({row["kernel"] for row in rows})

@@ -205,13 +205,11 @@ extension MinibatchTrainer {
         } else {
           try stored.write(writer, parallelism: parallelism)
         }
-        do throws(MinibatchError) {
+        let reduced = Result { () throws(MinibatchError) in
           try reduceChunk(stored, weights: weights, privacy: privacy, into: &state, at: position)
-        } catch {
-          storedBuffer.reclaim(stored)
-          throw error
         }
-        storedBuffer.reclaim(stored)
+        storedBuffer.reclaim(consume stored)
+        try reduced.get()
       } else {
         let (gradients, losses) = try produce(position) { () throws(MinibatchError) in
           try model.perExampleGradients(

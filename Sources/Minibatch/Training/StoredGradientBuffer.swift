@@ -26,7 +26,8 @@ struct StoredGradientBuffer<Scalar: BLASScalar>: Sendable {
       elements.reserveCapacity(count)  // exactly: the buffer is bounded by the largest chunk
       elements.append(contentsOf: repeatElement(0, count: count - elements.count))
     }
-    return try PerExampleGradients(k: k, n: n, elements: elements)
+    // Consumed, so that the matrix holds the only reference and writing it copies nothing.
+    return try PerExampleGradients(k: k, n: n, elements: consume elements)
   }
 
   /// Keeps `matrix`'s storage for the next ``take(k:n:)``.
