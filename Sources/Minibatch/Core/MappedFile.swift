@@ -99,10 +99,14 @@ final class MappedFile: @unchecked Sendable {
   }
 
   /// Counts `bytes` more as made resident by a read, and drops the resident pages once
-  /// ``releaseInterval`` bytes have been touched since the last release.
-  func noteTouched(bytes: Int) {
+  /// ``releaseInterval`` bytes have been touched since the last release (returning whether it
+  /// did).
+  @discardableResult
+  func noteTouched(bytes: Int) -> Bool {
     let (total, _) = touched.add(max(0, bytes), ordering: .relaxed)
-    if total >= releaseInterval { releaseResidentPages() }
+    guard total >= releaseInterval else { return false }
+    releaseResidentPages()
+    return true
   }
 
   /// Unmaps every resident page of the mapping from the process (the page cache keeps them).

@@ -265,7 +265,8 @@ public struct MemoryMappedNPY<Scalar: BLASScalar>: ExampleSource {
     if let bad = indices.first(where: { !heldExamples.contains($0) }) {
       throw .indexOutOfRange(index: bad, count: exampleCount, of: heldDescription)
     }
-    return try rows(indices)
+    if let range = indices as? Range<Int> { return try rows(range) }
+    return try rows(Array(indices))
   }
 
   /// Calls `body` with the held examples in order, in pieces of at most `maximumCount` rows (and
@@ -350,43 +351,90 @@ public struct MemoryMappedNPY<Scalar: BLASScalar>: ExampleSource {
     }
   }
 
-  /// The batch of the held `indices` (checked by the caller), their resident pages counted.
-  private func rows<C: Collection<Int>>(_ indices: C) throws(MinibatchError) -> Batch<Scalar> {
-    let d = featureCount
-    try Matrix<Scalar>.validateShape(rows: indices.count, columns: d, rowName: "examples")
-    try validateAllocation(
-      count: indices.count * d, stride: MemoryLayout<Scalar>.stride, of: "a batch of \(inputsPath)")
-    let file = storage.file
-    let elements = [Scalar](unsafeUninitializedCapacity: indices.count * d) { buffer, initialized in
-      if let contiguous = indices as? Range<Int> {
-        decodeRows(contiguous, into: buffer.baseAddress!)
-        file.noteTouched(bytes: MappedFile.residentBytes(reading: byteRange(of: contiguous)))
-      } else {
-        // Counted row by row, so that one large gather releases as it goes.
-        for (r, i) in indices.enumerated() {
-          decodeRows(i..<(i + 1), into: buffer.baseAddress! + r * d)
-          file.noteTouched(bytes: MappedFile.residentBytes(reading: byteRange(of: i..<(i + 1))))
+  /// The batch of the held consecutive `range` (checked by the caller), its resident pages
+  /// counted.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func rows(_ range: Range<Int>) throws(MinibatchError) -> Batch<Scalar> {
+    try rows(count: range.count, first: heldExamples.lowerBound) { buffer, file in
+      decodeRows(range, into: buffer)
+      file.noteTouched(bytes: MappedFile.residentBytes(reading: byteRange(of: range)))
+    } index: {
+      range.lowerBound + $0
+    } targets: { (labels, values, m, first) in
+      (
+        labels.map { Array($0[(range.lowerBound - first)..<(range.upperBound - first)]) },
+        values.map {
+          Array($0[((range.lowerBound - first) * m)..<((range.upperBound - first) * m)])
         }
+      )
+    }
+  }
+
+  /// The batch of the held `indices` (checked by the caller). The rows are read in file order
+  /// (each written to its place in the batch), so a fault-granule that several rows share is
+  /// mapped and counted once; the resident bytes are counted as the reads go, so that one large
+  /// gather releases as it goes.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  func rows(_ indices: [Int]) throws(MinibatchError) -> Batch<Scalar> {
+    let d = featureCount
+    let granule = MappedFile.faultGranule
+    let order = indices.indices.sorted { indices[$0] < indices[$1] }
+    return try rows(count: indices.count, first: heldExamples.lowerBound) { buffer, file in
+      var counted = -1  // the last granule counted since the last release
+      for r in order {
+        let i = indices[r]
+        decodeRows(i..<(i + 1), into: buffer + r * d)
+        let bytes = byteRange(of: i..<(i + 1))
+        let (first, last) = (
+          max(bytes.lowerBound / granule, counted + 1), (bytes.upperBound - 1) / granule
+        )
+        guard first <= last else { continue }
+        counted = file.noteTouched(bytes: (last - first + 1) * granule) ? -1 : last
       }
-      initialized = indices.count * d
+    } index: {
+      indices[$0]
+    } targets: { (labels, values, m, first) in
+      (
+        labels.map { labels in indices.map { labels[$0 - first] } },
+        values.map { values in
+          var gathered: [Scalar] = []
+          gathered.reserveCapacity(indices.count * m)
+          for i in indices { gathered += values[((i - first) * m)..<((i - first + 1) * m)] }
+          return gathered
+        }
+      )
     }
-    if !allFinite(elements), let index = elements.firstIndex(where: { !$0.isFinite }) {
+  }
+
+  /// A batch of `count` rows: `fill` writes their inputs, `index` maps a row of the batch to its
+  /// global row (for errors), `targets` gathers their labels or values from the held ones (first
+  /// held row `first`, `m` values per row).
+  @inline(__always)
+  private func rows(
+    count: Int, first: Int, fill: (UnsafeMutablePointer<Scalar>, MappedFile) -> Void,
+    index: (Int) -> Int,
+    targets: ([Int]?, [Scalar]?, Int, Int) -> (labels: [Int]?, values: [Scalar]?)
+  ) throws(MinibatchError) -> Batch<Scalar> {
+    let d = featureCount
+    try Matrix<Scalar>.validateShape(rows: count, columns: d, rowName: "examples")
+    try validateAllocation(
+      count: count * d, stride: MemoryLayout<Scalar>.stride, of: "a batch of \(inputsPath)")
+    let file = storage.file
+    let elements = [Scalar](unsafeUninitializedCapacity: count * d) { buffer, initialized in
+      fill(buffer.baseAddress!, file)
+      initialized = count * d
+    }
+    if !allFinite(elements), let position = elements.firstIndex(where: { !$0.isFinite }) {
       throw .nonFiniteEntry(
-        row: indices[indices.index(indices.startIndex, offsetBy: index / d)], column: index % d,
-        of: "inputs in \(inputsPath)")
+        row: index(position / d), column: position % d, of: "inputs in \(inputsPath)")
     }
-    let first = heldExamples.lowerBound
-    let targets: Targets<Scalar>
-    if let labels {
-      targets = .labels(indices.map { labels[$0 - first] })
-    } else {
-      let m = targetCount
-      var gathered: [Scalar] = []
-      gathered.reserveCapacity(indices.count * m)
-      for i in indices { gathered += values![((i - first) * m)..<((i - first + 1) * m)] }
-      targets = .values(Matrix(rows: indices.count, columns: m, storage: gathered))
-    }
+    let (labels, values) = targets(self.labels, self.values, targetCount, first)
+    let gathered: Targets<Scalar> =
+      labels.map { .labels($0) }
+      ?? .values(Matrix(rows: count, columns: targetCount, storage: values ?? []))
     return Batch(
-      checkedInputs: Matrix(rows: indices.count, columns: d, storage: elements), targets: targets)
+      checkedInputs: Matrix(rows: count, columns: d, storage: elements), targets: gathered)
   }
 }

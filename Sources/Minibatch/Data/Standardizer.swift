@@ -82,19 +82,38 @@ public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
     return squares
   }
 
+  /// `sums[j] += x_ij` over the rows in order (specialised: a pass over a mapped file runs at
+  /// memory speed, not through the generic scalar's witnesses).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   static func addColumnSums(of inputs: Matrix<Scalar>, to sums: inout [Double]) {
-    for i in 0..<inputs.rows {
-      for (j, x) in inputs.rowUnchecked(i).enumerated() { sums[j] += Double(x) }
+    let d = inputs.columns
+    inputs.withUnsafeElements { x in
+      sums.withUnsafeMutableBufferPointer { sums in
+        for i in 0..<inputs.rows {
+          for j in 0..<d { sums[j] += Double(x[i * d + j]) }
+        }
+      }
     }
   }
 
+  /// `squares[j] += (x_ij − μ_j)²` over the rows in order.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   static func addSquaredDeviations(
     of inputs: Matrix<Scalar>, from mean: [Double], to squares: inout [Double]
   ) {
-    for i in 0..<inputs.rows {
-      for (j, x) in inputs.rowUnchecked(i).enumerated() {
-        let deviation = Double(x) - mean[j]
-        squares[j] += deviation * deviation
+    let d = inputs.columns
+    inputs.withUnsafeElements { x in
+      mean.withUnsafeBufferPointer { mean in
+        squares.withUnsafeMutableBufferPointer { squares in
+          for i in 0..<inputs.rows {
+            for j in 0..<d {
+              let deviation = Double(x[i * d + j]) - mean[j]
+              squares[j] += deviation * deviation
+            }
+          }
+        }
       }
     }
   }
@@ -118,13 +137,19 @@ public struct Standardizer<Scalar: BLASScalar>: Sendable, Hashable {
   /// `inputs` standardised column by column.
   /// - Throws: ``MinibatchError/shapeMismatch(expected:got:of:)`` if the column count differs
   ///   from the fitted one.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func transform(_ inputs: Matrix<Scalar>) throws(MinibatchError) -> Matrix<Scalar> {
     try validateCount(inputs.columns, expected: means.count, of: "features to standardise")
     var result = inputs
     let d = means.count
     result.withUnsafeMutableElements { x in
-      for i in 0..<inputs.rows {
-        for j in 0..<d { x[i * d + j] = (x[i * d + j] - means[j]) / scales[j] }
+      means.withUnsafeBufferPointer { means in
+        scales.withUnsafeBufferPointer { scales in
+          for i in 0..<inputs.rows {
+            for j in 0..<d { x[i * d + j] = (x[i * d + j] - means[j]) / scales[j] }
+          }
+        }
       }
     }
     return result
