@@ -1,6 +1,7 @@
 /// The examples of `base` with standardised inputs, `x'_j = (x_j − μ_j) / σ_j`, computed as they
 /// are read: a data set that is never loaded (``MemoryMappedNPY``) is standardised a batch at a
-/// time, with a ``Standardizer`` fitted on its pieces (``Standardizer/init(fitting:)-(ExampleSource)``).
+/// time, with a ``Standardizer`` fitted on its pieces
+/// (``Standardizer/init(fitting:)-(ExampleSource<Scalar>)``).
 ///
 /// A gathered batch has the bits of ``Standardizer/transform(_:)-(Batch<Scalar>)`` applied to the
 /// base's batch; the targets are the base's.

@@ -1,7 +1,8 @@
 extension Standardizer {
   /// Fits means and scales on the examples every rank of `collective` holds together (the
   /// shards of one data set, each read a piece at a time): the two passes of
-  /// ``init(fitting:)-(ExampleSource)``, each followed by one ``ReductionCollective/sum(_:)`` —
+  /// ``init(fitting:)-(ExampleSource<Scalar>)``, each followed by one
+  /// ``ReductionCollective/sum(_:)`` —
   /// of the counts and column sums `Σ x`, then of the centred `Σ (x − μ)²` about the global mean.
   /// Every rank gets the same bits; they equal the one-process fit on all the rows up to the
   /// rounding of the ranks' partial sums (the order of additions differs), and the second pass is
