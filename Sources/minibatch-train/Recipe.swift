@@ -280,6 +280,7 @@ struct Recipe: Codable, Sendable {
     var parameters = model.initialParameters(seed: seed)
     var optimizer = freshOptimizer
     var firstEpoch = 0
+    var privacyHistory: [PrivacyPhase] = []
     if let resume {
       let read = { try SavedModelRun<Scalar, Opt, Model>.read(from: resume) }
       let saved = try collectively(output.collective, read)
@@ -287,6 +288,7 @@ struct Recipe: Codable, Sendable {
         saved.checkpoint.model, saved.checkpoint.parameters, saved.checkpoint.optimizer
       )
       firstEpoch = saved.checkpoint.nextEpoch
+      privacyHistory = saved.privacyHistory ?? []
       try collectively(output.collective) {
         try data.train.forEachPiece(maximumCount: 4096) { (_, piece) throws(MinibatchError) in
           try model.validate(parameters: parameters, batch: piece)
@@ -337,6 +339,7 @@ struct Recipe: Codable, Sendable {
       normalization: privacy == nil ? .datasetWeightTotal : .expectedBatchSize,
       parallelism: .threads(threads), privacy: privacy, collective: output.collective)
     trainer.onStep = output.progress
+    if privacy != nil { trainer.privacyHistory = privacyHistory }
     if statistics { trainer.noiseScaleDecay = 0.99 }
     let history = TrainingHistory(task: data.task)
     // One epoch per call, so that the optimiser's state can be kept with the best epoch's
@@ -392,7 +395,8 @@ struct Recipe: Codable, Sendable {
         data: data.record,
         checkpoint: TrainingCheckpoint(
           model: model, parameters: parameters, optimizer: finalOptimizer,
-          nextEpoch: nextEpoch, standardizer: data.standardizer))
+          nextEpoch: nextEpoch, standardizer: data.standardizer),
+        privacyHistory: privacy == nil ? nil : trainer.privacyHistory)
       try saved.write(to: path)
       let trainOption = data.record?.train.map { " --train \($0)" } ?? ""
       output.line("saved to \(path) (resume with --load \(path)\(trainOption) --epochs N)")
@@ -552,6 +556,10 @@ where Opt.Scalar == Scalar, Model.Scalar == Scalar {
   /// The standardiser of files written before ``TrainingCheckpoint`` held it (read, not written).
   var standardizer: Standardizer<Scalar>? = nil
   var checkpoint: TrainingCheckpoint<Model, Opt>
+  /// With DP-SGD: the privacy spent, phase by phase (``MinibatchTrainer/privacyHistory``); `nil`
+  /// without DP-SGD and in files written before it was kept (a resume then takes the saved
+  /// epochs to have run at the saved settings).
+  var privacyHistory: [PrivacyPhase]? = nil
 
   /// The standardiser the training data was transformed with.
   var savedStandardizer: Standardizer<Scalar>? { checkpoint.standardizer ?? standardizer }

@@ -63,7 +63,8 @@ public func checkShardedTraining<Scalar: BLASScalar>(
       sampler: isPrivate
         ? try BatchSampler(exampleCount: examples, poissonRate: 0.2, seed: 6)
         : try BatchSampler(exampleCount: examples, batchSize: 32, seed: 6),
-      schedule: .constant(0.02), normalization: isPrivate ? .expectedBatchSize : .datasetWeightTotal,
+      schedule: .constant(0.02),
+      normalization: isPrivate ? .expectedBatchSize : .datasetWeightTotal,
       privacy: isPrivate
         ? try DifferentialPrivacy(
           clipping: .flat(bound: 1), noiseMultiplier: 1.1, delta: 1e-5, noiseSeed: 3) : nil,

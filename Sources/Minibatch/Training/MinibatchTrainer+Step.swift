@@ -3,8 +3,9 @@ enum StepSums<Scalar: BLASScalar> {
   /// Without privacy: `S = Σ e_i·g_i`, `V = Σ e_i`, `m`, and `Q = Σ‖g_i‖²` when it also serves
   /// the noise scale.
   case weighted(GradientAccumulator<Scalar>)
-  /// With privacy: `Σ clip(g_i)` in Double (each chunk's sum rounded to `Scalar` once).
-  case clipped([Double])
+  /// With privacy: `Σ clip(g_i)` over the chunks so far (empty before the first: one chunk's
+  /// sum is used as it is, later ones are added with `?axpy`).
+  case clipped([Scalar])
   /// The fused SGD step of one process: the parameters after the chunks reduced so far
   /// (`alpha = −η`, `v_i = e_i/D`, the first chunk with `beta = 1 − ηλ`, the others onto the
   /// result).
@@ -114,7 +115,7 @@ extension MinibatchTrainer {
     case .clipped(let sum):
       guard var epoch = privacy else { return totals }  // not reached: clipped sums are private
       var clipped = ClippedSum<Scalar>(
-        sum: sum.isEmpty ? filled(0, count: model.parameterCount) : sum.map { Scalar($0) },
+        sum: sum.isEmpty ? filled(0, count: model.parameterCount) : sum,
         clippedExamples: state.totals.clippedExamples)
       do throws(MinibatchError) {
         if let collective { try clipped.allreduce(over: collective) }
@@ -156,7 +157,7 @@ extension MinibatchTrainer {
     let sharesNoiseStatistics = tracksNoiseScale && fusion == nil && exampleWeights == nil
     var state: LocalStepState<Scalar>
     if privacy != nil {
-      state = LocalStepState(sums: .clipped(filled(0.0, count: n)))
+      state = LocalStepState(sums: .clipped([]))
     } else if fusion != nil {
       state = LocalStepState(sums: .fused(updated: parameters))
     } else {
@@ -169,7 +170,8 @@ extension MinibatchTrainer {
     }
     var start = local.startIndex
     while start < local.endIndex {
-      let end = local.index(start, offsetBy: min(setup.chunkSize, local.distance(from: start, to: local.endIndex)))
+      let end = local.index(
+        start, offsetBy: min(setup.chunkSize, local.distance(from: start, to: local.endIndex)))
       let chunk = local[start..<end]
       defer { start = end }
       let batch = try data.gathering(chunk)
@@ -240,8 +242,17 @@ extension MinibatchTrainer {
       guard let privacy else { break }
       do throws(MinibatchError) {
         let clipped = try privacy.clippedSum(of: gradients, parallelism: parallelism)
-        state.sums = .clipped([])  // `sum` is now the only reference: added into in place
-        for j in clipped.sum.indices { sum[j] += Double(clipped.sum[j]) }
+        if sum.isEmpty {
+          sum = clipped.sum
+        } else {
+          state.sums = .clipped([])  // `sum` is now the only reference: added into in place
+          sum.withUnsafeMutableBufferPointer { y in
+            clipped.sum.withUnsafeBufferPointer { x in
+              guard let source = x.baseAddress, let target = y.baseAddress else { return }
+              BLAS.axpy(n: y.count, alpha: 1, x: source, incx: 1, y: target, incy: 1)
+            }
+          }
+        }
         state.sums = .clipped(sum)
         state.totals.clippedExamples += clipped.clippedExamples
       } catch {

@@ -42,4 +42,3 @@ public enum TrainingNormalization: Sendable, Hashable, CustomStringConvertible {
     }
   }
 }
-

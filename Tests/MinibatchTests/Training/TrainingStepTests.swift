@@ -21,7 +21,9 @@ enum StepCase: String, CaseIterable, CustomStringConvertible, Sendable {
 func trainStepCase<Scalar: BLASScalar>(
   _: Scalar.Type, _ stepCase: StepCase, chunk: Int?,
   collective: (any ReductionCollective)? = nil, noiseScale: Bool = false
-) throws -> ([Scalar], [EpochReport], MinibatchTrainer<MultilayerPerceptron<Scalar>, AnyStepOptimizer<Scalar>>) {
+) throws -> (
+  [Scalar], [EpochReport], MinibatchTrainer<MultilayerPerceptron<Scalar>, AnyStepOptimizer<Scalar>>
+) {
   let model = try MultilayerPerceptron<Scalar>(layerSizes: [5, 7, 3], hiddenActivation: .tanh)
   let data = try randomBatch(
     Scalar.self, k: 90, d: 5, outputs: 3, loss: .softmaxCrossEntropy, seed: 11)
@@ -149,7 +151,7 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
   }
 
   /// Poisson batches all differ in size: the stored `J` keeps one buffer, as large as the
-  /// largest physical chunk, not one per size.
+  /// largest physical chunk (with 1/8 to spare), not one per size.
   @Test func storedBufferIsBoundedByTheLargestChunk() throws {
     for chunk in [nil, 6] {
       let (_, reports, trainer) = try trainStepCase(Double.self, .storedPrivate, chunk: chunk)
@@ -157,7 +159,8 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
       let largest = chunk ?? 90
       #expect(reports.allSatisfy { $0.steps > 0 })
       #expect(trainer.storedBuffer.capacity >= (chunk ?? 1) * n)
-      #expect(trainer.storedBuffer.capacity <= largest * n + 64, "chunk \(chunk ?? 0)")
+      #expect(
+        trainer.storedBuffer.capacity <= largest * n + largest * n / 8 + 64, "chunk \(chunk ?? 0)")
     }
   }
 
@@ -222,7 +225,8 @@ enum AnyStepOptimizer<Scalar: BLASScalar>: Optimizer {
     try resumed.train(parameters: &w, data: data, epochs: 1, firstEpoch: 2) { report, _ in
       reported = report.epsilon
     }
-    #expect(resumed.privacyHistory == [PrivacyPhase(noiseMultiplier: 1.0, samplingRate: 0.1, steps: 30)])
+    #expect(
+      resumed.privacyHistory == [PrivacyPhase(noiseMultiplier: 1.0, samplingRate: 0.1, steps: 30)])
     #expect(
       reported
         == (try PLDAccountant.epsilon(
