@@ -21,7 +21,7 @@ MPIRUN       := timeout 600 mpirun --oversubscribe --bind-to none \
 MPI_RANKS    ?= 2 3
 MPI_TESTS    := MPIDistributedTests
 
-.PHONY: all deps build test test-mpi bench bench-mpi bench-quick bench-jax bench-torch train privacy privacy-reference readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
+.PHONY: all deps build test test-mpi test-mapped-rss bench bench-mpi bench-quick bench-jax bench-torch train privacy privacy-reference readme-blocks docs test-thread-sanitizer test-address-sanitizer format lint clean
 
 all: build
 
@@ -45,10 +45,22 @@ deps:
 build: deps
 	$(SWIFT) build $(TRAITS)
 
-## test: the whole test suite, then the MPI tests under mpirun with 2 and 3 processes
+## test: the whole test suite, then the MPI tests under mpirun with 2 and 3 processes, then the
+## peak-memory check of training on a memory-mapped file
 test: deps
 	$(SWIFT) test $(TRAITS)
 	$(MAKE) test-mpi
+	$(MAKE) test-mapped-rss
+
+## test-mapped-rss: one epoch of minibatch-train (release) on a 400 MB float32 .npy with
+## --train-labels (mapped, not loaded); fails unless the child's peak RSS stays under half the
+## file (MAPPED_RSS_ARGS=--compare also trains on the same rows loaded, for comparison)
+MAPPED_RSS_ARGS ?=
+test-mapped-rss: deps
+	$(SWIFT) build -c release $(TRAITS) --product minibatch-train
+	python3 Benchmarks/scripts/mapped_rss.py \
+	  --minibatch-train $$($(SWIFT) build -c release --show-bin-path $(TRAITS))/minibatch-train \
+	  $(MAPPED_RSS_ARGS)
 
 ## test-mpi: the MPI suite of the (already built) test binary under mpirun, for each MPI_RANKS
 test-mpi: deps

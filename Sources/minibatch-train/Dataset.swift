@@ -56,9 +56,12 @@ struct DataRecord: Codable, Sendable, Equatable {
   }
 }
 
-/// A loaded training set, optional test set, and what they hold.
+/// A read training set, optional test set, and what they hold.
 struct LoadedData<Scalar: BLASScalar>: Sendable {
-  var train: Batch<Scalar>
+  /// The training examples: in memory (CSV, IDX, a `.npy` table, the digits), or — `.npy` inputs
+  /// with a labels file — mapped from the file (``MemoryMappedNPY``, this rank's shard with
+  /// `--shard`) and standardised as they are read.
+  var train: any ExampleSource<Scalar>
   var test: Batch<Scalar>?
   var task: Task
   /// Classes for classification: the largest training label + 1, at least 2 (a test label
@@ -70,6 +73,45 @@ struct LoadedData<Scalar: BLASScalar>: Sendable {
   var summary: String
   /// How the data was read (for the save file); `nil` when it was not read from options.
   var record: DataRecord? = nil
+  /// Values per training example (`d`) and targets per example (1 for labels).
+  var featureCount: Int
+  var targetCount: Int
+
+  /// A training set in memory.
+  init(
+    train: Batch<Scalar>, test: Batch<Scalar>?, task: Task, classCount: Int?,
+    standardizer: Standardizer<Scalar>?, summary: String, record: DataRecord? = nil
+  ) {
+    if case .values(let values) = train.targets {
+      targetCount = values.columns
+    } else {
+      targetCount = 1
+    }
+    featureCount = train.inputs.columns
+    self.train = train
+    (self.test, self.task, self.classCount, self.standardizer) = (
+      test, task, classCount, standardizer
+    )
+    (self.summary, self.record) = (summary, record)
+  }
+
+  /// A training set read from a source (a mapped file) of `featureCount` values and
+  /// `targetCount` targets per example.
+  init(
+    source: any ExampleSource<Scalar>, featureCount: Int, targetCount: Int, test: Batch<Scalar>?,
+    task: Task, classCount: Int?, summary: String
+  ) {
+    train = source
+    (self.featureCount, self.targetCount) = (featureCount, targetCount)
+    (self.test, self.task, self.classCount, standardizer) = (test, task, classCount, nil)
+    self.summary = summary
+  }
+
+  /// The training set in memory, or `nil` when it is read from a file as it goes.
+  var trainBatch: Batch<Scalar>? { train as? Batch<Scalar> }
+
+  /// Whether this rank holds only a shard of the training set (`--shard`).
+  var isSharded: Bool { train.heldExamples != 0..<train.exampleCount }
 }
 
 /// The file formats the program reads.
@@ -98,38 +140,82 @@ func decideTask(_ targets: [Double]) -> Task {
 
 extension DataOptions {
   /// Reads the training (and test) data in `Scalar`, decides the task, converts labels, and fits
-  /// and applies the standardiser (fitted on the training set only).
+  /// and applies the standardiser (fitted on the training set only): ``read(_:task:classCount:shard:)``
+  /// and ``standardized(_:saved:across:)`` in one process.
   func load<Scalar: BLASScalar>(
     _: Scalar.Type, standardizer saved: Standardizer<Scalar>? = nil, task savedTask: Task? = nil,
     classCount savedClassCount: Int? = nil
   ) throws -> LoadedData<Scalar> {
+    try standardized(
+      try read(Scalar.self, task: savedTask, classCount: savedClassCount), saved: saved)
+  }
+
+  /// Reads the training (and test) data in `Scalar`, decides the task and converts labels, as
+  /// this process's work alone (no collective call): `.npy` training inputs with a labels file
+  /// are mapped, not loaded — only rows `shard.rank` of `shard.count` of them with `--shard` —
+  /// and their targets file is read whole (one value per example) to decide the task and the
+  /// classes alike on every rank. Not standardised yet.
+  func read<Scalar: BLASScalar>(
+    _: Scalar.Type, task savedTask: Task? = nil, classCount savedClassCount: Int? = nil,
+    shard: (rank: Int, count: Int)? = nil
+  ) throws -> LoadedData<Scalar> {
     guard let train else {
       let (train, test) = try Digits.load(Scalar.self)
-      var data = try finish(
+      return LoadedData(
         train: train, test: test, task: .classification, classCount: Digits.classCount,
-        saved: saved,
+        standardizer: nil,
         summary: "bundled UCI digits: \(train.count) training and \(test.count) test examples, "
-          + "\(Digits.featureCount) features, \(Digits.classCount) classes")
-      data.record = DataRecord(self)
-      return data
+          + "\(Digits.featureCount) features, \(Digits.classCount) classes",
+        record: DataRecord(self))
     }
-    let trainValues = try readValues(Scalar.self, path: train, labels: trainLabels)
+    let mapped = trainLabels != nil && DataFormat(path: train) == .npy
+    var trainSource: MemoryMappedNPY<Scalar>?
+    let trainValues: (inputs: Matrix<Scalar>?, targets: Matrix<Scalar>)
+    if let trainLabels, mapped {
+      // The inputs mapped (their header and the held targets checked now); all the targets read,
+      // to decide the task and the classes.
+      let source =
+        try shard.map {
+          try MemoryMappedNPY<Scalar>(
+            inputs: train, values: trainLabels, shard: $0.rank, of: $0.count)
+        } ?? MemoryMappedNPY<Scalar>(inputs: train, values: trainLabels)
+      let targets = try NPYLoader.read(path: trainLabels).values.map { Scalar($0) }
+      if let bad = targets.firstIndex(where: { !$0.isFinite }) {
+        throw MinibatchError.nonFiniteEntry(
+          row: bad / source.targetCount, column: bad % source.targetCount,
+          of: "targets in \(trainLabels)")
+      }
+      trainSource = source
+      trainValues = (
+        nil,
+        try Matrix(
+          rows: source.exampleCount, columns: source.targetCount, elements: targets)
+      )
+    } else {
+      let values = try readValues(Scalar.self, path: train, labels: trainLabels)
+      trainValues = (values.inputs, values.targets)
+    }
+    let featureCount = trainSource?.featureCount ?? trainValues.inputs!.columns
+    let exampleCount = trainSource?.exampleCount ?? trainValues.inputs!.rows
     let testValues = try test.map { try readValues(Scalar.self, path: $0, labels: testLabels) }
     if let testValues {
-      guard testValues.inputs.columns == trainValues.inputs.columns else {
+      guard testValues.inputs.columns == featureCount else {
         throw MinibatchError.shapeMismatch(
-          expected: trainValues.inputs.columns, got: testValues.inputs.columns,
+          expected: featureCount, got: testValues.inputs.columns,
           of: "features of the test set (as the training set)")
       }
     }
     let targets = trainValues.targets.elements.map { Double($0) }
     let task = savedTask ?? self.task ?? decideTask(targets)
     var classCount: Int?
-    var trainBatch: Batch<Scalar>
+    var trainBatch: Batch<Scalar>?
     var testBatch: Batch<Scalar>?
+    var source: (any ExampleSource<Scalar>)? = trainSource
     switch task {
     case .regression:
-      trainBatch = try Batch(inputs: trainValues.inputs, targets: .values(trainValues.targets))
+      trainBatch = try trainValues.inputs.map {
+        try Batch(inputs: $0, targets: .values(trainValues.targets))
+      }
       testBatch = try testValues.map { try Batch(inputs: $0.inputs, targets: .values($0.targets)) }
     case .classification:
       // The labels file, when there is one, is what holds the labels: errors name it.
@@ -152,29 +238,89 @@ extension DataOptions {
         return labels
       }
       classCount = count
-      trainBatch = try Batch(inputs: trainValues.inputs, targets: .labels(trainLabels))
+      if let trainSource {
+        source = try MemoryMappedNPY<Scalar>(
+          inputs: train, labels: self.trainLabels!, classCount: count,
+          rows: trainSource.heldExamples)
+      }
+      trainBatch = try trainValues.inputs.map {
+        try Batch(inputs: $0, targets: .labels(trainLabels))
+      }
       testBatch = try testValues.map { try Batch(inputs: $0.inputs, targets: .labels(testLabels!)) }
     }
     let description =
-      "\(train): \(trainBatch.count) examples, \(trainBatch.inputs.columns) features, "
+      "\(train): \(exampleCount) examples, \(featureCount) features, "
       + (classCount.map { "\($0) classes" } ?? "\(trainValues.targets.columns) target(s)")
       + (testBatch.map { "; \(test!): \($0.count) test examples" } ?? "")
-    var data = try finish(
-      train: trainBatch, test: testBatch, task: task, classCount: classCount, saved: saved,
-      summary: description)
+      + (mapped
+        ? " (training inputs memory-mapped\(shard.map { ", \($0.count) shards" } ?? ""))" : "")
+    var data: LoadedData<Scalar>
+    if let trainBatch {
+      data = LoadedData(
+        train: trainBatch, test: testBatch, task: task, classCount: classCount, standardizer: nil,
+        summary: description)
+    } else {
+      data = LoadedData(
+        source: source!, featureCount: featureCount, targetCount: trainValues.targets.columns,
+        test: testBatch, task: task, classCount: classCount, summary: description)
+    }
     data.record = DataRecord(self)
     return data
   }
 
-  func finish<Scalar: BLASScalar>(
-    train: Batch<Scalar>, test: Batch<Scalar>?, task: Task, classCount: Int?,
-    saved: Standardizer<Scalar>?, summary: String
+  /// `data` standardised (unless `--no-standardize`): with the `saved` standardiser, or one
+  /// fitted on the training features — in memory as before for data in memory, a piece at a
+  /// time for a mapped file (the same bits), across `collective`'s ranks for shards. A mapped
+  /// training set that is not fitted is read through once now, so that a NaN or infinite input is
+  /// refused before training starts. With a collective, every rank makes the same collective
+  /// calls and fails alike.
+  func standardized<Scalar: BLASScalar>(
+    _ data: LoadedData<Scalar>, saved: Standardizer<Scalar>?,
+    across collective: (any ReductionCollective)? = nil
   ) throws -> LoadedData<Scalar> {
-    let standardizer = try saved ?? (standardize ? Standardizer(fitting: train.inputs) : nil)
-    return LoadedData(
-      train: try standardizer?.transform(train) ?? train,
-      test: try test.map { try standardizer?.transform($0) ?? $0 }, task: task,
-      classCount: classCount, standardizer: standardizer, summary: summary)
+    if saved == nil, standardize, data.isSharded, let collective {
+      // Every rank's shard together (the fit's own collective checks).
+      var fitted = data
+      let standardizer = try Standardizer(fitting: data.train, across: collective)
+      fitted.standardizer = standardizer
+      fitted.train = try collectively(collective) {
+        try standardizing(data.train, by: standardizer)
+      }
+      fitted.test = try collectively(collective) { try data.test.map(standardizer.transform) }
+      return fitted
+    }
+    return try collectively(collective) {
+      var result = data
+      if let batch = data.trainBatch {
+        let standardizer = try saved ?? (standardize ? Standardizer(fitting: batch.inputs) : nil)
+        result.train = try standardizer?.transform(batch) ?? batch
+        result.standardizer = standardizer
+      } else if let standardizer = try saved
+        ?? (standardize ? Standardizer(fitting: data.train) : nil)
+      {
+        result.train = try standardizing(data.train, by: standardizer)
+        result.standardizer = standardizer
+      } else {
+        try data.train.forEachPiece(maximumCount: 4096) { _, _ in }
+      }
+      result.test = try data.test.map { try result.standardizer?.transform($0) ?? $0 }
+      return result
+    }
+  }
+
+  /// `source` standardised as it is read (its features checked against the standardiser's).
+  func standardizing<Source: ExampleSource>(
+    _ source: Source, by standardizer: Standardizer<Source.Scalar>
+  ) throws -> any ExampleSource<Source.Scalar> {
+    if let first = source.heldExamples.first {
+      let features = try source.gathering([first]).inputs.columns
+      guard features == standardizer.means.count else {
+        throw MinibatchError.shapeMismatch(
+          expected: standardizer.means.count, got: features,
+          of: "features to standardise (as the saved standardiser)")
+      }
+    }
+    return source.standardized(by: standardizer)
   }
 
   /// The most classes a classification task may have (the largest training label + 1): beyond

@@ -203,11 +203,20 @@
     @Flag(
       help: """
         Train data parallel on the ranks of 'mpirun -np N minibatch-train --mpi …': every rank \
-        loads the data, computes its slice of each batch, and one allreduce per step sums the \
-        raw gradient state; only rank 0 prints and writes files. Default --threads: the cores \
-        shared by the ranks on each machine.
+        reads the data (or, with --shard, its rows of .npy inputs), computes its slice of each \
+        batch, and one allreduce per step sums the raw gradient state; only rank 0 prints and \
+        writes files. Default --threads: the cores shared by the ranks on each machine.
         """)
     var mpi = false
+
+    @Flag(
+      help: """
+        With --mpi and .npy --train inputs with --train-labels: each rank maps only its \
+        contiguous share of the training rows (rank r of P: rows ⌊N·r/P⌋..<⌊N·(r+1)/P⌋) and \
+        computes the part of every global batch that it holds; the results equal the unsharded \
+        run to rounding.
+        """)
+    var shard = false
 
     @Option(
       name: .customLong("dp-noise-seed"), parsing: .unconditional,
@@ -218,6 +227,7 @@
 
     func validate() throws {
       try validateData()
+      try validateShard()
       try validateTraining()
       try validatePrivacy()
       if load != nil {
@@ -296,6 +306,29 @@
         throw ValidationError("give --train-labels and --test-labels together (or neither)")
       }
       _ = try delimiterCharacter()
+    }
+
+    /// `--shard` splits memory-mapped training inputs between MPI ranks: only with `--mpi` and
+    /// `.npy` inputs with `--train-labels`.
+    func validateShard() throws {
+      guard shard else { return }
+      guard mpi else {
+        throw ValidationError(
+          "--shard splits the training rows between the ranks of an MPI run: add --mpi (and "
+            + "start the program with mpirun)")
+      }
+      guard let train, trainLabels != nil, DataFormat(path: train) == .npy else {
+        throw ValidationError(
+          "--shard maps each rank's rows of .npy training inputs with --train-labels; "
+            + (train.map { "\($0) is read whole" + (trainLabels == nil ? " (a table)" : "") }
+              ?? "the bundled digits are read whole"))
+      }
+    }
+
+    /// With `--shard`: this rank's place among the collective's.
+    func shardPlace(_ collective: MPICommunicator?) -> (rank: Int, count: Int)? {
+      guard shard, let collective else { return nil }
+      return (collective.rank, collective.size)
     }
 
     func delimiterCharacter() throws -> Character {
@@ -640,7 +673,8 @@
     }
 
     /// With `--mpi`: every rank loaded the same data (a node with another file at the same path
-    /// stops every rank, before anything that depends on the data's contents).
+    /// stops every rank, before anything that depends on the data's contents); with `--shard`,
+    /// the same sizes, task and classes.
     func agreeOnData<Scalar: BLASScalar>(
       _ data: LoadedData<Scalar>, collective: MPICommunicator?
     ) throws {
@@ -649,10 +683,11 @@
         agreeingOn: [
           (
             "data (examples × features, task, classes)",
-            "\(data.train.count) × \(data.train.inputs.columns), \(data.task), "
+            "\(data.train.exampleCount) × \(data.featureCount), \(data.task), "
               + "\(data.classCount ?? 0)"
           ),
-          ("training data (fingerprint)", data.train.fingerprint),
+          // Shards differ by design (the trainer checks that they partition the rows).
+          ("training data (fingerprint)", data.isSharded ? "in shards" : data.train.fingerprint),
           ("test data (fingerprint)", data.test?.fingerprint ?? "none"),
         ]
       ) {}
@@ -709,7 +744,11 @@
     func train<Scalar: BLASScalar>(
       _: Scalar.Type, reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
-      let data = try collectively(collective) { try dataOptions.load(Scalar.self) }
+      let options = try dataOptions
+      let read = try collectively(collective) {
+        try options.read(Scalar.self, shard: shardPlace(collective))
+      }
+      let data = try options.standardized(read, saved: nil, across: collective)
       try agreeOnData(data, collective: collective)
       reporter.line(data.summary)
       let kinds: [ModelKind] =
@@ -730,13 +769,15 @@
       reporter: ProgressReporter, collective: MPICommunicator?
     ) throws {
       var options = try dataOptions(resuming: header, from: path, reporter: reporter)
-      let data = try collectively(collective) {
+      options.task = header.task
+      let (read, standardizer) = try collectively(collective) {
         let standardizer = try SavedStandardizer<Scalar>.read(from: path)
-        options.task = header.task
-        return try options.load(
-          Scalar.self, standardizer: standardizer, task: header.task,
-          classCount: header.classCount)
+        let read = try options.read(
+          Scalar.self, task: header.task, classCount: header.classCount,
+          shard: shardPlace(collective))
+        return (read, standardizer)
       }
+      let data = try options.standardized(read, saved: standardizer, across: collective)
       try agreeOnData(data, collective: collective)
       reporter.line(data.summary)
       try execute(recipe, data: data, resume: path, reporter: reporter, collective: collective)

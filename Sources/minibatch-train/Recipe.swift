@@ -260,13 +260,8 @@ struct Recipe: Codable, Sendable {
   func run<Scalar: BLASScalar, Opt: Optimizer & Codable>(
     _ data: LoadedData<Scalar>, _ freshOptimizer: Opt, _ resume: String?, _ output: Output
   ) throws -> Outcome where Opt.Scalar == Scalar {
-    let targetCount: Int
-    if case .values(let values) = data.train.targets {
-      targetCount = values.columns
-    } else {
-      targetCount = 1
-    }
-    let (inputs, task, classes) = (data.train.inputs.columns, data.task, data.classCount)
+    let targetCount = data.targetCount
+    let (inputs, task, classes) = (data.featureCount, data.task, data.classCount)
     if model == .layers {
       let network = try sequential(
         Scalar.self, inputs: inputs, task: task, classCount: classes, targetCount: targetCount)
@@ -294,10 +289,14 @@ struct Recipe: Codable, Sendable {
       )
       firstEpoch = saved.checkpoint.nextEpoch
       privacyHistory = saved.privacyHistory ?? []
-      try model.validate(parameters: parameters, batch: data.train)
-      if self.privacy != nil, saved.trainingExampleCount != data.train.count {
+      try collectively(output.collective) {
+        try data.train.forEachPiece(maximumCount: 4096) { (_, piece) throws(MinibatchError) in
+          try model.validate(parameters: parameters, batch: piece)
+        }
+      }
+      if self.privacy != nil, saved.trainingExampleCount != data.train.exampleCount {
         throw MinibatchError.invalidArgument(
-          name: "training examples", value: "\(data.train.count)",
+          name: "training examples", value: "\(data.train.exampleCount)",
           expected: "\(saved.trainingExampleCount), as saved: DP-SGD's sampling rate and ε "
             + "depend on the data set's size")
       }
@@ -308,14 +307,16 @@ struct Recipe: Codable, Sendable {
     if var options = self.privacy {
       // q = k/N ≥ 1 would sample every example every step: no amplification by sampling, and
       // not the run the accountant's ε describes.
-      guard batchSize < data.train.count else {
+      guard batchSize < data.train.exampleCount else {
         throw MinibatchError.invalidArgument(
           name: "--batch-size", value: "\(batchSize)",
-          expected: "fewer than the \(data.train.count) training examples: with DP-SGD it is "
+          expected:
+            "fewer than the \(data.train.exampleCount) training examples: with DP-SGD it is "
             + "the expected batch of Poisson sampling, and its rate q = k/N must be below 1")
       }
-      let rate = Double(batchSize) / Double(data.train.count)
-      sampler = try BatchSampler(exampleCount: data.train.count, poissonRate: rate, seed: seed)
+      let rate = Double(batchSize) / Double(data.train.exampleCount)
+      sampler = try BatchSampler(
+        exampleCount: data.train.exampleCount, poissonRate: rate, seed: seed)
       if options.noiseMultiplier == nil, let target = options.targetEpsilon {
         options.noiseMultiplier = try options.resolvedAccountant.noiseMultiplier(
           targetEpsilon: target, samplingRate: rate,
@@ -330,7 +331,8 @@ struct Recipe: Codable, Sendable {
         noiseSeed: options.noiseSeed, accountant: options.resolvedAccountant)
       recipe.privacy = options
     } else {
-      sampler = try BatchSampler(exampleCount: data.train.count, batchSize: batchSize, seed: seed)
+      sampler = try BatchSampler(
+        exampleCount: data.train.exampleCount, batchSize: batchSize, seed: seed)
     }
     var trainer = MinibatchTrainer(
       model: model, optimizer: optimizer, sampler: sampler, schedule: schedule,
@@ -355,7 +357,8 @@ struct Recipe: Codable, Sendable {
       ) { report, current in
         let trainAccuracy =
           data.task == .classification
-          ? try model.accuracy(parameters: current, batch: data.train) : nil
+          ? try trainingAccuracy(
+            model: model, parameters: current, data: data, collective: output.collective) : nil
         history.append(report, trainAccuracy: trainAccuracy)
         output.line(history.line(for: report, trainAccuracy: trainAccuracy))
         if let path = output.historyPath { try history.writeCSV(to: path) }
@@ -388,7 +391,8 @@ struct Recipe: Codable, Sendable {
       guard let path = output.savePath else { return }
       let saved = SavedModelRun(
         precision: "\(Scalar.self)".lowercased(), recipe: recipe, task: data.task,
-        classCount: data.classCount, trainingExampleCount: data.train.count, data: data.record,
+        classCount: data.classCount, trainingExampleCount: data.train.exampleCount,
+        data: data.record,
         checkpoint: TrainingCheckpoint(
           model: model, parameters: parameters, optimizer: finalOptimizer,
           nextEpoch: nextEpoch, standardizer: data.standardizer),
@@ -398,11 +402,36 @@ struct Recipe: Codable, Sendable {
       output.line("saved to \(path) (resume with --load \(path)\(trainOption) --epochs N)")
     }
     if statistics {
-      // Whole-training-set statistics, printed by rank 0 alone: only it computes them.
-      try collectively(output.collective) {
-        guard (output.collective?.rank ?? 0) == 0 else { return }
-        for line in try statisticsSummary(model: model, parameters: parameters, data: data.train) {
-          output.line(line)
+      // Whole-training-set statistics, printed by rank 0 alone: only it computes them, unless
+      // the ranks hold shards (then each computes its own, and they are merged).
+      if data.isSharded, let collective = output.collective {
+        let local = try collectively(collective) {
+          try localStatistics(model: model, parameters: parameters, data: data.train)
+        }
+        var moments = try local.moments ?? .empty(parameterCount: model.parameterCount)
+        try moments.allreduce(over: collective)
+        let norms = try collective.gather(
+          local.norms.flatMap { [UInt64($0.index), $0.norm.bitPattern] }.flatMap { word in
+            withUnsafeBytes(of: word.littleEndian, Array.init)
+          }
+        ).flatMap { Self.decodedNorms($0) }
+        if collective.rank == 0 {
+          for line in try statisticsLines(
+            moments: moments, norms: norms, count: data.train.exampleCount)
+          {
+            output.line(line)
+          }
+        }
+      } else {
+        try collectively(output.collective) {
+          guard (output.collective?.rank ?? 0) == 0 else { return }
+          let local = try localStatistics(model: model, parameters: parameters, data: data.train)
+          guard let moments = local.moments else { return }
+          for line in try statisticsLines(
+            moments: moments, norms: local.norms, count: data.train.exampleCount)
+          {
+            output.line(line)
+          }
         }
       }
     }
@@ -410,7 +439,8 @@ struct Recipe: Codable, Sendable {
     return Outcome(
       reports: history.reports,
       trainAccuracy: classification
-        ? try model.accuracy(parameters: parameters, batch: data.train) : nil,
+        ? try trainingAccuracy(
+          model: model, parameters: parameters, data: data, collective: output.collective) : nil,
       testAccuracy: try data.test.flatMap {
         classification ? try model.accuracy(parameters: parameters, batch: $0) : nil
       },
@@ -421,16 +451,43 @@ struct Recipe: Codable, Sendable {
 }
 
 extension Recipe {
-  /// At the final parameters, over the training set in chunks of 1,024 examples (moments
-  /// merged): the trace of the per-example gradients' covariance, the variance of the mean of a
-  /// batch, the noise scale, and the examples with the largest gradients.
-  func statisticsSummary<Scalar: BLASScalar>(
-    model: some PerExampleGradientModel<Scalar>, parameters: [Scalar], data: Batch<Scalar>
-  ) throws -> [String] {
+  /// The fraction of the training examples the model classifies correctly, a piece at a time
+  /// (one piece in memory: the bits of `accuracy(parameters:batch:)`); with shards, the correct
+  /// examples of every rank summed.
+  func trainingAccuracy<Scalar: BLASScalar>(
+    model: some PerExampleGradientModel<Scalar>, parameters: [Scalar], data: LoadedData<Scalar>,
+    collective: (any ReductionCollective)?
+  ) throws -> Double {
+    var correct = 0.0
+    let count = { () throws -> Void in
+      try data.train.forEachPiece(maximumCount: 4096) { (_, piece) throws(MinibatchError) in
+        let fraction = try model.accuracy(parameters: parameters, batch: piece)
+        correct += (fraction * Double(piece.count)).rounded()
+      }
+    }
+    if data.isSharded, let collective {
+      try collectively(collective, count)
+      var total = [correct]
+      try collective.sum(&total)
+      correct = total[0]
+    } else {
+      try count()
+    }
+    return correct / Double(data.train.exampleCount)
+  }
+
+  /// At the final parameters, over the held training examples in chunks of 1,024 (moments
+  /// merged): the moments of the per-example gradients and the 5 largest gradient norms with
+  /// their examples (`nil` moments when none are held).
+  func localStatistics<Scalar: BLASScalar>(
+    model: some PerExampleGradientModel<Scalar>, parameters: [Scalar],
+    data: any ExampleSource<Scalar>
+  ) throws -> (moments: GradientMoments?, norms: [(index: Int, norm: Double)]) {
     var moments: GradientMoments?
     var norms: [(index: Int, norm: Double)] = []
-    for start in stride(from: 0, to: data.count, by: 1024) {
-      let rows = start..<min(data.count, start + 1024)
+    let held = data.heldExamples
+    for start in stride(from: held.lowerBound, to: held.upperBound, by: 1024) {
+      let rows = start..<min(held.upperBound, start + 1024)
       let (J, losses) = try model.perExampleGradients(
         parameters: parameters, batch: try data.gathering(rows))
       let part = try J.moments()
@@ -439,16 +496,34 @@ extension Recipe {
         gradients: J, losses: losses, largest: min(5, rows.count))
       norms += diagnostics.largestGradientNorms.map { (start + $0, diagnostics.gradientNorms[$0]) }
     }
-    guard let moments, data.count >= 2 else { return [] }
+    return (moments, Array(norms.sorted { $0.norm > $1.norm }.prefix(5)))
+  }
+
+  /// A rank's gathered norms: pairs of little-endian 64-bit words (index, norm's bits).
+  static func decodedNorms(_ bytes: [UInt8]) -> [(index: Int, norm: Double)] {
+    let words = stride(from: 0, to: bytes.count - 7, by: 8).map { offset in
+      bytes[offset..<(offset + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+    return stride(from: 0, to: words.count - 1, by: 2).map {
+      (Int(words[$0]), Double(bitPattern: words[$0 + 1]))
+    }
+  }
+
+  /// The trace of the per-example gradients' covariance, the variance of the mean of a batch,
+  /// the noise scale, and the examples with the largest gradients, over `count` examples.
+  func statisticsLines(
+    moments: GradientMoments, norms: [(index: Int, norm: Double)], count: Int
+  ) throws -> [String] {
+    guard count >= 2 else { return [] }
+    let varianceOfMean = try moments.varianceOfMean(batchSize: batchSize)
     let trace = moments.traceOfCovariance
     let gradientNorm = moments.mean.reduce(0) { $0 + $1 * $1 }
     let largest = norms.sorted { $0.norm > $1.norm }.prefix(5)
-    let varianceOfMean = try moments.varianceOfMean(batchSize: batchSize)
     return [
       String(
         format: "statistics at the final parameters (%d training examples): tr(Σ) = %.4g, "
           + "variance of a batch mean tr(Σ)/k = %.4g at k = %d, |G|² = %.4g, "
-          + "B_simple = tr(Σ)/|G|² = %.4g", data.count, trace,
+          + "B_simple = tr(Σ)/|G|² = %.4g", count, trace,
         varianceOfMean, batchSize, gradientNorm,
         trace / gradientNorm),
       "largest per-example gradients (row: norm): "

@@ -48,6 +48,77 @@
       try world.barrier()
     }
 
+    /// `--shard`: each rank maps only its rows of `.npy` inputs (the standardiser fitted across
+    /// the ranks, the training accuracy and `--statistics` summed over them) and the run ends
+    /// where the unsharded run ends, to rounding; a sharded run saved and resumed with `--shard`
+    /// ends where the straight sharded run ends.
+    @Test(arguments: [false, true])
+    func shardedNPYTrainsAsTheUnshardedRun(private isPrivate: Bool) throws {
+      var directory = ""
+      if world.rank == 0 {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+          "minibatch-mpi-shard-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        directory = url.path
+      }
+      directory = String(decoding: try world.gather(Array(directory.utf8))[0], as: UTF8.self)
+      let (x, y) = (directory + "/x.npy", directory + "/y.npy")
+      if world.rank == 0 {
+        var rng = SeededGenerator(seed: 11)
+        let rows = 203
+        let inputs: [Double] = (0..<rows).flatMap { _ in
+          let row: [Double] = rng.signedArray(count: 4)
+          return [row[0], 500 + row[1], row[2], row[3]]
+        }
+        let labels = (0..<rows).map { i in
+          inputs[4 * i] + inputs[4 * i + 2] > 0.3 ? 2.0 : inputs[4 * i] > -0.3 ? 1 : 0
+        }
+        try NPYFile.write(inputs, shape: [rows, 4], descr: "<f8", to: x)
+        try NPYFile.write(labels, shape: [rows], descr: "<i8", to: y)
+      }
+      try world.barrier()
+      let path = { (name: String) in directory + "/\(name).json" }
+      let common =
+        ["--train", x, "--train-labels", y, "--model", "mlp", "--hidden", "8", "--precision"]
+        + ["double", "--optimizer", "adam", "--seed", "3", "--constant-rate", "--mpi"]
+        + (isPrivate
+          ? ["--dp-clip-norm", "1", "--dp-noise-multiplier", "1", "--dp-noise-seed", "4"]
+          : ["--statistics"])
+      try MinibatchTrain.parse(common + ["--epochs", "3", "--shard", "--save", path("sharded")])
+        .run()
+      try MinibatchTrain.parse(common + ["--epochs", "3", "--save", path("whole")]).run()
+      try MinibatchTrain.parse(common + ["--epochs", "2", "--shard", "--save", path("resumed")])
+        .run()
+      try MinibatchTrain.parse(
+        ["--load", path("resumed"), "--train", x, "--train-labels", y, "--mpi", "--shard"]
+          + ["--epochs", "1", "--save", path("resumed")]
+      ).run()
+      try world.barrier()
+      if world.rank == 0 {
+        // Whatever happens here, rank 0 reaches the barrier below: the others wait there.
+        do {
+          let sharded = try SavedRun<Double, Adam<Double>>.read(from: path("sharded"))
+          let whole = try SavedRun<Double, Adam<Double>>.read(from: path("whole"))
+          let resumed = try SavedRun<Double, Adam<Double>>.read(from: path("resumed"))
+          #expect(
+            relativeError(sharded.checkpoint.parameters, whole.checkpoint.parameters) <= 1e-12,
+            "private \(isPrivate)")
+          #expect(
+            relativeError(resumed.checkpoint.parameters, sharded.checkpoint.parameters) <= 1e-12,
+            "private \(isPrivate): resumed")
+          let (s, w) = (sharded.savedStandardizer!, whole.savedStandardizer!)
+          #expect(
+            relativeError(s.means, w.means) <= 1e-14 && relativeError(s.scales, w.scales) <= 1e-12)
+          #expect(sharded.checkpoint.nextEpoch == 3 && resumed.checkpoint.nextEpoch == 3)
+          #expect(sharded.trainingExampleCount == 203)
+        } catch {
+          Issue.record("rank 0: \(error)")
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+      }
+      try world.barrier()
+    }
+
     /// Ranks that read different files at the same path stop together with the same refusal;
     /// `--statistics` runs with `--mpi` (the noise scale of the global batch).
     @Test func differentDataStopsEveryRankAndStatisticsRun() throws {

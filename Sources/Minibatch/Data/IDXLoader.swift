@@ -22,10 +22,14 @@ func fileBytes(_ path: String) throws(MinibatchError) -> [UInt8] {
 /// that is not: ``MinibatchError/nonIntegerLabel(index:value:classCount:)`` for a value that is
 /// not an integer (0.5, NaN, beyond `Int`), with the value itself;
 /// ``MinibatchError/labelOutOfRange(index:label:classCount:)`` for an integer outside the classes.
-func classLabels(_ values: [Double], classCount: Int) throws(MinibatchError) -> [Int] {
+/// Errors number the values from `firstIndex` (a piece of a longer file).
+func classLabels(
+  _ values: some Collection<Double>, classCount: Int, firstIndex: Int = 0
+) throws(MinibatchError) -> [Int] {
   var labels: [Int] = []
   labels.reserveCapacity(values.count)
-  for (index, value) in values.enumerated() {
+  for (offset, value) in values.enumerated() {
+    let index = firstIndex + offset
     guard let label = Int(exactly: value) else {
       throw .nonIntegerLabel(index: index, value: value, classCount: classCount)
     }

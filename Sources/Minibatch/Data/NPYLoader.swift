@@ -18,90 +18,34 @@ public enum NPYLoader {
 
   /// ``read(path:)`` on a file's bytes (`path` only names the file in errors).
   static func read(bytes: [UInt8], path: String) throws(MinibatchError) -> NumericArray {
-    func malformed(_ offset: Int, _ problem: String) -> MinibatchError {
-      .fileUnreadable(path: path, reason: "not a .npy file: byte \(offset): \(problem)")
-    }
-    let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
-    guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
-      throw malformed(0, "no \\x93NUMPY magic string")
-    }
-    let major = bytes[6]
-    guard (1...3).contains(major) else { throw malformed(6, "unknown format version \(major)") }
-    let lengthBytes = major == 1 ? 2 : 4
-    guard bytes.count >= 8 + lengthBytes else { throw malformed(8, "the header length is cut") }
-    let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
-    let headerStart = 8 + lengthBytes
-    guard bytes.count >= headerStart + headerLength else {
-      throw malformed(bytes.count, "the file ends inside the \(headerLength)-byte header")
-    }
-    let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-    func value(of key: String) -> Substring? {
-      guard let range = header.range(of: "'\(key)':") else { return nil }
-      return header[range.upperBound...].drop { $0 == " " }
-    }
-    guard let descrField = value(of: "descr"), descrField.first == "'",
-      let descrEnd = descrField.dropFirst().firstIndex(of: "'")
-    else { throw malformed(headerStart, "the header has no 'descr'") }
-    let descr = String(descrField[descrField.index(after: descrField.startIndex)..<descrEnd])
-    guard let orderField = value(of: "fortran_order") else {
-      throw malformed(headerStart, "the header has no 'fortran_order'")
-    }
-    let fortran = orderField.hasPrefix("True")
-    guard let shapeField = value(of: "shape"), shapeField.first == "(",
-      let shapeEnd = shapeField.firstIndex(of: ")")
-    else { throw malformed(headerStart, "the header has no 'shape'") }
-    let shapeText = shapeField[shapeField.index(after: shapeField.startIndex)..<shapeEnd]
-    let shape = shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      .filter { !$0.isEmpty }.map { Int($0) }
-    guard shape.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-      throw malformed(headerStart, "shape (\(shapeText)) is not a list of sizes")
-    }
-    let extents = shape.map { $0! }
-    // descr: byte order ('<', '>', '|', '='), kind ('f', 'i', 'u'), size in bytes.
-    guard descr.count >= 3, let size = Int(descr.dropFirst(2)),
-      let order = descr.first, "<>|=".contains(order)
-    else { throw malformed(headerStart, "unsupported element type '\(descr)'") }
-    let kind = descr[descr.index(after: descr.startIndex)]
-    let supported =
-      (kind == "f" && (size == 4 || size == 8))
-      || ("iu".contains(kind) && [1, 2, 4, 8].contains(size))
-    guard supported else {
-      throw malformed(headerStart, "unsupported element type '\(descr)' (floats and integers only)")
-    }
-    guard let (count, _) = checkedCounts(extents) else {
-      throw malformed(headerStart, "shape \(extents) overflows")
-    }
-    try validateAllocation(count: count, stride: MemoryLayout<Double>.stride, of: ".npy \(path)")
-    let dataStart = headerStart + headerLength
-    let available = bytes.count - dataStart
-    guard available >= count * size else {
-      throw malformed(bytes.count, "the file ends after \(available) of \(count * size) data bytes")
-    }
-    guard available == count * size else {
-      throw malformed(dataStart + count * size, "\(available - count * size) bytes after the data")
-    }
-    let bigEndian = order == ">"
-    var values = (0..<count).map { index -> Double in
-      let offset = dataStart + index * size
-      let raw = (0..<size).reduce(UInt64(0)) { result, byte in
-        let shift = bigEndian ? 8 * (size - 1 - byte) : 8 * byte
-        return result | UInt64(bytes[offset + byte]) << shift
-      }
-      switch (kind, size) {
-      case ("f", 4): return Double(Float(bitPattern: UInt32(raw)))
-      case ("f", _): return Double(bitPattern: raw)
-      case ("u", _): return Double(raw)
-      case ("i", 1): return Double(Int8(bitPattern: UInt8(raw)))
-      case ("i", 2): return Double(Int16(bitPattern: UInt16(raw)))
-      case ("i", 4): return Double(Int32(bitPattern: UInt32(raw)))
-      default: return Double(Int64(bitPattern: raw))
+    let result: Result<NumericArray, MinibatchError> = bytes.withUnsafeBytes { file in
+      do throws(MinibatchError) { return .success(try read(file, path: path)) } catch {
+        return .failure(error)
       }
     }
-    if fortran && extents.count > 1 {
+    return try result.get()
+  }
+
+  /// ``read(path:)`` on a file's bytes.
+  static func read(
+    _ file: UnsafeRawBufferPointer, path: String
+  ) throws(MinibatchError) -> NumericArray {
+    let header = try NPYHeader(file, path: path)
+    try validateAllocation(
+      count: header.count, stride: MemoryLayout<Double>.stride, of: ".npy \(path)")
+    try header.validateLength(file.count, path: path)
+    var values = [Double](repeating: 0, count: header.count)
+    values.withUnsafeMutableBufferPointer { out in
+      header.decode(
+        file.baseAddress.map { $0 + header.dataStart }, count: header.count,
+        into: out.baseAddress)
+    }
+    let extents = header.shape
+    if header.fortranOrder && extents.count > 1 {
       // Column-major to row-major: the first index varies fastest in the file.
-      var rowMajor = [Double](repeating: 0, count: count)
+      var rowMajor = [Double](repeating: 0, count: header.count)
       var index = [Int](repeating: 0, count: extents.count)
-      for position in 0..<count {
+      for position in 0..<header.count {
         var target = 0
         for d in 0..<extents.count { target = target * extents[d] + index[d] }
         rowMajor[target] = values[position]

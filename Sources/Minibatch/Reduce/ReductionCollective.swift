@@ -42,9 +42,7 @@ extension ReductionCollective {
   /// `⌊count·rank/size⌋ ..< ⌊count·(rank + 1)/size⌋`. The slices differ in length by at most
   /// one; with more ranks than items some are empty (and all are for `count ≤ 0`).
   public func slice(of count: Int) -> Range<Int> {
-    let count = max(0, count)
-    let bounds = { (r: Int) in Int((Double(count) * Double(r) / Double(size)).rounded(.down)) }
-    return rank + 1 == size ? bounds(rank)..<count : bounds(rank)..<bounds(rank + 1)
+    contiguousShare(of: count, part: rank, parts: size)
   }
 
   /// The collective check every distributed entry point makes before its first sum: each rank

@@ -273,6 +273,92 @@ import Testing
     }
   }
 
+  /// The memory-mapped source on the same mutated files, written to disk, as inputs and as
+  /// targets: it maps what the loader reads — with the rows the loader returns, bit for bit —
+  /// and refuses what the loader refuses (and Fortran-order files of more than one axis, whose
+  /// rows are not contiguous); it never traps, and never allocates what a header claims.
+  @Test func mappedNPYFilesAgreeWithTheLoader() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "minibatch-fuzz-mapped-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    /// One-feature inputs or labels of `rows` rows, written once per count.
+    var written: [String: String] = [:]
+    func file(_ name: String, rows: Int, value: Double) -> String {
+      if let path = written["\(name)-\(rows)"] { return path }
+      let path = directory.appendingPathComponent("\(name)-\(rows).npy").path
+      let bytes = Self.npy(
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (\(rows),), }",
+        Self.littleEndian([Double](repeating: value, count: rows)))
+      try? Data(bytes).write(to: URL(fileURLWithPath: path))
+      written["\(name)-\(rows)"] = path
+      return path
+    }
+    func outcome(_ body: () throws -> Batch<Double>) -> Batch<Double>? { try? body() }
+    Self.forEverySeed("mapped npy") { seed, rng throws(MinibatchError) in
+      var (header, data, version) = Self.npyBases.randomElement(using: &rng)!
+      if Bool.random(using: &rng),
+        let range = header.range(of: #"\([^)]*\)"#, options: .regularExpression)
+      {
+        header.replaceSubrange(range, with: Self.awkwardShapes.randomElement(using: &rng)!)
+      }
+      let bytes = Self.mutated(Self.npy(header, data, version: version), using: &rng)
+      let path = directory.appendingPathComponent("fuzz-\(seed).npy").path
+      guard (try? Data(bytes).write(to: URL(fileURLWithPath: path))) != nil else { return }
+      defer { try? FileManager.default.removeItem(atPath: path) }
+      let parsed = bytes.withUnsafeBytes { try? NPYHeader($0, path: path) }
+      let rowMajor = parsed?.isRowMajor ?? true
+      let rows = parsed.map { $0.shape.first ?? 1 } ?? 3
+      let count = parsed?.count ?? 3
+      guard rows <= 4096, count <= 4096 else {
+        // Only the header and the file's length are read for a huge shape: a refusal.
+        let labels = file("labels", rows: 3, value: 0)
+        let mapped = outcome {
+          try MemoryMappedNPY<Double>(inputs: path, labels: labels, classCount: 2).gathering([0])
+        }
+        #expect(mapped == nil, "mapped npy seed \(seed): a huge shape was mapped")
+        return
+      }
+      // As inputs, with one label per row.
+      let labels = file("labels", rows: rows, value: 1)
+      let loaded = outcome {
+        try NPYLoader.load(Double.self, inputs: path, labels: labels, classCount: 2)
+      }
+      let mapped = outcome {
+        let source = try MemoryMappedNPY<Double>(inputs: path, labels: labels, classCount: 2)
+        return try source.gathering(source.heldExamples)
+      }
+      if let mapped {
+        #expect(mapped == loaded, "mapped npy seed \(seed): rows differ from the loader's")
+      } else if loaded != nil {
+        #expect(!rowMajor, "mapped npy seed \(seed): the loader reads what the map refuses")
+      }
+      // As real-valued targets of one-feature inputs, and as labels.
+      let valueInputs = file("inputs", rows: rows, value: 0.5)
+      let loadedValues = outcome {
+        try NPYLoader.load(Double.self, inputs: valueInputs, values: path)
+      }
+      let mappedValues = outcome {
+        let source = try MemoryMappedNPY<Double>(inputs: valueInputs, values: path)
+        return try source.gathering(source.heldExamples)
+      }
+      #expect(
+        mappedValues == loadedValues || (mappedValues == nil && !rowMajor),
+        "mapped npy seed \(seed): values differ from the loader's")
+      let labelInputs = file("inputs", rows: count, value: 0.25)
+      let loadedLabels = outcome {
+        try NPYLoader.load(Double.self, inputs: labelInputs, labels: path, classCount: 4)
+      }
+      let mappedLabels = outcome {
+        let source = try MemoryMappedNPY<Double>(inputs: labelInputs, labels: path, classCount: 4)
+        return try source.gathering(source.heldExamples)
+      }
+      #expect(
+        mappedLabels == loadedLabels || (mappedLabels == nil && !rowMajor),
+        "mapped npy seed \(seed): labels differ from the loader's")
+    }
+  }
+
   // MARK: - CSV
 
   static let csvBases = [

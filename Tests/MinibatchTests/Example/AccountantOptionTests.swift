@@ -35,9 +35,9 @@
           delta: 1e-5, perLayer: false, noiseSeed: 3, accountant: accountant)
         return try recipe.run(data)
       }
-      let q = 64.0 / Double(data.train.count)
+      let q = 64.0 / Double(data.train.exampleCount)
       let steps =
-        try BatchSampler(exampleCount: data.train.count, poissonRate: q, seed: 0)
+        try BatchSampler(exampleCount: data.train.exampleCount, poissonRate: q, seed: 0)
         .batchesPerEpoch * 2
       let byDefault = try run(nil, target: nil)
       let byRDP = try run(.rdp, target: nil)

@@ -70,8 +70,36 @@ import Testing
     _ = (train, test, model, trainer, w, batch, J, losses, g, small, trainD, report)  // generated: the values shown
   }
 
-  /// README.md, the block at line 379.
-  @Test func readmeBlock3() throws {
+  /// README.md, the block at line 419 (compiled, not run: MPI_Init belongs under mpirun).
+  func readmeBlock3() throws {
+
+    // x.npy: np.save("x.npy", x.astype(np.float32)), shape (N, 784); y.npy: N labels.
+    let data = try MemoryMappedNPY<Float>(inputs: "x.npy", labels: "y.npy", classCount: 10)
+    let model = try MultilayerPerceptron<Float>(layerSizes: [data.featureCount, 256, 10])
+    var trainer = MinibatchTrainer(
+      model: model, optimizer: try Adam<Float>(),
+      sampler: try BatchSampler(exampleCount: data.exampleCount, batchSize: 256, seed: 0),
+      schedule: .constant(1e-3))
+    var w = model.initialParameters(seed: 0)
+    let standardizer = try Standardizer(fitting: data)          // two passes over the file
+    try trainer.train(parameters: &w, data: data.standardized(by: standardizer), epochs: 1)
+
+    // Under mpirun, each rank maps only its rows:
+    let world = try MPIEnvironment.initialize()
+    let shard = try MemoryMappedNPY<Float>(
+      inputs: "x.npy", labels: "y.npy", classCount: 10, shard: world.rank, of: world.size)
+    let shared = try Standardizer(fitting: shard, across: world)   // the same bits on every rank
+    var distributed = MinibatchTrainer(
+      model: model, optimizer: try Adam<Float>(),
+      sampler: try BatchSampler(exampleCount: shard.exampleCount, batchSize: 256, seed: 0),
+      schedule: .constant(1e-3), collective: world)
+    try distributed.train(parameters: &w, data: shard.standardized(by: shared), epochs: 1)
+
+    _ = (data, model, trainer, w, standardizer, world, shard, shared, distributed)  // generated: the values shown
+  }
+
+  /// README.md, the block at line 493.
+  @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
     let cnn = try Sequential<Float>(
@@ -97,8 +125,8 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 495.
-  @Test func readmeBlock4() throws {
+  /// README.md, the block at line 609.
+  @Test func readmeBlock5() throws {
 
     // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.32913 by RDP).
     var accountant = try PLDAccountant()                  // discretization 1e-4, pessimistic
@@ -116,8 +144,8 @@ import Testing
     _ = (accountant, epsilon, delta, sigma)  // generated: the values shown
   }
 
-  /// README.md, the block at line 539.
-  @Test func readmeBlock5() throws {
+  /// README.md, the block at line 653.
+  @Test func readmeBlock6() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
     let model = try SoftmaxRegression<Float>(inputCount: 64, classCount: 10)
@@ -137,8 +165,8 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 652 (compiled, not run: MPI_Init belongs under mpirun).
-  func readmeBlock6() throws {
+  /// README.md, the block at line 776 (compiled, not run: MPI_Init belongs under mpirun).
+  func readmeBlock7() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
     let model = try MultilayerPerceptron<Float>(layerSizes: [64, 32, 10])
