@@ -45,7 +45,8 @@ extension MinibatchTrainer {
   /// flag per rank]` first, so that a rank whose local work threw makes every rank throw
   /// ``MinibatchError/failedOnRank(rank:reason:)`` (the reasons travel in one more
   /// ``ReductionCollective/gather(_:)``) and a non-finite loss stops every rank, before anything
-  /// is reduced; then the raw state's `allreduce`.
+  /// is reduced; then the raw state's sum (the accumulators' `allreduce` without its agreement
+  /// check, which the set-up made once for every step).
   mutating func step(
     _ indices: ArraySlice<Int>, data: some ExampleSource<Scalar>, exampleWeights: [Scalar]?,
     setup: TrainingSetup, privacy: inout PrivateEpoch?, noiseScale: inout NoiseScaleAverage?,
@@ -93,10 +94,10 @@ extension MinibatchTrainer {
     if let collective {
       do throws(MinibatchError) {
         if case .weighted(var accumulator) = state.sums {
-          try accumulator.allreduce(over: collective)
+          try accumulator.sumAcrossRanks(over: collective)
           state.sums = .weighted(accumulator)
         }
-        try state.noiseStatistics?.allreduce(over: collective)
+        try state.noiseStatistics?.sumAcrossRanks(over: collective)
       } catch {
         throw position.translating(error, as: "gradient")
       }
@@ -118,7 +119,7 @@ extension MinibatchTrainer {
         sum: sum.isEmpty ? filled(0, count: model.parameterCount) : sum,
         clippedExamples: state.totals.clippedExamples)
       do throws(MinibatchError) {
-        if let collective { try clipped.allreduce(over: collective) }
+        if let collective { try clipped.sumAcrossRanks(over: collective) }
         gradient = try epoch.privateGradient(clippedSum: clipped.sum, parallelism: parallelism)
       } catch {
         throw position.translating(error)
