@@ -175,7 +175,7 @@ extension ClippedSum {
   /// afterwards (``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``
   /// with a ``GaussianNoise`` every rank seeded alike, ``GaussianNoise/init(sharedAcross:)``).
   /// The collective agreement check (`n` and the scalar type) comes first, then
-  /// ``sumAcrossRanks(over:)``.
+  /// `sumAcrossRanks(over:)`.
   ///
   /// - Throws, on every rank alike (nothing changed):
   ///   ``MinibatchError/inconsistentAcrossRanks(quantity:values:)`` when `n` or the scalar type

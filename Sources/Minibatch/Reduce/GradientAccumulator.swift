@@ -217,7 +217,7 @@ extension GradientAccumulator {
   /// weighted correctly.
   ///
   /// First the collective agreement check (one gather: `n`, scalar type and tracked statistics
-  /// equal on every rank), then ``sumAcrossRanks(over:)``: the state `[S (n), V, m, Q]` is one
+  /// equal on every rank), then `sumAcrossRanks(over:)`: the state `[S (n), V, m, Q]` is one
   /// contiguous vector of `n + 3` Doubles (Float gradients too; `n + 4` with moments, for `V₂`)
   /// summed by one ``ReductionCollective/sum(_:)``. Moments take a second sum of `n`: with the
   /// global mean `μ = S/V`, each rank adds `M2_r + V_r·(μ_r − μ)²` (the parallel-axis form of

@@ -142,7 +142,7 @@ public struct GradientMoments: Sendable, Equatable {
 
 extension GradientMoments {
   /// Replaces this rank's moments by those of the union of every rank's examples: the collective
-  /// agreement check on `n`, then ``sumAcrossRanks(over:)`` (its two sums). A rank whose batch
+  /// agreement check on `n`, then `sumAcrossRanks(over:)` (its two sums). A rank whose batch
   /// was empty passes moments with `V = 0` (from a batch whose weights are all 0, or
   /// ``empty(parameterCount:)``).
   ///
