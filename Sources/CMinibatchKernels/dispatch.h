@@ -20,31 +20,44 @@ enum isa { ISA_BASELINE, ISA_V3, ISA_V4 };
 #define V3 __attribute__((target("arch=x86-64-v3")))
 #endif
 
-/// The best instruction set this machine supports (`__builtin_cpu_supports`; cheap).
+/// The instruction set the kernels run with: the best this machine supports
+/// (`__builtin_cpu_supports`), lowered by the environment variable `MINIBATCH_KERNELS_ISA`
+/// (`baseline`, `x86-64-v3`, `x86-64-v4`) when it is set; read once.
 enum isa minibatch_detected_isa(void);
 
-/// One kernel's entry point: the body for each instruction set, and the one chosen on first use.
-/// `params` is the parenthesised parameter list, `args` the same names as an argument list.
+/// The calling thread's override, or −1 (tests force the baseline bodies with it).
+extern _Thread_local int minibatch_thread_isa;
+
+/// One kernel's entry point: the body for each instruction set, and the one chosen on first use
+/// (or the calling thread's override). `params` is the parenthesised parameter list, `args` the
+/// same names as an argument list. Kernels that return a value use MINIBATCH_DISPATCH_RETURNING.
 #ifdef MINIBATCH_X86
-#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args)                             \
-  V4 static void name##_v4 params { name##_body args; }                              \
-  V3 static void name##_v3 params { name##_body args; }                              \
-  static void name##_baseline params { name##_body args; }                           \
-  typedef void(*name##_fn) params;                                                   \
-  static _Atomic(name##_fn) name##_chosen = NULL;                                    \
-  void minibatch_##name params {                                                     \
-    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);        \
-    if (f == NULL) {                                                                 \
-      enum isa isa = minibatch_detected_isa();                                       \
-      f = isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
-      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                \
-    }                                                                                \
-    f args;                                                                          \
+#define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args)                         \
+  V4 static ret name##_v4 params { return name##_body args; }                         \
+  V3 static ret name##_v3 params { return name##_body args; }                         \
+  static ret name##_baseline params { return name##_body args; }                      \
+  typedef ret(*name##_fn) params;                                                     \
+  static name##_fn name##_for(int isa) {                                              \
+    return isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
+  }                                                                                   \
+  static _Atomic(name##_fn) name##_chosen = NULL;                                     \
+  ret minibatch_##name params {                                                       \
+    if (__builtin_expect(minibatch_thread_isa >= 0, 0))                               \
+      return name##_for(minibatch_thread_isa) args;                                   \
+    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
+    if (f == NULL) {                                                                  \
+      f = name##_for(minibatch_detected_isa());                                       \
+      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                 \
+    }                                                                                 \
+    return f args;                                                                    \
   }
 #else
-#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \
-  void minibatch_##name params { name##_body args; }
+#define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args) \
+  ret minibatch_##name params { return name##_body args; }
 #endif
+
+#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \
+  MINIBATCH_DISPATCH_RETURNING(void, name, params, args)
 
 #define MINIBATCH_DISPATCH(name, type) \
   MINIBATCH_DISPATCH_SIGNATURE(name, (const type *x, type *y, size_t n), (x, y, n))

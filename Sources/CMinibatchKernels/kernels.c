@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 MINIBATCH_INLINE void tanh_f32_body(const float *x, float *y, size_t n) {
@@ -79,7 +80,9 @@ MINIBATCH_INLINE void tanh_f64_body(const double *x, double *y, size_t n) {
 
 // MARK: - Instruction sets
 
-enum isa minibatch_detected_isa(void) {
+_Thread_local int minibatch_thread_isa = -1;
+
+static enum isa supported_isa(void) {
 #ifdef MINIBATCH_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("x86-64-v4")) return ISA_V4;
@@ -88,16 +91,48 @@ enum isa minibatch_detected_isa(void) {
   return ISA_BASELINE;
 }
 
-const char *minibatch_kernels_isa(void) {
+/// `MINIBATCH_KERNELS_ISA`: `baseline`, `x86-64-v3` or `x86-64-v4`; −1 when unset or unknown.
+static int requested_isa(void) {
+  const char *value = getenv("MINIBATCH_KERNELS_ISA");
+  if (value == NULL) return -1;
+  if (strcmp(value, "baseline") == 0 || strcmp(value, "x86-64") == 0) return ISA_BASELINE;
+  if (strcmp(value, "x86-64-v3") == 0 || strcmp(value, "avx2") == 0) return ISA_V3;
+  if (strcmp(value, "x86-64-v4") == 0 || strcmp(value, "avx512") == 0) return ISA_V4;
+  return -1;
+}
+
+enum isa minibatch_detected_isa(void) {
+  static _Atomic int chosen = -1;
+  int isa = atomic_load_explicit(&chosen, memory_order_relaxed);
+  if (isa < 0) {
+    isa = supported_isa();
+    int requested = requested_isa();
+    if (requested >= 0 && requested < isa) isa = requested;
+    atomic_store_explicit(&chosen, isa, memory_order_relaxed);
+  }
+  return (enum isa)isa;
+}
+
+static const char *isa_name(int isa) {
 #ifdef MINIBATCH_X86
-  switch (minibatch_detected_isa()) {
+  switch (isa) {
     case ISA_V4: return "x86-64-v4 (AVX-512)";
     case ISA_V3: return "x86-64-v3 (AVX2, FMA)";
     default: return "x86-64 (SSE2)";
   }
 #else
+  (void)isa;
   return "portable";
 #endif
+}
+
+const char *minibatch_kernels_isa(void) { return isa_name(minibatch_detected_isa()); }
+
+int minibatch_kernels_isa_level(void) { return (int)minibatch_detected_isa(); }
+
+void minibatch_kernels_set_thread_isa(int level) {
+  int supported = (int)minibatch_detected_isa();
+  minibatch_thread_isa = level < 0 ? -1 : level > supported ? supported : level;
 }
 
 MINIBATCH_DISPATCH(tanh_f32, float)

@@ -4,6 +4,7 @@
 #define MINIBATCH_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// y[i] = tanh(x[i]) for i < n (x and y may be the same array).
 void minibatch_tanh_f32(const float *x, float *y, size_t n);
@@ -29,6 +30,23 @@ void minibatch_complex_power_f64(size_t n, double *re, double *im, double expone
 /// entry is positive; entries ≤ 0 are skipped).
 void minibatch_log_moment_generating_f64(const double *p, size_t n, const double *orders,
                                          size_t count, double *out);
+
+/// Gaussian noise added in place: x[i] ← (x[i] + sigma·z_i)·scale for i < n, each z_i a
+/// standard normal draw (a 256-layer ziggurat with the exact tail), rounded to x's type. The
+/// eight lanes that supply the bits are seeded from state[4] (xoshiro256**, advanced by 32
+/// words). Returns how many results are not finite. The draws are the same on every
+/// instruction set.
+size_t minibatch_noise_add_f32(uint64_t *state, float *x, size_t n, double sigma, double scale);
+size_t minibatch_noise_add_f64(uint64_t *state, double *x, size_t n, double sigma, double scale);
+/// x[i] ← (sigma·z_i)·scale for i < n, the draws minibatch_noise_add_f64 makes; returns 0.
+size_t minibatch_normal_draws(uint64_t *state, double *x, size_t n, double sigma, double scale);
+
+/// The instruction set's level (0 baseline, 1 x86-64-v3, 2 x86-64-v4).
+int minibatch_kernels_isa_level(void);
+
+/// The calling thread's kernels run at `level` (clamped to what the machine supports) until it
+/// is set to −1; for tests that compare the baseline bodies with the vector ones.
+void minibatch_kernels_set_thread_isa(int level);
 
 /// The instruction set the kernels run with on this machine: "x86-64-v4 (AVX-512)",
 /// "x86-64-v3 (AVX2, FMA)" or "x86-64 (SSE2)"; "portable" elsewhere.

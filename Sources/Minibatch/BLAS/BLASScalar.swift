@@ -82,6 +82,15 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
   /// 4 ulp of libm's `tanh` (3 measured; tested); `x` and `y` may be the same buffer.
   @_spi(Benchmark) static func tanh(
     _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+
+  /// `x[i] ← Self((Double(x[i]) + standardDeviation·z_i)·scale)` for `count` entries, each
+  /// `z_i` a standard normal draw of the C kernel (``Kernels``: eight xoshiro256** lanes seeded
+  /// from `state`, which advances by 32 words, and a 256-layer ziggurat with the exact tail).
+  /// Returns how many results are not finite.
+  @_spi(Benchmark) static func addGaussianNoise(
+    _ x: UnsafeMutablePointer<Self>, count: Int, standardDeviation: Double, scale: Double,
+    state: inout (UInt64, UInt64, UInt64, UInt64)
+  ) -> Int
 }
 
 // The compiler wants a default for every `@_spi` requirement. Float and Double implement each
@@ -127,6 +136,11 @@ extension BLASScalar {
   @_spi(Benchmark) public static func tanh(
     _ x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int
   ) { notBLAS() }
+
+  @_spi(Benchmark) public static func addGaussianNoise(
+    _ x: UnsafeMutablePointer<Self>, count: Int, standardDeviation: Double, scale: Double,
+    state: inout (UInt64, UInt64, UInt64, UInt64)
+  ) -> Int { notBLAS() }
 }
 
 /// The unreachable default of a BLAS requirement.

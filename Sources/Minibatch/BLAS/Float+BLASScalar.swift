@@ -84,4 +84,16 @@ extension Float: BLASScalar {
   ) {
     minibatch_tanh_f32(x, y, count)
   }
+
+  @_spi(Benchmark) public static func addGaussianNoise(
+    _ x: UnsafeMutablePointer<Float>, count: Int, standardDeviation: Double, scale: Double,
+    state: inout (UInt64, UInt64, UInt64, UInt64)
+  ) -> Int {
+    withUnsafeMutableBytes(of: &state) { words in
+      Int(
+        minibatch_noise_add_f32(
+          words.baseAddress!.assumingMemoryBound(to: UInt64.self), x, count, standardDeviation,
+          scale))
+    }
+  }
 }

@@ -1,14 +1,23 @@
+import CMinibatchKernels
 import Foundation
 
 /// Standard normal draws for DP-SGD's noise, reproducible from a seed or seeded by the operating
 /// system.
 ///
-/// Draws come from the **ziggurat method** (Marsaglia and Tsang 2000, in Doornik's 2005 form with
-/// 128 layers): one 64-bit draw picks a layer (7 bits) and a signed 53-bit uniform `u`; `u·x_i`
-/// is returned at once when it lies inside the layer's rectangle (about 98.8 % of draws, a
-/// multiply and a compare: the noise of a 200,000-parameter step costs well under a millisecond),
-/// otherwise a wedge test with `exp`, or Marsaglia's exact tail beyond `r = 3.4426…` with `log`.
-/// The distribution is exactly `N(0, 1)` up to rounding; nothing is truncated.
+/// Both ways of drawing use the **ziggurat method** (Marsaglia and Tsang 2000): a 64-bit word
+/// picks a layer and a signed uniform `u`; `u·x_i` is returned at once when it lies inside the
+/// layer's rectangle (about 98.7 % of draws: a multiply and a compare), otherwise a wedge test
+/// with `exp`, or Marsaglia's exact tail beyond `r` with `log`. The distribution is exactly
+/// `N(0, 1)` up to rounding; nothing is truncated.
+///
+/// - **In bulk** (``draws(count:standardDeviation:)``, the noise of
+///   ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``): the
+///   C kernel `minibatch_noise_add_*` at the machine's vector width — eight xoshiro256** lanes
+///   side by side, seeded from this generator (32 words), and a 256-layer ziggurat; entry `i`
+///   takes its word from lane `i mod 8`. The draws are the same on every instruction set (integer
+///   work, one rounded multiply, and a slow path compiled once).
+/// - **One at a time** (``nextStandardNormal()``): Doornik's 128-layer form in Swift, on this
+///   generator's own sequence.
 ///
 /// - **With a seed**: ``SeededGenerator`` (xoshiro256**, seeded through SplitMix64) supplies the
 ///   bits. The same seed gives the same draws on every run (and on every machine whose C library
@@ -175,7 +184,11 @@ public struct GaussianNoise: Sendable {
     generator = SeededGenerator(state: state)
   }
 
-  /// `count` draws from `N(0, standardDeviation²)`.
+  /// The number of chunks of ``forEachChunk(count:parallelism:_:)`` over `count` entries.
+  static func chunkCount(_ count: Int) -> Int { (count + chunkSize - 1) / chunkSize }
+
+  /// `count` draws from `N(0, standardDeviation²)`, in bulk (the vector kernel; this generator
+  /// advances by 32 words, whatever `count` is).
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a negative count or a
   ///   standard deviation that is not finite and `≥ 0`.
@@ -186,8 +199,15 @@ public struct GaussianNoise: Sendable {
     try validateArgument(
       standardDeviation, named: "standard deviation", expected: "finite and ≥ 0",
       standardDeviation.isFinite && standardDeviation >= 0)
-    let table = Ziggurat.shared
-    return (0..<count).map { _ in standardDeviation * nextStandardNormal(using: table) }
+    guard count > 0 else { return [] }
+    return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+      withUnsafeMutableBytes(of: &generator.state) { words in
+        _ = minibatch_normal_draws(
+          words.baseAddress!.assumingMemoryBound(to: UInt64.self), buffer.baseAddress!, count,
+          standardDeviation, 1)
+      }
+      initialized = count
+    }
   }
 }
 
