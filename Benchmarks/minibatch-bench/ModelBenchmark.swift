@@ -1,5 +1,5 @@
 import Foundation
-import Minibatch
+@_spi(Benchmark) import Minibatch
 
 /// One model case of the pipeline table, every kernel timed in the same rounds as the plain
 /// backward pass, so each ratio is paired (both sides saw the same machine state):
@@ -31,6 +31,8 @@ struct ModelCase {
   /// `factored` (the factored training step) for the training-step rows.
   var baselineName = "plain"
   var baseline: Timing
+  /// Ratios of two of the kernels, paired per round: (name, numerator / denominator, timing).
+  var kernelRatios: [(name: String, ratio: Timing)] = []
 
   var json: [String] {
     timings.map { kernel, seconds, paired in
@@ -48,7 +50,114 @@ struct ModelCase {
         ]
       }
       return jsonObject(fields)
+    } + kernelRatios.map { name, ratio in
+      jsonObject([
+        ("kernel", "\"\(model)-\(name)\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
+        ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(ratio.minimum)"),
+        ("seconds_median", "\(ratio.median)"), ("paired_ratio_min", "\(ratio.minimum)"),
+        ("paired_ratio_median", "\(ratio.median)"),
+      ])
     }
+  }
+}
+
+/// The BLAS calls of the plain step of a dense network `[d, h₁, …, m]` on `k` examples, and
+/// nothing else (no activation, loss or copy): forward `Z_l = A_{l−1}W_lᵀ`; backward
+/// `∇W_l = Δ_lᵀA_{l−1}`, `∇b_l = Δ_lᵀ1` and, below the top layer, `Δ_{l−1} = Δ_lW_l`. What
+/// `meanLossAndGradient` cannot do faster than; the ratio to it is what our own code adds.
+func denseBLASCalls<Scalar: BLASScalar>(
+  _: Scalar.Type, layerSizes: [Int], k: Int
+) -> () -> Void {
+  let layers = Array(zip(layerSizes, layerSizes.dropFirst()))
+  var activations = layerSizes.map { [Scalar](repeating: 0.01, count: k * $0) }
+  let weights = layers.map { [Scalar](repeating: 0.01, count: $0.0 * $0.1) }
+  var gradients = weights
+  var biases = layers.map { [Scalar](repeating: 0, count: $0.1) }
+  let ones = [Scalar](repeating: 1, count: k)
+  return {
+    for (l, (input, output)) in layers.enumerated() {
+      activations[l].withUnsafeBufferPointer { a in
+        weights[l].withUnsafeBufferPointer { w in
+          activations[l + 1].withUnsafeMutableBufferPointer { z in
+            if output == 1 {  // as the models do: a GEMV for a single output
+              Scalar.gemv(
+                transpose: false, m: k, n: input, alpha: 1, a: a.baseAddress!, lda: input,
+                x: w.baseAddress!, incx: 1, beta: 0, y: z.baseAddress!, incy: 1)
+              return
+            }
+            Scalar.gemm(
+              transposeA: false, transposeB: true, m: k, n: output, k: input, alpha: 1,
+              a: a.baseAddress!, lda: input, b: w.baseAddress!, ldb: input, beta: 0,
+              c: z.baseAddress!, ldc: output)
+          }
+        }
+      }
+    }
+    // The top layer's Δ stands in the last activations' buffer; each Δ_{l−1} overwrites A_{l−1}'s
+    // copy in `deltas`.
+    var deltas = activations
+    for (l, (input, output)) in layers.enumerated().reversed() {
+      deltas[l + 1].withUnsafeBufferPointer { d in
+        activations[l].withUnsafeBufferPointer { a in
+          gradients[l].withUnsafeMutableBufferPointer { g in
+            if output == 1 {
+              Scalar.gemv(
+                transpose: true, m: k, n: input, alpha: 1, a: a.baseAddress!, lda: input,
+                x: d.baseAddress!, incx: 1, beta: 0, y: g.baseAddress!, incy: 1)
+              return
+            }
+            Scalar.gemm(
+              transposeA: true, transposeB: false, m: output, n: input, k: k, alpha: 1,
+              a: d.baseAddress!, lda: output, b: a.baseAddress!, ldb: input, beta: 0,
+              c: g.baseAddress!, ldc: input)
+          }
+        }
+        ones.withUnsafeBufferPointer { one in
+          biases[l].withUnsafeMutableBufferPointer { b in
+            Scalar.gemv(
+              transpose: true, m: k, n: output, alpha: 1, a: d.baseAddress!, lda: output,
+              x: one.baseAddress!, incx: 1, beta: 0, y: b.baseAddress!, incy: 1)
+          }
+        }
+        if l > 0 {
+          weights[l].withUnsafeBufferPointer { w in
+            deltas[l].withUnsafeMutableBufferPointer { below in
+              Scalar.gemm(
+                transposeA: false, transposeB: false, m: k, n: input, k: output, alpha: 1,
+                a: d.baseAddress!, lda: output, b: w.baseAddress!, ldb: input, beta: 0,
+                c: below.baseAddress!, ldc: input)
+            }
+          }
+        }
+      }
+    }
+    sink.consume(gradients[0][0] + biases[0][0])
+  }
+}
+
+/// The `?syrk` calls of the Gram matrix of a factored `J` of dense layers and nothing else:
+/// `Δ_lΔ_lᵀ` and `A_{l−1}A_{l−1}ᵀ` for every layer (the floor under its Gram spectrum).
+func gramSYRKCalls<Scalar: BLASScalar>(_ factored: FactoredPerExampleGradients<Scalar>)
+  -> (() -> Void)?
+{
+  let dense = factored.factors.compactMap { $0 as? DenseFactor<Scalar> }
+  guard dense.count == factored.factors.count, let k = dense.first?.exampleCount else {
+    return nil
+  }
+  var gram = [Scalar](repeating: 0, count: k * k)
+  return {
+    for factor in dense {
+      for matrix in [factor.deltas, factor.inputs] {
+        matrix.elements.withUnsafeBufferPointer { a in
+          gram.withUnsafeMutableBufferPointer { c in
+            Scalar.syrk(
+              n: k, k: matrix.columns, alpha: 1, a: a.baseAddress!, lda: matrix.columns, beta: 0,
+              c: c.baseAddress!, ldc: k)
+          }
+        }
+      }
+    }
+    sink.consume(gram[0])
   }
 }
 
@@ -80,7 +189,7 @@ func randomModelBatch<Model: PerExampleGradientModel>(
 /// with the plain backward pass.
 func benchmarkModel<Model: PerExampleGradientModel>(
   _ name: String, _ model: Model, k: Int, loss: OutputLoss, threads: Int, budget: Double,
-  vocabulary: Int? = nil
+  vocabulary: Int? = nil, denseLayerSizes: [Int]? = nil
 ) throws -> ModelCase {
   typealias Scalar = Model.Scalar
   let batch = try randomModelBatch(model, k: k, loss: loss, vocabulary: vocabulary)
@@ -192,13 +301,48 @@ func benchmarkModel<Model: PerExampleGradientModel>(
         }
       ),
     ]
+  // The floors: the plain step's BLAS calls alone (dense networks), and the Gram's ?syrk calls
+  // alone against the spectrum computed from the same factors.
+  var floors: [(String, () throws -> Void)] = []
+  if let denseLayerSizes {
+    floors.append(("plain-blas-only", denseBLASCalls(Scalar.self, layerSizes: denseLayerSizes, k: k)))
+  }
+  if let syrk = gramSYRKCalls(factored) {
+    floors.append(("gram-syrk-only", syrk))
+    floors.append(
+      (
+        "gram-spectrum-only",
+        {
+          let spectrum = try factored.gramSpectrum(
+            centered: true, count: 10, parallelism: parallelism)
+          sink.consume(spectrum.eigenvalues[0])
+        }
+      ))
+  }
   let plainStep = {
     sink.consume(try model.meanLossAndGradient(parameters: parameters, batch: batch).gradient[0])
   }
-  let (plain, results) = try pairedRounds(budget: budget, baseline: plainStep, kernels: kernels)
+  let (plain, results) = try pairedRounds(
+    budget: budget, baseline: plainStep, kernels: kernels + floors)
+  /// Per round, one kernel's time over another's.
+  func ratio(_ numerator: String, _ denominator: String) -> Timing? {
+    guard let a = results.first(where: { $0.kernel == numerator }),
+      let b = results.first(where: { $0.kernel == denominator })
+    else { return nil }
+    return Timing(seconds: zip(a.seconds.seconds, b.seconds.seconds).map { $0 / $1 })
+  }
+  var kernelRatios: [(name: String, ratio: Timing)] = []
+  if let blas = results.first(where: { $0.kernel == "plain-blas-only" }) {
+    kernelRatios.append(
+      ("plain-over-blas", Timing(seconds: zip(plain.seconds, blas.seconds.seconds).map { $0 / $1 })))
+  }
+  if let gram = ratio("gram-spectrum-only", "gram-syrk-only") {
+    kernelRatios.append(("gram-spectrum-over-syrk", gram))
+  }
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,
-    timings: results.map { ($0.kernel, $0.seconds, $0.pairedRatio) }, baseline: plain)
+    timings: results.map { ($0.kernel, $0.seconds, $0.pairedRatio) }, baseline: plain,
+    kernelRatios: kernelRatios)
 }
 
 /// Rounds of (baseline, then each kernel once), at least 9 and until `budget` seconds have

@@ -63,3 +63,64 @@ import Minibatch
       calibrated, calibrateTiming.minimum, calibrateTiming.median,
       calibrateTiming.median <= 1 ? "met" : "MISSED"))
 }
+
+/// Gaussian noise, draws per second, in paired rounds: the single draws
+/// (`GaussianNoise.nextStandardNormal()`, the Swift ziggurat, one thread) against the bulk
+/// draws of the C kernel (`draws(count:standardDeviation:)`, one thread) and the private
+/// gradient's noise (`noisyGradient` on `n` Float zeros, all threads), at the MLP's n = 203,530
+/// and at 2²⁰.
+@MainActor func runNoiseBenchmarks(threads: Int) throws {
+  report("")
+  report(
+    "Gaussian noise (draws per second; single = nextStandardNormal() in a Swift loop, 1 thread; "
+      + "bulk = draws(count:), the C kernel, 1 thread; private = noisyGradient(Float), "
+      + "\(threads) threads; ×single = paired median of single's time / the other's):")
+  let privacy = try DifferentialPrivacy(
+    clipping: .flat(bound: 1), noiseMultiplier: 1, delta: 1e-5)
+  for n in [203_530, 1 << 20] {
+    var single = GaussianNoise(seed: 1)
+    var bulk = GaussianNoise(seed: 2)
+    var noise = GaussianNoise(seed: 3)
+    let zeros = [Float](repeating: 0, count: n)
+    let (reference, results) = try pairedRounds(
+      budget: budget,
+      baseline: {
+        var total = 0.0
+        for _ in 0..<n { total += single.nextStandardNormal() }
+        sink.consume(total)
+      },
+      kernels: [
+        ("noise-bulk", { sink.consume(try bulk.draws(count: n, standardDeviation: 1)[0]) }),
+        (
+          "noise",
+          {
+            let gradient = try privacy.noisyGradient(
+              clippedSum: zeros, expectedBatchSize: 1, noise: &noise,
+              parallelism: .threads(threads))
+            sink.consume(gradient[0])
+          }
+        ),
+      ])
+    let rows = [("noise-single", 1, reference, nil)] + zip(results, [1, threads]).map {
+      ($0.kernel, $1, $0.seconds, Optional($0.pairedRatio))
+    }
+    for (kernel, rowThreads, timing, ratio) in rows {
+      let rate = Double(n) / timing.median
+      let speedup = ratio.map { 1 / $0.median } ?? 1
+      report(
+        String(
+          format: "  %-13@ n = %7d, %d thread%@: %6.0f M draws/s (%.3f ms median), ×single %.2f",
+          kernel, n, rowThreads, rowThreads == 1 ? " " : "s", rate / 1e6, timing.median * 1e3,
+          speedup))
+      if json {
+        print(
+          jsonObject([
+            ("kernel", "\"\(kernel)\""), ("scalar", kernel == "noise" ? "\"Float\"" : "\"Double\""),
+            ("threads", "\(rowThreads)"), ("k", "1"), ("n", "\(n)"),
+            ("seconds_min", "\(timing.minimum)"), ("seconds_median", "\(timing.median)"),
+            ("draws_per_second", "\(rate)"), ("speedup_vs_single_median", "\(speedup)"),
+          ]))
+      }
+    }
+  }
+}

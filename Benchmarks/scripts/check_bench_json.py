@@ -25,6 +25,10 @@ for row in rows:
         assert row["plain_seconds_median"] > 0 and row["paired_ratio_to_plain_median"] > 0, row
     if kernel.endswith("train-step-stored"):
         assert row["paired_ratio_to_factored_median"] > 0, row
+    if kernel in ("noise", "noise-bulk", "noise-single"):
+        assert row["draws_per_second"] > 0 and row["speedup_vs_single_median"] > 0, row
+    if kernel.endswith(("plain-over-blas", "gram-spectrum-over-syrk")):
+        assert row["paired_ratio_median"] > 0, row
     if kernel == "csv-load":
         assert row["mb_per_second"] > 0, row
     if kernel == "accountant-pld-epsilon":
@@ -41,7 +45,7 @@ for row in rows:
         assert 0 <= row["communication_share"] < 1 and row["allreduce_seconds_median"] >= 0, row
 if not mpi:
     assert {"accountant-pld-epsilon", "accountant-pld-calibrate", "virtual-step-factored",
-            "virtual-step-stored"} <= {row["kernel"] for row in rows}
+            "virtual-step-stored", "noise", "noise-bulk", "noise-single"} <= {row["kernel"] for row in rows}
 if mpi:
     assert {"mpi-allreduce", "mpi-train-step-allreduce"} <= {row["kernel"] for row in rows}, rows
 kernels = sorted({row["kernel"] for row in rows})

@@ -137,3 +137,49 @@ void minibatch_kernels_set_thread_isa(int level) {
 
 MINIBATCH_DISPATCH(tanh_f32, float)
 MINIBATCH_DISPATCH(tanh_f64, double)
+
+// MARK: - Moments from one reduction
+
+// The per-parameter sweep of `moments()`: from mean_j = Σ v_i g_ij and squares_j = Σ v_i g_ij²
+// (v = w/V), mu_j = mean_j and M2_j = V·(squares_j − mean_j²) where that difference is safe
+// (M2_j > threshold·V·squares_j and squares_j above the smallest normal), else M2_j = 0 and, when
+// the column is not zero, j is listed for the exact recomputation. In Double; contraction off so
+// that every instruction set rounds alike.
+#pragma STDC FP_CONTRACT OFF
+#define MOMENTS_BODY                                                              \
+  size_t unsafe = 0;                                                              \
+  for (size_t j = 0; j < n; j++) {                                                \
+    double average = (double)mean[j], raw = (double)squares[j];                   \
+    double centred = total * (raw - average * average);                           \
+    int safe = centred > threshold * total * raw && raw > smallest;               \
+    mu[j] = average;                                                              \
+    m2[j] = safe ? centred : 0.0;                                                 \
+    unsafe += !safe & (raw > 0 || average != 0);                                  \
+  }                                                                               \
+  if (unsafe == 0) return 0;                                                      \
+  size_t listed = 0;                                                              \
+  for (size_t j = 0; j < n; j++) {                                                \
+    double average = (double)mean[j], raw = (double)squares[j];                   \
+    double centred = total * (raw - average * average);                           \
+    int safe = centred > threshold * total * raw && raw > smallest;               \
+    if (!safe && (raw > 0 || average != 0)) inexact[listed++] = (int64_t)j;       \
+  }                                                                               \
+  return listed;
+
+MINIBATCH_INLINE size_t moments_f32_body(const float *mean, const float *squares, size_t n,
+                                         double total, double threshold, double smallest,
+                                         double *mu, double *m2, int64_t *inexact) {
+  MOMENTS_BODY
+}
+MINIBATCH_INLINE size_t moments_f64_body(const double *mean, const double *squares, size_t n,
+                                         double total, double threshold, double smallest,
+                                         double *mu, double *m2, int64_t *inexact) {
+  MOMENTS_BODY
+}
+
+#define MOMENTS_PARAMS(type)                                                                   \
+  (const type *mean, const type *squares, size_t n, double total, double threshold,           \
+   double smallest, double *mu, double *m2, int64_t *inexact)
+#define MOMENTS_ARGS (mean, squares, n, total, threshold, smallest, mu, m2, inexact)
+MINIBATCH_DISPATCH_RETURNING(size_t, moments_f32, MOMENTS_PARAMS(float), MOMENTS_ARGS)
+MINIBATCH_DISPATCH_RETURNING(size_t, moments_f64, MOMENTS_PARAMS(double), MOMENTS_ARGS)

@@ -41,6 +41,31 @@ size_t minibatch_noise_add_f64(uint64_t *state, double *x, size_t n, double sigm
 /// x[i] ← (sigma·z_i)·scale for i < n, the draws minibatch_noise_add_f64 makes; returns 0.
 size_t minibatch_normal_draws(uint64_t *state, double *x, size_t n, double sigma, double scale);
 
+/// The per-parameter moments from one reduction (GradientMoments): mu[j] = mean[j] and
+/// m2[j] = total·(squares[j] − mean[j]²) when that exceeds threshold·total·squares[j] and
+/// squares[j] > smallest, else m2[j] = 0 and j is written to inexact (capacity n) unless the
+/// column is zero. Returns how many indices were written.
+size_t minibatch_moments_f32(const float *mean, const float *squares, size_t n, double total,
+                             double threshold, double smallest, double *mu, double *m2,
+                             int64_t *inexact);
+size_t minibatch_moments_f64(const double *mean, const double *squares, size_t n, double total,
+                             double threshold, double smallest, double *mu, double *m2,
+                             int64_t *inexact);
+
+/// y[j] += Σ_{i<rows} c[i]·a[i·lda + j] for begin ≤ j < end: with eight ≠ 0, eight rows at a
+/// time as ((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇)), the last rows mod 8
+/// one at a time; otherwise one row at a time. Rounded alike for every column, thread count and
+/// instruction set.
+void minibatch_add_rows_f32(const float *a, size_t lda, size_t rows, size_t begin, size_t end,
+                            const float *c, float *y, int eight);
+void minibatch_add_rows_f64(const double *a, size_t lda, size_t rows, size_t begin, size_t end,
+                            const double *c, double *y, int eight);
+/// y[j] += Σ_{i<rows} c[i]·a[i·lda + j]² for begin ≤ j < end, one row at a time (eight unused).
+void minibatch_add_squared_rows_f32(const float *a, size_t lda, size_t rows, size_t begin,
+                                    size_t end, const float *c, float *y, int eight);
+void minibatch_add_squared_rows_f64(const double *a, size_t lda, size_t rows, size_t begin,
+                                    size_t end, const double *c, double *y, int eight);
+
 /// The instruction set's level (0 baseline, 1 x86-64-v3, 2 x86-64-v4).
 int minibatch_kernels_isa_level(void);
 

@@ -91,6 +91,25 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     _ x: UnsafeMutablePointer<Self>, count: Int, standardDeviation: Double, scale: Double,
     state: inout (UInt64, UInt64, UInt64, UInt64)
   ) -> Int
+
+  /// The moments' per-parameter sweep (the C kernel `minibatch_moments_*`): `mu[j] = mean[j]`,
+  /// `m2[j] = total·(squares[j] − mean[j]²)` where that exceeds `threshold·total·squares[j]`
+  /// and `squares[j] > smallest`, else `0` with `j` written to `inexact` (capacity `count`)
+  /// unless the column is zero. Returns how many indices were written.
+  @_spi(Benchmark) static func momentsSweep(
+    mean: UnsafePointer<Self>, squares: UnsafePointer<Self>, count: Int, total: Double,
+    threshold: Double, smallest: Double, mu: UnsafeMutablePointer<Double>,
+    m2: UnsafeMutablePointer<Double>, inexact: UnsafeMutablePointer<Int64>
+  ) -> Int
+
+  /// The stored row-combination kernel's inner loop (the C kernel `minibatch_add_rows_*`):
+  /// `y[j] += Σ_{i<rows} c[i]·a[i·lda + j]` for `j` in `columns`, eight rows at a time in a fixed
+  /// tree or one at a time; with `squared`, `y[j] += Σ c[i]·a[i·lda + j]²`, one at a time.
+  /// Rounded alike for every column, thread count and instruction set.
+  @_spi(Benchmark) static func addRows(
+    _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
+    coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
+    squared: Bool)
 }
 
 // The compiler wants a default for every `@_spi` requirement. Float and Double implement each
@@ -141,6 +160,18 @@ extension BLASScalar {
     _ x: UnsafeMutablePointer<Self>, count: Int, standardDeviation: Double, scale: Double,
     state: inout (UInt64, UInt64, UInt64, UInt64)
   ) -> Int { notBLAS() }
+
+  @_spi(Benchmark) public static func momentsSweep(
+    mean: UnsafePointer<Self>, squares: UnsafePointer<Self>, count: Int, total: Double,
+    threshold: Double, smallest: Double, mu: UnsafeMutablePointer<Double>,
+    m2: UnsafeMutablePointer<Double>, inexact: UnsafeMutablePointer<Int64>
+  ) -> Int { notBLAS() }
+
+  @_spi(Benchmark) public static func addRows(
+    _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
+    coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
+    squared: Bool
+  ) { notBLAS() }
 }
 
 /// The unreachable default of a BLAS requirement.

@@ -96,4 +96,22 @@ extension Double: BLASScalar {
           scale))
     }
   }
+
+  @_spi(Benchmark) public static func momentsSweep(
+    mean: UnsafePointer<Double>, squares: UnsafePointer<Double>, count: Int, total: Double,
+    threshold: Double, smallest: Double, mu: UnsafeMutablePointer<Double>,
+    m2: UnsafeMutablePointer<Double>, inexact: UnsafeMutablePointer<Int64>
+  ) -> Int {
+    Int(minibatch_moments_f64(mean, squares, count, total, threshold, smallest, mu, m2, inexact))
+  }
+
+  @_spi(Benchmark) public static func addRows(
+    _ a: UnsafePointer<Double>, lda: Int, rows: Int, columns: Range<Int>,
+    coefficients c: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, eightAtATime: Bool,
+    squared: Bool
+  ) {
+    guard rows > 0, !columns.isEmpty else { return }
+    (squared ? minibatch_add_squared_rows_f64 : minibatch_add_rows_f64)(
+      a, lda, rows, columns.lowerBound, columns.upperBound, c, y, eightAtATime ? 1 : 0)
+  }
 }

@@ -96,4 +96,22 @@ extension Float: BLASScalar {
           scale))
     }
   }
+
+  @_spi(Benchmark) public static func momentsSweep(
+    mean: UnsafePointer<Float>, squares: UnsafePointer<Float>, count: Int, total: Double,
+    threshold: Double, smallest: Double, mu: UnsafeMutablePointer<Double>,
+    m2: UnsafeMutablePointer<Double>, inexact: UnsafeMutablePointer<Int64>
+  ) -> Int {
+    Int(minibatch_moments_f32(mean, squares, count, total, threshold, smallest, mu, m2, inexact))
+  }
+
+  @_spi(Benchmark) public static func addRows(
+    _ a: UnsafePointer<Float>, lda: Int, rows: Int, columns: Range<Int>,
+    coefficients c: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, eightAtATime: Bool,
+    squared: Bool
+  ) {
+    guard rows > 0, !columns.isEmpty else { return }
+    (squared ? minibatch_add_squared_rows_f32 : minibatch_add_rows_f32)(
+      a, lda, rows, columns.lowerBound, columns.upperBound, c, y, eightAtATime ? 1 : 0)
+  }
 }

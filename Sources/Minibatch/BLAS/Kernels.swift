@@ -7,8 +7,25 @@ import CMinibatchKernels
 /// can differ in the last bit between instruction sets (FMA contraction); on one machine they do
 /// not depend on the thread count.
 @_spi(Benchmark) public enum Kernels {
-  /// The instruction set the kernels run with here, e.g. `"x86-64-v3 (AVX2, FMA)"`.
+  /// The instruction set the kernels run with here, e.g. `"x86-64-v3 (AVX2, FMA)"`: the best
+  /// this machine supports, or a lower one named by the environment variable
+  /// `MINIBATCH_KERNELS_ISA` (`baseline`, `x86-64-v3`, `x86-64-v4`), read once.
   public static var instructionSet: String { String(cString: minibatch_kernels_isa()) }
+
+  /// `0` (baseline x86-64), `1` (x86-64-v3) or `2` (x86-64-v4): the level of ``instructionSet``.
+  public static var instructionSetLevel: Int { Int(minibatch_kernels_isa_level()) }
+
+  /// Runs `body` with the kernels that the **calling thread** calls compiled for `level`
+  /// (clamped to what the machine supports), then restores the default: for tests that compare
+  /// the baseline bodies with the vector ones. Kernels that `body` runs on other threads are
+  /// not affected.
+  public static func withInstructionSet<Result>(
+    level: Int, _ body: () throws -> Result
+  ) rethrows -> Result {
+    minibatch_kernels_set_thread_isa(Int32(level))
+    defer { minibatch_kernels_set_thread_isa(-1) }
+    return try body()
+  }
 }
 
 /// A radix-2 fast Fourier transform of one length, in double precision (the C kernel

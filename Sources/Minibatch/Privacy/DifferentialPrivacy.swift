@@ -97,7 +97,7 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   ///   - expectedBatchSize: `B = q·N > 0`, the fixed denominator.
   ///   - noise: the generator the draws come from (advanced by the step).
   ///   - parallelism: threads for the noise; the draws are the same for any number (each chunk of
-  ///     32,768 entries has a generator of its own, seeded from `noise`).
+  ///     8,192 entries has a generator of its own, seeded from `noise`).
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for `B` not finite and
   ///   `> 0`; ``MinibatchError/nonFiniteValue(index:of:)`` if the result overflows `Scalar`.
   @_specialize(where Scalar == Float)

@@ -177,7 +177,7 @@ public struct GaussianNoise: Sendable {
   }
 
   /// Entries per chunk of ``forEachChunk(count:parallelism:_:)``.
-  static let chunkSize = 1 << 15
+  static let chunkSize = 1 << 13
 
   init(seed: UInt64?, state: (UInt64, UInt64, UInt64, UInt64)) {
     self.seed = seed

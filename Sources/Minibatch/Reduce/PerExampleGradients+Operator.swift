@@ -42,20 +42,13 @@ extension PerExampleGradients: PerExampleGradientOperator {
   /// dominated by per-call overhead.
   @inlinable
   public func mean(parallelism: Parallelism = .automatic) -> [Scalar] {
-    var y: [Scalar] = filled(0, count: n)
-    reduceUnchecked(
-      with: filled(1 / Scalar(k), count: k), alpha: 1, beta: 0, into: &y,
-      parallelism: parallelism)
-    return y
+    reducedUnchecked(with: filled(1 / Scalar(k), count: k), parallelism: parallelism)
   }
 
   /// The summed gradient `Σ_i J[i, :]` (see ``PerExampleGradientOperator/sum(parallelism:)``).
   @inlinable
   public func sum(parallelism: Parallelism = .automatic) -> [Scalar] {
-    var y: [Scalar] = filled(0, count: n)
-    reduceUnchecked(
-      with: filled(1, count: k), alpha: 1, beta: 0, into: &y, parallelism: parallelism)
-    return y
+    reducedUnchecked(with: filled(1, count: k), parallelism: parallelism)
   }
 
   /// `y ← alpha·(J∘J)ᵀv + beta·y`, one pass over `J` (threads own column panels). See
@@ -177,10 +170,34 @@ extension PerExampleGradients: PerExampleGradientOperator {
     with v: [Scalar], alpha: Scalar, beta: Scalar, into y: inout [Scalar],
     parallelism: Parallelism, path: ReductionPath? = nil
   ) {
+    y.withUnsafeMutableBufferPointer { y in
+      reduceUnchecked(
+        with: v, alpha: alpha, beta: beta, into: y, parallelism: parallelism, path: path)
+    }
+  }
+
+  /// `Jᵀv` into a new array, zero-filled only for the BLAS path (the streaming kernel does not
+  /// read `y` when `beta = 0`; a BLAS `?scal` by 0 may propagate what the memory held).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  @usableFromInline
+  func reducedUnchecked(with v: [Scalar], parallelism: Parallelism) -> [Scalar] {
+    let path = ReductionPath.choose(k: k, n: n, scalar: Scalar.self)
+    return [Scalar](unsafeUninitializedCapacity: n) { y, initialized in
+      if path == .blas { y.initialize(repeating: 0) }
+      reduceUnchecked(with: v, alpha: 1, beta: 0, into: y, parallelism: parallelism, path: path)
+      initialized = n
+    }
+  }
+
+  func reduceUnchecked(
+    with v: [Scalar], alpha: Scalar, beta: Scalar, into y: UnsafeMutableBufferPointer<Scalar>,
+    parallelism: Parallelism, path: ReductionPath?
+  ) {
     let (k, n) = (k, n)
     withUnsafeElements { matrix in
       v.withUnsafeBufferPointer { v in
-        y.withUnsafeMutableBufferPointer { y in
+        do {
           switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
           case .blas:
             Scalar.gemv(

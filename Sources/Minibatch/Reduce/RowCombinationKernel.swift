@@ -14,11 +14,15 @@ import Dispatch
 ///   `y += ((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇))`, so `y` is loaded
 ///   and stored once per eight rows; the last `k mod 8` rows are added one at a time. Threads take
 ///   contiguous column ranges.
-/// - **Short rows**: eight short rows read side by side defeat the hardware prefetchers, so rows are
-///   added **one at a time** in memory order (`y += cᵢrᵢ`, `y` stays in L1), which reads `A` as
-///   one sequential stream. Threads take fixed chunks of ``chunkRows`` rows, each summed into its
-///   own partial vector; the partials are then added in chunk order.
+/// - **Short rows**: threads take fixed chunks of ``chunkRows`` rows, each summed into its own
+///   partial vector (eight rows at a time, as above: adjacent short rows are one contiguous
+///   stream, and `y` stays in L1); the partials are then added in chunk order, one at a time.
+///   (Before the loops moved to C, short rows were added one at a time: in baseline SSE2 code
+///   that ran at 12 GB/s on one Zen 2 thread against OpenBLAS's 19; eight at a time at the
+///   vector width it keeps up, `minibatch-bench`'s stored grid, 2026-12-02.)
 ///
+/// The inner loops are the C kernel `minibatch_add_rows_*` (``BLASScalar`` forwards to it),
+/// compiled for each instruction set with floating-point contraction off.
 /// Every column sees the same sequence of floating-point operations for any thread count and any
 /// split point, so the result is **bit-identical whatever the thread count**. It is tested against
 /// the BLAS GEMV path and a naive loop.
@@ -117,7 +121,7 @@ enum RowCombinationKernel {
         partial.initialize(repeating: 0, count: n)
         addRows(
           a: shared.a, lda: n, rows: (chunk * chunkRows)..<min(k, (chunk + 1) * chunkRows),
-          columns: 0..<n, coefficients: shared.c, y: partial, eightAtATime: false)
+          columns: 0..<n, coefficients: shared.c, y: partial, eightAtATime: true)
       }
     }
     if workers == 1 {
@@ -142,43 +146,17 @@ enum RowCombinationKernel {
   }
 
   /// `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]`, eight rows at a time or one at a time;
-  /// with `squared`, `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]²`, one row at a time.
+  /// with `squared`, `y[columns] += Σ_{i ∈ rows} c[i]·A[i, columns]²`, one row at a time: the C
+  /// kernel at the machine's vector width (`Scalar.addRows`, `minibatch_add_rows_*`).
   @inline(__always)
   static func addRows<Scalar: BLASScalar>(
     a: UnsafePointer<Scalar>, lda: Int, rows: Range<Int>, columns: Range<Int>,
     coefficients c: UnsafePointer<Scalar>, y: UnsafeMutablePointer<Scalar>, eightAtATime: Bool,
     squared: Bool = false
   ) {
-    var i = rows.lowerBound
-    if squared {
-      while i < rows.upperBound {
-        addSquaredRow(a + i &* lda, c[i], y, columns)
-        i &+= 1
-      }
-      return
-    }
-    if eightAtATime {
-      while i &+ 8 <= rows.upperBound {
-        addEightRows(a + i &* lda, lda, c + i, y, columns)
-        i &+= 8
-      }
-    }
-    while i < rows.upperBound {
-      addRow(a + i &* lda, c[i], y, columns)
-      i &+= 1
-    }
-  }
-
-  @inline(__always)
-  static func load<Scalar: BLASScalar>(_ p: UnsafePointer<Scalar>) -> Scalar.CacheLineVector {
-    UnsafeRawPointer(p).loadUnaligned(as: Scalar.CacheLineVector.self)
-  }
-
-  @inline(__always)
-  static func store<Scalar: BLASScalar>(
-    _ value: Scalar.CacheLineVector, _ p: UnsafeMutablePointer<Scalar>
-  ) {
-    UnsafeMutableRawPointer(p).storeBytes(of: value, as: Scalar.CacheLineVector.self)
+    Scalar.addRows(
+      a + rows.lowerBound &* lda, lda: lda, rows: rows.count, columns: columns,
+      coefficients: c + rows.lowerBound, into: y, eightAtATime: eightAtATime, squared: squared)
   }
 
   /// `y[columns] ← beta·y[columns]`; with `beta == 0`, `y` is overwritten with zeros, not read.
@@ -192,68 +170,5 @@ enum RowCombinationKernel {
       return
     }
     for j in columns { y[j] = beta * y[j] }
-  }
-
-  /// `y[j] ← y[j] + (((c₀r₀ + c₁r₁) + (c₂r₂ + c₃r₃)) + ((c₄r₄ + c₅r₅) + (c₆r₆ + c₇r₇)))[j]`
-  /// for the eight rows starting at `r` (leading dimension `lda`) and coefficients `c[0..<8]`.
-  @inline(__always)
-  static func addEightRows<Scalar: BLASScalar>(
-    _ r: UnsafePointer<Scalar>, _ lda: Int, _ c: UnsafePointer<Scalar>,
-    _ y: UnsafeMutablePointer<Scalar>, _ columns: Range<Int>
-  ) {
-    let (r0, r1, r2, r3) = (r, r + lda, r + 2 &* lda, r + 3 &* lda)
-    let (r4, r5, r6, r7) = (r + 4 &* lda, r + 5 &* lda, r + 6 &* lda, r + 7 &* lda)
-    let (c0, c1, c2, c3, c4, c5, c6, c7) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
-    let lane = Scalar.CacheLineVector.scalarCount
-    var j = columns.lowerBound
-    while j &+ lane <= columns.upperBound {
-      let low = (load(r0 + j) * c0 + load(r1 + j) * c1) + (load(r2 + j) * c2 + load(r3 + j) * c3)
-      let high = (load(r4 + j) * c4 + load(r5 + j) * c5) + (load(r6 + j) * c6 + load(r7 + j) * c7)
-      store(load(y + j) + (low + high), y + j)
-      j &+= lane
-    }
-    while j < columns.upperBound {
-      let low = (r0[j] * c0 + r1[j] * c1) + (r2[j] * c2 + r3[j] * c3)
-      let high = (r4[j] * c4 + r5[j] * c5) + (r6[j] * c6 + r7[j] * c7)
-      y[j] = y[j] + (low + high)
-      j &+= 1
-    }
-  }
-
-  /// `y[j] ← y[j] + c·r[j]²` over `columns`.
-  @inline(__always)
-  static func addSquaredRow<Scalar: BLASScalar>(
-    _ r: UnsafePointer<Scalar>, _ c: Scalar, _ y: UnsafeMutablePointer<Scalar>,
-    _ columns: Range<Int>
-  ) {
-    let lane = Scalar.CacheLineVector.scalarCount
-    var j = columns.lowerBound
-    while j &+ lane <= columns.upperBound {
-      let x = load(r + j)
-      store(load(y + j) + (x * x) * c, y + j)
-      j &+= lane
-    }
-    while j < columns.upperBound {
-      y[j] = y[j] + (r[j] * r[j]) * c
-      j &+= 1
-    }
-  }
-
-  /// `y[j] ← y[j] + c·r[j]` over `columns`.
-  @inline(__always)
-  static func addRow<Scalar: BLASScalar>(
-    _ r: UnsafePointer<Scalar>, _ c: Scalar, _ y: UnsafeMutablePointer<Scalar>,
-    _ columns: Range<Int>
-  ) {
-    let lane = Scalar.CacheLineVector.scalarCount
-    var j = columns.lowerBound
-    while j &+ lane <= columns.upperBound {
-      store(load(y + j) + load(r + j) * c, y + j)
-      j &+= lane
-    }
-    while j < columns.upperBound {
-      y[j] = y[j] + r[j] * c
-      j &+= 1
-    }
   }
 }

@@ -106,21 +106,29 @@ extension PerExampleGradientOperator {
 func oneReductionMoments<Scalar: BLASScalar>(
   mean: [Scalar], squares: [Scalar], total: Double, threshold: Double
 ) -> (mean: [Double], m2: [Double], inexact: [Int]) {
-  var mu = [Double](repeating: 0, count: mean.count)
-  var m2 = [Double](repeating: 0, count: mean.count)
-  var inexact: [Int] = []
-  let smallest = Double(Scalar.leastNormalMagnitude)
-  for j in mean.indices {
-    let (average, raw) = (Double(mean[j]), Double(squares[j]))
-    mu[j] = average
-    let centred = total * (raw - average * average)
-    if centred > threshold * total * raw, raw > smallest {
-      m2[j] = centred
-    } else if raw > 0 || average != 0 {
-      inexact.append(j)
+  let n = mean.count
+  guard n > 0 else { return ([], [], []) }
+  // Uninitialised: the kernel writes every entry of mu and m2, and only the listed ones of
+  // `listed` (so its pages are not even touched when every column is safe).
+  let listed = UnsafeMutablePointer<Int64>.allocate(capacity: n)
+  defer { listed.deallocate() }
+  var count = 0
+  var m2 = [Double]()
+  let mu = [Double](unsafeUninitializedCapacity: n) { mu, initializedMu in
+    m2 = [Double](unsafeUninitializedCapacity: n) { m2, initializedM2 in
+      mean.withUnsafeBufferPointer { mean in
+        squares.withUnsafeBufferPointer { squares in
+          count = Scalar.momentsSweep(
+            mean: mean.baseAddress!, squares: squares.baseAddress!, count: n, total: total,
+            threshold: threshold, smallest: Double(Scalar.leastNormalMagnitude),
+            mu: mu.baseAddress!, m2: m2.baseAddress!, inexact: listed)
+        }
+      }
+      initializedM2 = n
     }
+    initializedMu = n
   }
-  return (mu, m2, inexact)
+  return (mu, m2, (0..<count).map { Int(listed[$0]) })
 }
 
 /// `Σ_j x_j²` in Double.
