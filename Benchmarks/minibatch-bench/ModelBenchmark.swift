@@ -50,14 +50,16 @@ struct ModelCase {
         ]
       }
       return jsonObject(fields)
-    } + kernelRatios.map { name, ratio in
-      jsonObject([
-        ("kernel", "\"\(model)-\(name)\""), ("scalar", "\"\(scalar)\""), ("threads", "\(threads)"),
-        ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(ratio.minimum)"),
-        ("seconds_median", "\(ratio.median)"), ("paired_ratio_min", "\(ratio.minimum)"),
-        ("paired_ratio_median", "\(ratio.median)"),
-      ])
     }
+      + kernelRatios.map { name, ratio in
+        jsonObject([
+          ("kernel", "\"\(model)-\(name)\""), ("scalar", "\"\(scalar)\""),
+          ("threads", "\(threads)"),
+          ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(ratio.minimum)"),
+          ("seconds_median", "\(ratio.median)"), ("paired_ratio_min", "\(ratio.minimum)"),
+          ("paired_ratio_median", "\(ratio.median)"),
+        ])
+      }
   }
 }
 
@@ -305,7 +307,8 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   // alone against the spectrum computed from the same factors.
   var floors: [(String, () throws -> Void)] = []
   if let denseLayerSizes {
-    floors.append(("plain-blas-only", denseBLASCalls(Scalar.self, layerSizes: denseLayerSizes, k: k)))
+    floors.append(
+      ("plain-blas-only", denseBLASCalls(Scalar.self, layerSizes: denseLayerSizes, k: k)))
   }
   if let syrk = gramSYRKCalls(factored) {
     floors.append(("gram-syrk-only", syrk))
@@ -334,7 +337,8 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   var kernelRatios: [(name: String, ratio: Timing)] = []
   if let blas = results.first(where: { $0.kernel == "plain-blas-only" }) {
     kernelRatios.append(
-      ("plain-over-blas", Timing(seconds: zip(plain.seconds, blas.seconds.seconds).map { $0 / $1 })))
+      ("plain-over-blas", Timing(seconds: zip(plain.seconds, blas.seconds.seconds).map { $0 / $1 }))
+    )
   }
   if let gram = ratio("gram-spectrum-only", "gram-syrk-only") {
     kernelRatios.append(("gram-spectrum-over-syrk", gram))

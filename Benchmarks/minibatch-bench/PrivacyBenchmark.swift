@@ -101,9 +101,11 @@ import Minibatch
           }
         ),
       ])
-    let rows = [("noise-single", 1, reference, nil)] + zip(results, [1, threads]).map {
-      ($0.kernel, $1, $0.seconds, Optional($0.pairedRatio))
-    }
+    let rows =
+      [("noise-single", 1, reference, nil)]
+      + zip(results, [1, threads]).map {
+        ($0.kernel, $1, $0.seconds, Optional($0.pairedRatio))
+      }
     for (kernel, rowThreads, timing, ratio) in rows {
       let rate = Double(n) / timing.median
       let speedup = ratio.map { 1 / $0.median } ?? 1

@@ -249,7 +249,8 @@ report("checksum \(sink.checksum)")
   report(
     "plain-blas-only = the plain step's GEMMs and GEMVs alone (dense networks); gram-syrk-only = "
       + "the Gram's ?syrk calls alone; gram-spectrum-only = the spectrum from the same factors; "
-      + "plain-over-blas and gram-spectrum-over-syrk = their paired ratios (targets ≤ 1.15, ≤ 1.5).")
+      + "plain-over-blas and gram-spectrum-over-syrk = their paired ratios (targets ≤ 1.15, ≤ 1.5)."
+  )
   let header = [
     "model", "scalar", "k", "n", "plain ms", "kernel", "ms", "med ms", "×plain", "(min)",
   ]

@@ -1,11 +1,19 @@
 import CMinibatchKernels
 
 /// The package's own C kernels (`Sources/CMinibatchKernels`), each compiled for x86-64-v4
-/// (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64 and chosen at run time on first use.
-/// A kernel for Float and Double is a `BLASScalar` requirement (`Scalar.tanh(_:into:count:)`,
-/// one forwarder in each conformance file); the Double-only FFT is ``FourierTransform``. Results
-/// can differ in the last bit between instruction sets (FMA contraction); on one machine they do
-/// not depend on the thread count.
+/// (AVX-512), x86-64-v3 (AVX2, FMA) and baseline x86-64 and chosen at run time on first use:
+///
+/// | kernel | file | across instruction sets |
+/// |---|---|---|
+/// | Gaussian noise (`Scalar.addGaussianNoise`, `GaussianNoise.draws`) | `noise.c` | bit-identical |
+/// | stored row combination (`Scalar.addRows`) | `rows.c` | bit-identical |
+/// | moments sweep (`Scalar.momentsSweep`) | `kernels.c` | bit-identical |
+/// | `tanh` (`Scalar.tanh`) | `kernels.c` | within a few ulp (FMA) |
+/// | FFT, complex power, log-MGF (``FourierTransform``) | `fft.c` | to rounding (FMA) |
+///
+/// A kernel for Float and Double is a `BLASScalar` requirement (one forwarder in each
+/// conformance file). "Bit-identical" kernels are compiled with floating-point contraction off;
+/// on one machine and instruction set no result depends on the thread count.
 @_spi(Benchmark) public enum Kernels {
   /// The instruction set the kernels run with here, e.g. `"x86-64-v3 (AVX2, FMA)"`: the best
   /// this machine supports, or a lower one named by the environment variable

@@ -103,7 +103,7 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func noisyGradient<Scalar: BLASScalar>(
-    clippedSum: [Scalar], expectedBatchSize: Double, noise: inout GaussianNoise,
+    clippedSum: consuming [Scalar], expectedBatchSize: Double, noise: inout GaussianNoise,
     parallelism: Parallelism = .automatic
   ) throws(MinibatchError) -> [Scalar] {
     try validateArgument(
@@ -112,6 +112,7 @@ public struct DifferentialPrivacy: Sendable, Hashable {
     // No noise (σ = 0) adds none, even with unbounded clipping (σ·S = 0·∞).
     let deviation = noiseStandardDeviation > 0 ? noiseStandardDeviation : 0
     let scale = 1 / expectedBatchSize
+    // Consumed: a sum the caller no longer needs is noised in place, not copied.
     var gradient = clippedSum
     guard !gradient.isEmpty else { return gradient }
     let nonFinite = gradient.withUnsafeMutableBufferPointer { buffer in

@@ -97,7 +97,7 @@ struct PrivateEpoch: Sendable {
   /// ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)`` with
   /// the epoch's generator.
   mutating func privateGradient<Scalar: BLASScalar>(
-    clippedSum: [Scalar], parallelism: Parallelism
+    clippedSum: consuming [Scalar], parallelism: Parallelism
   ) throws(MinibatchError) -> [Scalar] {
     try stage.settings.noisyGradient(
       clippedSum: clippedSum, expectedBatchSize: stage.denominator, noise: &noise,

@@ -125,7 +125,7 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 609.
+  /// README.md, the block at line 611.
   @Test func readmeBlock5() throws {
 
     // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.32913 by RDP).
@@ -144,7 +144,7 @@ import Testing
     _ = (accountant, epsilon, delta, sigma)  // generated: the values shown
   }
 
-  /// README.md, the block at line 653.
+  /// README.md, the block at line 655.
   @Test func readmeBlock6() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -165,7 +165,7 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 776 (compiled, not run: MPI_Init belongs under mpirun).
+  /// README.md, the block at line 778 (compiled, not run: MPI_Init belongs under mpirun).
   func readmeBlock7() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
