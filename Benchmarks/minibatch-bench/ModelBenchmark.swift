@@ -31,8 +31,9 @@ struct ModelCase {
   /// `factored` (the factored training step) for the training-step rows.
   var baselineName = "plain"
   var baseline: Timing
-  /// Ratios of two of the kernels, paired per round: (name, numerator / denominator, timing).
-  var kernelRatios: [(name: String, ratio: Timing)] = []
+  /// Ratios of two timings, paired per round: the name, the numerator's own timing (its
+  /// `seconds_*` in JSON) and numerator / denominator.
+  var kernelRatios: [(name: String, numerator: Timing, ratio: Timing)] = []
 
   var json: [String] {
     timings.map { kernel, seconds, paired in
@@ -51,12 +52,12 @@ struct ModelCase {
       }
       return jsonObject(fields)
     }
-      + kernelRatios.map { name, ratio in
+      + kernelRatios.map { name, numerator, ratio in
         jsonObject([
           ("kernel", "\"\(model)-\(name)\""), ("scalar", "\"\(scalar)\""),
           ("threads", "\(threads)"),
-          ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(ratio.minimum)"),
-          ("seconds_median", "\(ratio.median)"), ("paired_ratio_min", "\(ratio.minimum)"),
+          ("k", "\(k)"), ("n", "\(n)"), ("seconds_min", "\(numerator.minimum)"),
+          ("seconds_median", "\(numerator.median)"), ("paired_ratio_min", "\(ratio.minimum)"),
           ("paired_ratio_median", "\(ratio.median)"),
         ])
       }
@@ -76,6 +77,8 @@ func denseBLASCalls<Scalar: BLASScalar>(
   var gradients = weights
   var biases = layers.map { [Scalar](repeating: 0, count: $0.1) }
   let ones = [Scalar](repeating: 1, count: k)
+  // Δ_l in deltas[l] (the top layer's stands in the last buffer), allocated here, not timed.
+  var deltas = activations
   return {
     for (l, (input, output)) in layers.enumerated() {
       activations[l].withUnsafeBufferPointer { a in
@@ -95,9 +98,7 @@ func denseBLASCalls<Scalar: BLASScalar>(
         }
       }
     }
-    // The top layer's Δ stands in the last activations' buffer; each Δ_{l−1} overwrites A_{l−1}'s
-    // copy in `deltas`.
-    var deltas = activations
+
     for (l, (input, output)) in layers.enumerated().reversed() {
       deltas[l + 1].withUnsafeBufferPointer { d in
         activations[l].withUnsafeBufferPointer { a in
@@ -327,21 +328,17 @@ func benchmarkModel<Model: PerExampleGradientModel>(
   }
   let (plain, results) = try pairedRounds(
     budget: budget, baseline: plainStep, kernels: kernels + floors)
-  /// Per round, one kernel's time over another's.
-  func ratio(_ numerator: String, _ denominator: String) -> Timing? {
-    guard let a = results.first(where: { $0.kernel == numerator }),
-      let b = results.first(where: { $0.kernel == denominator })
-    else { return nil }
-    return Timing(seconds: zip(a.seconds.seconds, b.seconds.seconds).map { $0 / $1 })
+  /// Per round, one timing over another.
+  func perRound(_ a: Timing, _ b: Timing) -> Timing {
+    Timing(seconds: zip(a.seconds, b.seconds).map { $0 / $1 })
   }
-  var kernelRatios: [(name: String, ratio: Timing)] = []
-  if let blas = results.first(where: { $0.kernel == "plain-blas-only" }) {
-    kernelRatios.append(
-      ("plain-over-blas", Timing(seconds: zip(plain.seconds, blas.seconds.seconds).map { $0 / $1 }))
-    )
+  func timing(_ kernel: String) -> Timing? { results.first { $0.kernel == kernel }?.seconds }
+  var kernelRatios: [(name: String, numerator: Timing, ratio: Timing)] = []
+  if let blas = timing("plain-blas-only") {
+    kernelRatios.append(("plain-over-blas", plain, perRound(plain, blas)))
   }
-  if let gram = ratio("gram-spectrum-only", "gram-syrk-only") {
-    kernelRatios.append(("gram-spectrum-over-syrk", gram))
+  if let spectrum = timing("gram-spectrum-only"), let syrk = timing("gram-syrk-only") {
+    kernelRatios.append(("gram-spectrum-over-syrk", spectrum, perRound(spectrum, syrk)))
   }
   return ModelCase(
     model: name, scalar: "\(Scalar.self)", threads: threads, k: k, n: model.parameterCount,

@@ -303,7 +303,7 @@ report("checksum \(sink.checksum)")
           worst[kernel] = (paired.median, "\(c.model) \(c.scalar) k=\(c.k)")
         }
       }
-      for (name, ratio) in c.kernelRatios {
+      for (name, _, ratio) in c.kernelRatios {
         report(
           row([
             c.model, c.scalar, "\(c.k)", "\(c.n)", "", name, "", "",

@@ -56,8 +56,33 @@ extern _Thread_local int minibatch_thread_isa;
   ret minibatch_##name params { return name##_body args; }
 #endif
 
+/// The same for kernels that return nothing (C does not allow `return f(…);` in a void function).
+#ifdef MINIBATCH_X86
+#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args)                              \
+  V4 static void name##_v4 params { name##_body args; }                               \
+  V3 static void name##_v3 params { name##_body args; }                               \
+  static void name##_baseline params { name##_body args; }                            \
+  typedef void(*name##_fn) params;                                                    \
+  static name##_fn name##_for(int isa) {                                              \
+    return isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
+  }                                                                                   \
+  static _Atomic(name##_fn) name##_chosen = NULL;                                     \
+  void minibatch_##name params {                                                      \
+    if (__builtin_expect(minibatch_thread_isa >= 0, 0)) {                             \
+      name##_for(minibatch_thread_isa) args;                                          \
+      return;                                                                         \
+    }                                                                                 \
+    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
+    if (f == NULL) {                                                                  \
+      f = name##_for(minibatch_detected_isa());                                       \
+      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                 \
+    }                                                                                 \
+    f args;                                                                           \
+  }
+#else
 #define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \
-  MINIBATCH_DISPATCH_RETURNING(void, name, params, args)
+  void minibatch_##name params { name##_body args; }
+#endif
 
 #define MINIBATCH_DISPATCH(name, type) \
   MINIBATCH_DISPATCH_SIGNATURE(name, (const type *x, type *y, size_t n), (x, y, n))

@@ -130,6 +130,8 @@ const char *minibatch_kernels_isa(void) { return isa_name(minibatch_detected_isa
 
 int minibatch_kernels_isa_level(void) { return (int)minibatch_detected_isa(); }
 
+int minibatch_kernels_thread_isa(void) { return minibatch_thread_isa; }
+
 void minibatch_kernels_set_thread_isa(int level) {
   int supported = (int)minibatch_detected_isa();
   minibatch_thread_isa = level < 0 ? -1 : level > supported ? supported : level;

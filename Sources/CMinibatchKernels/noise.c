@@ -18,11 +18,13 @@
 //
 // Nothing is truncated, so the distribution is N(0, 1) up to rounding. The fast path is exact
 // integer work and one correctly rounded multiply, and the slow path is compiled once (baseline,
-// libm's exp and log), so the draws are the same on every instruction set. Floating-point
+// libm's exp and log), so the draws are the same on every instruction set (see below). Floating-point
 // contraction is off in this file: `(x + σ·z)·s` is rounded after each operation on every ISA.
 //
-// A block of 256 entries is produced in four passes (words, fast path, fixes for the rejected
-// entries in index order, the fused update), each a loop the compiler vectorises.
+// A block of 256 entries takes three passes: the lanes' words; the fast path eight entries at a
+// time, a group with a rejected entry fixing it (in index order) before the next group; the fused
+// update. The tables and the slow path use libm's exp and log, so the draws are the same for every
+// instruction set on one machine, and on any two machines whose libm rounds them alike.
 #include "minibatch_kernels.h"
 #include "dispatch.h"
 

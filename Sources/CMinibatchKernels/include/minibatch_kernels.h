@@ -72,6 +72,8 @@ int minibatch_kernels_isa_level(void);
 /// The calling thread's kernels run at `level` (clamped to what the machine supports) until it
 /// is set to −1; for tests that compare the baseline bodies with the vector ones.
 void minibatch_kernels_set_thread_isa(int level);
+/// The calling thread's override, or −1.
+int minibatch_kernels_thread_isa(void);
 
 /// The instruction set the kernels run with on this machine: "x86-64-v4 (AVX-512)",
 /// "x86-64-v3 (AVX2, FMA)" or "x86-64 (SSE2)"; "portable" elsewhere.

@@ -24,14 +24,15 @@ import CMinibatchKernels
   public static var instructionSetLevel: Int { Int(minibatch_kernels_isa_level()) }
 
   /// Runs `body` with the kernels that the **calling thread** calls compiled for `level`
-  /// (clamped to what the machine supports), then restores the default: for tests that compare
+  /// (clamped to what the machine supports), then restores the level before: for tests that compare
   /// the baseline bodies with the vector ones. Kernels that `body` runs on other threads are
   /// not affected.
   public static func withInstructionSet<Result>(
     level: Int, _ body: () throws -> Result
   ) rethrows -> Result {
-    minibatch_kernels_set_thread_isa(Int32(level))
-    defer { minibatch_kernels_set_thread_isa(-1) }
+    let outer = minibatch_kernels_thread_isa()
+    minibatch_kernels_set_thread_isa(Int32(clamping: max(0, level)))
+    defer { minibatch_kernels_set_thread_isa(outer) }
     return try body()
   }
 }

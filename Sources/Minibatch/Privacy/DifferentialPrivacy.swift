@@ -88,7 +88,8 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   /// `(clippedSum + N(0, σ²S²·I)) / B`, the private gradient of one step, with the noise drawn
   /// from `noise` and added in Double: entry `j` is `Scalar((Double(s_j) + σS·z_j)·(1/B))`,
   /// rounded after each operation (no FMA contraction, so the result is the same on every
-  /// instruction set). Cost: one pass over `n` entries at vector width (the C kernel
+  /// instruction set). The multiplication by `1/B` rounds within an ulp of the division; a `B`
+  /// below `2⁻¹⁰²⁴` (whose reciprocal overflows) gives a non-finite result, reported as such. Cost: one pass over `n` entries at vector width (the C kernel
   /// `minibatch_noise_add_*`; see ``GaussianNoise``).
   ///
   /// - Parameters:
@@ -112,8 +113,8 @@ public struct DifferentialPrivacy: Sendable, Hashable {
     // No noise (σ = 0) adds none, even with unbounded clipping (σ·S = 0·∞).
     let deviation = noiseStandardDeviation > 0 ? noiseStandardDeviation : 0
     let scale = 1 / expectedBatchSize
-    // Consumed: a sum the caller no longer needs is noised in place, not copied.
-    var gradient = clippedSum
+    // Consumed: a sum whose last reference the caller passes is noised in place, not copied.
+    var gradient = consume clippedSum
     guard !gradient.isEmpty else { return gradient }
     let nonFinite = gradient.withUnsafeMutableBufferPointer { buffer in
       let entries = SendableMutablePointer(buffer.baseAddress!)

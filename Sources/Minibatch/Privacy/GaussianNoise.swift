@@ -10,11 +10,13 @@ import Foundation
 /// with `exp`, or Marsaglia's exact tail beyond `r` with `log`. The distribution is exactly
 /// `N(0, 1)` up to rounding; nothing is truncated.
 ///
-/// - **In bulk** (``draws(count:standardDeviation:)``, the noise of
+/// - **In bulk** (``draws(count:standardDeviation:)``, and the noise of
 ///   ``DifferentialPrivacy/noisyGradient(clippedSum:expectedBatchSize:noise:parallelism:)``): the
 ///   C kernel `minibatch_noise_add_*` at the machine's vector width — eight xoshiro256** lanes
-///   side by side, seeded from this generator (32 words), and a 256-layer ziggurat; entry `i`
-///   takes its word from lane `i mod 8`. The draws are the same on every instruction set (integer
+///   side by side, seeded from a generator (32 words), and a 256-layer ziggurat; entry `i`
+///   takes its word from lane `i mod 8`. `draws` seeds the lanes from this generator directly;
+///   `noisyGradient` first draws one generator per chunk of 8,192 entries from it (so for one
+///   seed the two give different draws). The draws are the same on every instruction set (integer
 ///   work, one rounded multiply, and a slow path compiled once).
 /// - **One at a time** (``nextStandardNormal()``): Doornik's 128-layer form in Swift, on this
 ///   generator's own sequence.

@@ -17,9 +17,6 @@ import Dispatch
 /// - **Short rows**: threads take fixed chunks of ``chunkRows`` rows, each summed into its own
 ///   partial vector (eight rows at a time, as above: adjacent short rows are one contiguous
 ///   stream, and `y` stays in L1); the partials are then added in chunk order, one at a time.
-///   (Before the loops moved to C, short rows were added one at a time: in baseline SSE2 code
-///   that ran at 12 GB/s on one Zen 2 thread against OpenBLAS's 19; eight at a time at the
-///   vector width it keeps up, `minibatch-bench`'s stored grid, 2026-12-02.)
 ///
 /// The inner loops are the C kernel `minibatch_add_rows_*` (``BLASScalar`` forwards to it),
 /// compiled for each instruction set with floating-point contraction off.
@@ -84,7 +81,7 @@ enum RowCombinationKernel {
     if parts == 1 {
       scale(y, 0..<n, by: beta)
       addRows(
-        a: a, lda: n, rows: 0..<k, columns: 0..<n, coefficients: c, y: y, eightAtATime: longRows)
+        a: a, lda: n, rows: 0..<k, columns: 0..<n, coefficients: c, y: y, eightAtATime: true)
       return
     }
     let linesPerPart = (lines + parts - 1) / parts
@@ -100,7 +97,7 @@ enum RowCombinationKernel {
     }
   }
 
-  /// Short rows: fixed chunks of ``chunkRows`` rows, each summed one row at a time into its own
+  /// Short rows: fixed chunks of ``chunkRows`` rows, each summed eight rows at a time into its own
   /// partial vector (in parallel), then `y ← beta·y + Σ_chunks partial` in chunk order.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
@@ -159,14 +156,15 @@ enum RowCombinationKernel {
       coefficients: c + rows.lowerBound, into: y, eightAtATime: eightAtATime, squared: squared)
   }
 
-  /// `y[columns] ← beta·y[columns]`; with `beta == 0`, `y` is overwritten with zeros, not read.
+  /// `y[columns] ← beta·y[columns]`; with `beta == 0`, `y` is overwritten with zeros, not read
+  /// (it may be uninitialised memory).
   @inline(__always)
   static func scale<Scalar: BLASScalar>(
     _ y: UnsafeMutablePointer<Scalar>, _ columns: Range<Int>, by beta: Scalar
   ) {
     if beta == 1 { return }
     if beta == 0 {
-      (y + columns.lowerBound).update(repeating: 0, count: columns.count)
+      (y + columns.lowerBound).initialize(repeating: 0, count: columns.count)
       return
     }
     for j in columns { y[j] = beta * y[j] }

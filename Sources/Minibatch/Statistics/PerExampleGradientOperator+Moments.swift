@@ -107,6 +107,7 @@ func oneReductionMoments<Scalar: BLASScalar>(
   mean: [Scalar], squares: [Scalar], total: Double, threshold: Double
 ) -> (mean: [Double], m2: [Double], inexact: [Int]) {
   let n = mean.count
+  precondition(squares.count == n, "the moments' two reductions have n entries each")
   guard n > 0 else { return ([], [], []) }
   // Uninitialised: the kernel writes every entry of mu and m2, and only the listed ones of
   // `listed` (so its pages are not even touched when every column is safe).

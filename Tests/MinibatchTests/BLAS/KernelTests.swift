@@ -47,15 +47,16 @@ import Testing
   }
 
   /// The baseline body of each kernel against the one this machine runs: tanh to rounding (within
-  /// twice its 4-ulp bound: FMA contraction differs), the noise and the moments sweep bit for bit
-  /// (contraction is off in their files; the noise's fast path is exact and its slow path
-  /// compiled once).
+  /// twice its 4-ulp bound: FMA contraction differs); the noise, the bulk draws, the stored row
+  /// combination and the moments sweep bit for bit (contraction is off in their files; the
+  /// noise's fast path is exact and its slow path compiled once). Nested overrides restore the
+  /// outer level.
   @Test(arguments: allScalarTypes)
-  func baselineAgreesWithTheVectorPath(_ type: any BLASScalar.Type) {
-    checkBaseline(type)
+  func baselineAgreesWithTheVectorPath(_ type: any BLASScalar.Type) throws {
+    try checkBaseline(type)
   }
 
-  func checkBaseline<Scalar: BLASScalar>(_: Scalar.Type) {
+  func checkBaseline<Scalar: BLASScalar>(_: Scalar.Type) throws {
     var rng = SeededGenerator(seed: 9)
     let values: [Scalar] = (0..<4_099).map { _ in Scalar(Double(rng.next() >> 11) * 0x1p-50 - 4) }
     func tanh(level: Int) -> [Scalar] {
@@ -108,10 +109,49 @@ import Testing
         return (mu, m2, Array(listed[..<count]))
       }
     }
+    // The stored row combination: 37 rows (not a multiple of 8), an odd column range, eight at a
+    // time or one at a time, and squared; and the bulk draws.
+    let (rows, lda) = (37, 133)
+    let matrix = (0..<(rows * lda)).map { values[$0 % n] }
+    let coefficients = (0..<rows).map { values[(7 * $0) % n] }
+    func combine(level: Int, eight: Bool, squared: Bool) -> [Scalar] {
+      Kernels.withInstructionSet(level: level) {
+        var y = (0..<lda).map { Scalar($0) / 8 }
+        Scalar.addRows(
+          matrix, lda: lda, rows: rows, columns: 3..<128, coefficients: coefficients, into: &y,
+          eightAtATime: eight, squared: squared)
+        return y
+      }
+    }
+    for (eight, squared) in [(true, false), (false, false), (false, true)] {
+      let vector = combine(level: Kernels.instructionSetLevel, eight: eight, squared: squared)
+      #expect(combine(level: 0, eight: eight, squared: squared) == vector)
+      #expect(
+        vector[..<3] == [0, 0.125, 0.25]
+          && vector[128...] == (128..<lda).map { Scalar($0) / 8 }[...])
+    }
+    func draws(level: Int) throws -> [Double] {
+      try Kernels.withInstructionSet(level: level) {
+        var noise = GaussianNoise(seed: 31)
+        return try noise.draws(count: 1_001, standardDeviation: 1.5)
+      }
+    }
+    #expect(try draws(level: 0) == draws(level: Kernels.instructionSetLevel))
     let (sb, sv) = (sweep(level: 0), sweep(level: Kernels.instructionSetLevel))
     #expect(sb.0 == sv.0 && sb.1 == sv.1 && sb.2 == sv.2)
     #expect(!sb.2.isEmpty && sb.2.allSatisfy { $0 % 3 == 0 && $0 % 7 != 0 })
     #expect(sb.1.allSatisfy { $0 >= 0 })
+    // Nested: the inner override ends at the outer level, not the default.
+    Kernels.withInstructionSet(level: 0) {
+      Kernels.withInstructionSet(level: Kernels.instructionSetLevel) {}
+      var y = [Scalar](repeating: 0, count: values.count)
+      values.withUnsafeBufferPointer { x in
+        y.withUnsafeMutableBufferPointer { y in
+          Scalar.tanh(x.baseAddress!, into: y.baseAddress!, count: x.count)
+        }
+      }
+      #expect(y == baseline)
+    }
   }
 
   /// The bulk draws (the vector kernel) against `Φ`, as the single draws are tested: the
