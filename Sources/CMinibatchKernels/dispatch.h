@@ -44,12 +44,12 @@ extern _Thread_local int minibatch_thread_isa;
   ret minibatch_##name params {                                                       \
     if (__builtin_expect(minibatch_thread_isa >= 0, 0))                               \
       return name##_for(minibatch_thread_isa) args;                                   \
-    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
-    if (f == NULL) {                                                                  \
-      f = name##_for(minibatch_detected_isa());                                       \
-      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                 \
+    name##_fn chosen_ = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
+    if (chosen_ == NULL) {                                                                  \
+      chosen_ = name##_for(minibatch_detected_isa());                                       \
+      atomic_store_explicit(&name##_chosen, chosen_, memory_order_relaxed);                 \
     }                                                                                 \
-    return f args;                                                                    \
+    return chosen_ args;                                                                    \
   }
 #else
 #define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args) \
@@ -72,12 +72,12 @@ extern _Thread_local int minibatch_thread_isa;
       name##_for(minibatch_thread_isa) args;                                          \
       return;                                                                         \
     }                                                                                 \
-    name##_fn f = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
-    if (f == NULL) {                                                                  \
-      f = name##_for(minibatch_detected_isa());                                       \
-      atomic_store_explicit(&name##_chosen, f, memory_order_relaxed);                 \
+    name##_fn chosen_ = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
+    if (chosen_ == NULL) {                                                                  \
+      chosen_ = name##_for(minibatch_detected_isa());                                       \
+      atomic_store_explicit(&name##_chosen, chosen_, memory_order_relaxed);                 \
     }                                                                                 \
-    f args;                                                                           \
+    chosen_ args;                                                                           \
   }
 #else
 #define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \

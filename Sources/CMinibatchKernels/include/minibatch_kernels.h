@@ -66,6 +66,16 @@ void minibatch_add_squared_rows_f32(const float *a, size_t lda, size_t rows, siz
 void minibatch_add_squared_rows_f64(const double *a, size_t lda, size_t rows, size_t begin,
                                     size_t end, const double *c, double *y, int eight);
 
+/// The activations whose backward pass is a kernel.
+enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBATCH_SIGMOID = 3 };
+
+/// below[i] = g[i]·f′ for i < n: relu [x > 0]; leaky relu 1 or 0.01 (x > 0 or not); tanh 1 − f²;
+/// sigmoid f·(1 − f) (x the layer's input, f its output; below must not alias the others).
+void minibatch_activation_backward_f32(int kind, const float *g, const float *x, const float *f,
+                                       float *below, size_t n);
+void minibatch_activation_backward_f64(int kind, const double *g, const double *x,
+                                       const double *f, double *below, size_t n);
+
 /// The instruction set's level (0 baseline, 1 x86-64-v3, 2 x86-64-v4).
 int minibatch_kernels_isa_level(void);
 

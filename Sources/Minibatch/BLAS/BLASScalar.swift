@@ -110,6 +110,13 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
     coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
     squared: Bool)
+
+  /// An activation's backward pass (the C kernel `minibatch_activation_backward_*`):
+  /// `below[i] = g[i]·f′` for `count` entries, `x` the layer's input and `f` its output;
+  /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH` or `_SIGMOID`.
+  @_spi(Benchmark) static func activationBackward(
+    kind: Int32, outputDeltas g: UnsafePointer<Self>, input x: UnsafePointer<Self>,
+    output f: UnsafePointer<Self>, into below: UnsafeMutablePointer<Self>, count: Int)
 }
 
 // The compiler wants a default for every `@_spi` requirement. Float and Double implement each
@@ -171,6 +178,11 @@ extension BLASScalar {
     _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
     coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
     squared: Bool
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func activationBackward(
+    kind: Int32, outputDeltas g: UnsafePointer<Self>, input x: UnsafePointer<Self>,
+    output f: UnsafePointer<Self>, into below: UnsafeMutablePointer<Self>, count: Int
   ) { notBLAS() }
 }
 

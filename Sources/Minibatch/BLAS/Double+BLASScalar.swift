@@ -114,4 +114,11 @@ extension Double: BLASScalar {
     (squared ? minibatch_add_squared_rows_f64 : minibatch_add_rows_f64)(
       a, lda, rows, columns.lowerBound, columns.upperBound, c, y, eightAtATime ? 1 : 0)
   }
+
+  @_spi(Benchmark) public static func activationBackward(
+    kind: Int32, outputDeltas g: UnsafePointer<Double>, input x: UnsafePointer<Double>,
+    output f: UnsafePointer<Double>, into below: UnsafeMutablePointer<Double>, count: Int
+  ) {
+    minibatch_activation_backward_f64(kind, g, x, f, below, count)
+  }
 }

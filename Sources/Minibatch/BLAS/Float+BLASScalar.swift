@@ -114,4 +114,11 @@ extension Float: BLASScalar {
     (squared ? minibatch_add_squared_rows_f32 : minibatch_add_rows_f32)(
       a, lda, rows, columns.lowerBound, columns.upperBound, c, y, eightAtATime ? 1 : 0)
   }
+
+  @_spi(Benchmark) public static func activationBackward(
+    kind: Int32, outputDeltas g: UnsafePointer<Float>, input x: UnsafePointer<Float>,
+    output f: UnsafePointer<Float>, into below: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    minibatch_activation_backward_f32(kind, g, x, f, below, count)
+  }
 }

@@ -8,6 +8,7 @@ import CMinibatchKernels
 /// | Gaussian noise (`Scalar.addGaussianNoise`, `GaussianNoise.draws`) | `noise.c` | bit-identical |
 /// | stored row combination (`Scalar.addRows`) | `rows.c` | bit-identical |
 /// | moments sweep (`Scalar.momentsSweep`) | `kernels.c` | bit-identical |
+/// | activations' backward (`Scalar.activationBackward`) | `activations.c` | bit-identical |
 /// | `tanh` (`Scalar.tanh`) | `kernels.c` | within a few ulp (FMA) |
 /// | FFT, complex power, log-MGF (``FourierTransform``) | `fft.c` | to rounding (FMA) |
 ///
