@@ -30,59 +30,37 @@ extern _Thread_local int minibatch_thread_isa;
 
 /// One kernel's entry point: the body for each instruction set, and the one chosen on first use
 /// (or the calling thread's override). `params` is the parenthesised parameter list, `args` the
-/// same names as an argument list. Kernels that return a value use MINIBATCH_DISPATCH_RETURNING.
+/// same names as an argument list; `keyword` is `return` for a kernel that returns a value and
+/// empty for a void one (C allows no `return f(…);` in a void function).
 #ifdef MINIBATCH_X86
-#define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args)                         \
-  V4 static ret name##_v4 params { return name##_body args; }                         \
-  V3 static ret name##_v3 params { return name##_body args; }                         \
-  static ret name##_baseline params { return name##_body args; }                      \
-  typedef ret(*name##_fn) params;                                                     \
-  static name##_fn name##_for(int isa) {                                              \
-    return isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
-  }                                                                                   \
-  static _Atomic(name##_fn) name##_chosen = NULL;                                     \
-  ret minibatch_##name params {                                                       \
-    if (__builtin_expect(minibatch_thread_isa >= 0, 0))                               \
-      return name##_for(minibatch_thread_isa) args;                                   \
-    name##_fn chosen_ = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
-    if (chosen_ == NULL) {                                                                  \
-      chosen_ = name##_for(minibatch_detected_isa());                                       \
-      atomic_store_explicit(&name##_chosen, chosen_, memory_order_relaxed);                 \
-    }                                                                                 \
-    return chosen_ args;                                                                    \
+#define MINIBATCH_DISPATCH_ENTRY(ret, keyword, name, params, args)                  \
+  V4 static ret name##_v4 params { keyword name##_body args; }                      \
+  V3 static ret name##_v3 params { keyword name##_body args; }                      \
+  static ret name##_baseline params { keyword name##_body args; }                   \
+  typedef ret(*name##_fn) params;                                                   \
+  static name##_fn name##_for(int isa) {                                            \
+    return isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline; \
+  }                                                                                 \
+  static _Atomic(name##_fn) name##_chosen = NULL;                                   \
+  ret minibatch_##name params {                                                     \
+    name##_fn chosen_ = __builtin_expect(minibatch_thread_isa >= 0, 0)              \
+                            ? name##_for(minibatch_thread_isa)                      \
+                            : atomic_load_explicit(&name##_chosen, memory_order_relaxed); \
+    if (chosen_ == NULL) {                                                          \
+      chosen_ = name##_for(minibatch_detected_isa());                               \
+      atomic_store_explicit(&name##_chosen, chosen_, memory_order_relaxed);         \
+    }                                                                               \
+    keyword chosen_ args;                                                           \
   }
 #else
-#define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args) \
-  ret minibatch_##name params { return name##_body args; }
+#define MINIBATCH_DISPATCH_ENTRY(ret, keyword, name, params, args) \
+  ret minibatch_##name params { keyword name##_body args; }
 #endif
 
-/// The same for kernels that return nothing (C does not allow `return f(…);` in a void function).
-#ifdef MINIBATCH_X86
-#define MINIBATCH_DISPATCH_SIGNATURE(name, params, args)                              \
-  V4 static void name##_v4 params { name##_body args; }                               \
-  V3 static void name##_v3 params { name##_body args; }                               \
-  static void name##_baseline params { name##_body args; }                            \
-  typedef void(*name##_fn) params;                                                    \
-  static name##_fn name##_for(int isa) {                                              \
-    return isa == ISA_V4 ? name##_v4 : isa == ISA_V3 ? name##_v3 : name##_baseline;   \
-  }                                                                                   \
-  static _Atomic(name##_fn) name##_chosen = NULL;                                     \
-  void minibatch_##name params {                                                      \
-    if (__builtin_expect(minibatch_thread_isa >= 0, 0)) {                             \
-      name##_for(minibatch_thread_isa) args;                                          \
-      return;                                                                         \
-    }                                                                                 \
-    name##_fn chosen_ = atomic_load_explicit(&name##_chosen, memory_order_relaxed);         \
-    if (chosen_ == NULL) {                                                                  \
-      chosen_ = name##_for(minibatch_detected_isa());                                       \
-      atomic_store_explicit(&name##_chosen, chosen_, memory_order_relaxed);                 \
-    }                                                                                 \
-    chosen_ args;                                                                           \
-  }
-#else
+#define MINIBATCH_DISPATCH_RETURNING(ret, name, params, args) \
+  MINIBATCH_DISPATCH_ENTRY(ret, return, name, params, args)
 #define MINIBATCH_DISPATCH_SIGNATURE(name, params, args) \
-  void minibatch_##name params { name##_body args; }
-#endif
+  MINIBATCH_DISPATCH_ENTRY(void, , name, params, args)
 
 #define MINIBATCH_DISPATCH(name, type) \
   MINIBATCH_DISPATCH_SIGNATURE(name, (const type *x, type *y, size_t n), (x, y, n))

@@ -75,21 +75,14 @@ static inline uint64_t xoshiro_next(uint64_t s[4]) {
   return result;
 }
 
-/// One step of lane `l`.
+/// One step of lane `l` (the slow path's extra words).
 static inline uint64_t lane_next(lanes_t *st, int l) {
-  uint64_t s0 = st->s0[l], s1 = st->s1[l], s2 = st->s2[l], s3 = st->s3[l];
-  uint64_t result = rotl(s1 * 5, 7) * 9;
-  uint64_t t = s1 << 17;
-  s2 ^= s0;
-  s3 ^= s1;
-  s1 ^= s2;
-  s0 ^= s3;
-  s2 ^= t;
-  s3 = rotl(s3, 45);
-  st->s0[l] = s0;
-  st->s1[l] = s1;
-  st->s2[l] = s2;
-  st->s3[l] = s3;
+  uint64_t s[4] = {st->s0[l], st->s1[l], st->s2[l], st->s3[l]};
+  uint64_t result = xoshiro_next(s);
+  st->s0[l] = s[0];
+  st->s1[l] = s[1];
+  st->s2[l] = s[2];
+  st->s3[l] = s[3];
   return result;
 }
 

@@ -89,8 +89,9 @@ public struct DifferentialPrivacy: Sendable, Hashable {
   /// from `noise` and added in Double: entry `j` is `Scalar((Double(s_j) + σS·z_j)·(1/B))`,
   /// rounded after each operation (no FMA contraction, so the result is the same on every
   /// instruction set). The multiplication by `1/B` rounds within an ulp of the division; a `B`
-  /// below `2⁻¹⁰²⁴` (whose reciprocal overflows) gives a non-finite result, reported as such. Cost: one pass over `n` entries at vector width (the C kernel
-  /// `minibatch_noise_add_*`; see ``GaussianNoise``).
+  /// below `2⁻¹⁰²⁴` (whose reciprocal overflows) gives a non-finite result, reported as such.
+  /// Cost: one pass over `n` entries at vector width (the C kernel `minibatch_noise_add_*`; see
+  /// ``GaussianNoise``).
   ///
   /// - Parameters:
   ///   - clippedSum: `Σ_i clip(g_i)` (``PerExampleGradientOperator/clippedSum(_:blocks:parallelism:)``),

@@ -16,8 +16,8 @@ import Foundation
 ///   side by side, seeded from a generator (32 words), and a 256-layer ziggurat; entry `i`
 ///   takes its word from lane `i mod 8`. `draws` seeds the lanes from this generator directly;
 ///   `noisyGradient` first draws one generator per chunk of 8,192 entries from it (so for one
-///   seed the two give different draws). The draws are the same on every instruction set (integer
-///   work, one rounded multiply, and a slow path compiled once).
+///   seed the two give different draws). On one machine the draws are the same on every
+///   instruction set (integer work, one rounded multiply, and a slow path compiled once).
 /// - **One at a time** (``nextStandardNormal()``): Doornik's 128-layer form in Swift, on this
 ///   generator's own sequence.
 ///
@@ -193,7 +193,8 @@ public struct GaussianNoise: Sendable {
   /// advances by 32 words, whatever `count` is).
   ///
   /// - Throws: ``MinibatchError/invalidArgument(name:value:expected:)`` for a negative count or a
-  ///   standard deviation that is not finite and `≥ 0`.
+  ///   standard deviation that is not finite and `≥ 0`;
+  ///   ``MinibatchError/allocationTooLarge(bytes:limit:of:)`` for more draws than memory holds.
   public mutating func draws(
     count: Int, standardDeviation: Double
   ) throws(MinibatchError) -> [Double] {
@@ -202,6 +203,7 @@ public struct GaussianNoise: Sendable {
       standardDeviation, named: "standard deviation", expected: "finite and ≥ 0",
       standardDeviation.isFinite && standardDeviation >= 0)
     guard count > 0 else { return [] }
+    try validateAllocation(count: count, stride: MemoryLayout<Double>.stride, of: "noise draws")
     return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
       withUnsafeMutableBytes(of: &generator.state) { words in
         _ = minibatch_normal_draws(

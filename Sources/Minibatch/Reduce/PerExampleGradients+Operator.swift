@@ -197,19 +197,17 @@ extension PerExampleGradients: PerExampleGradientOperator {
     let (k, n) = (k, n)
     withUnsafeElements { matrix in
       v.withUnsafeBufferPointer { v in
-        do {
-          switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
-          case .blas:
-            Scalar.gemv(
-              transpose: true, m: k, n: n, alpha: alpha, a: matrix.baseAddress!, lda: n,
-              x: v.baseAddress!, incx: 1, beta: beta, y: y.baseAddress!, incy: 1)
-          case .streamingKernel:
-            let coefficients = v.map { alpha * $0 }
-            coefficients.withUnsafeBufferPointer { c in
-              RowCombinationKernel.combine(
-                a: matrix.baseAddress!, k: k, n: n, coefficients: c.baseAddress!, beta: beta,
-                y: y.baseAddress!, threads: parallelism.threadCount)
-            }
+        switch path ?? ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
+        case .blas:
+          Scalar.gemv(
+            transpose: true, m: k, n: n, alpha: alpha, a: matrix.baseAddress!, lda: n,
+            x: v.baseAddress!, incx: 1, beta: beta, y: y.baseAddress!, incy: 1)
+        case .streamingKernel:
+          let coefficients = v.map { alpha * $0 }
+          coefficients.withUnsafeBufferPointer { c in
+            RowCombinationKernel.combine(
+              a: matrix.baseAddress!, k: k, n: n, coefficients: c.baseAddress!, beta: beta,
+              y: y.baseAddress!, threads: parallelism.threadCount)
           }
         }
       }

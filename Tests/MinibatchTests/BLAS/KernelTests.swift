@@ -178,5 +178,6 @@ import Testing
     var again = GaussianNoise(seed: 2027)
     #expect(try again.draws(count: 1000, standardDeviation: 2) == draws[..<1000].map { 2 * $0 })
     #expect(try again.draws(count: 0, standardDeviation: 1).isEmpty)
+    #expect(throws: MinibatchError.self) { try again.draws(count: Int.max, standardDeviation: 1) }
   }
 }

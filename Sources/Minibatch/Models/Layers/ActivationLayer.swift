@@ -89,25 +89,15 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
               let (g, x, f, b, n) = (
                 delta.baseAddress!, x.baseAddress!, f.baseAddress!, below.baseAddress!, delta.count
               )
-              // The package's C kernel (the same roundings as these formulas in Swift; this
-              // method is reached through `any LayerPass`, where a Swift loop here ran
-              // unspecialised: 6 % of the MLP's plain step in a profile).
-              let kernel: Int32? =
-                switch function {
-                case .relu: Int32(MINIBATCH_RELU)
-                case .leakyReLU: Int32(MINIBATCH_LEAKY_RELU)
-                case .tanh: Int32(MINIBATCH_TANH)
-                case .sigmoid: Int32(MINIBATCH_SIGMOID)
-                case .gelu: nil
-                }
-              if let kernel {
-                Scalar.activationBackward(
-                  kind: kernel, outputDeltas: g, input: x, output: f, into: b, count: n)
-                return
-              }
+              // The package's C kernel (the formulas above, rounded as Swift would; this method
+              // is reached through `any LayerPass`, where a Swift loop here ran unspecialised);
+              // gelu, with erf and exp, stays here.
+              let kernel: Int32
               switch function {
-              case .relu, .leakyReLU, .tanh, .sigmoid:
-                break
+              case .relu: kernel = Int32(MINIBATCH_RELU)
+              case .leakyReLU: kernel = Int32(MINIBATCH_LEAKY_RELU)
+              case .tanh: kernel = Int32(MINIBATCH_TANH)
+              case .sigmoid: kernel = Int32(MINIBATCH_SIGMOID)
               case .gelu:
                 let scale = 1 / Scalar(2).squareRoot()
                 let density = 1 / (2 * Scalar.pi).squareRoot()
@@ -115,7 +105,10 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
                   let cdf = (1 + Scalar.erf(x[j] * scale)) / 2
                   b[j] = g[j] * (cdf + x[j] * density * Scalar.exp(-x[j] * x[j] / 2))
                 }
+                return
               }
+              Scalar.activationBackward(
+                kind: kernel, outputDeltas: g, input: x, output: f, into: b, count: n)
             }
           }
         }
