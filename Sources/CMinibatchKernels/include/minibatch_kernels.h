@@ -66,6 +66,21 @@ void minibatch_add_squared_rows_f32(const float *a, size_t lda, size_t rows, siz
 void minibatch_add_squared_rows_f64(const double *a, size_t lda, size_t rows, size_t begin,
                                     size_t end, const double *c, double *y, int eight);
 
+/// Σ_{j<n} (scale·x[j])² in double (32 partial sums in a fixed order, then a fixed tree: the same
+/// bits on every instruction set); scale = 1 for the plain sum of squares.
+double minibatch_sum_squares_f32(const float *x, size_t n, double scale);
+double minibatch_sum_squares_f64(const double *x, size_t n, double scale);
+/// out[i] = Σ_{j<columns} a[i·lda + j]² for i < rows (minibatch_sum_squares_*, scale 1, per row).
+void minibatch_row_sums_squares_f32(const float *a, size_t rows, size_t columns, size_t lda,
+                                    double *out);
+void minibatch_row_sums_squares_f64(const double *a, size_t rows, size_t columns, size_t lda,
+                                    double *out);
+
+/// Chan's merge, elementwise for j < n: δ = other_mean[j] − mean[j]; mean[j] += δ·w_b;
+/// m2[j] += other_m2[j] + δ²·w_ab (w_b = V_b/V, w_ab = V_a·V_b/V).
+void minibatch_chan_merge(double *mean, double *m2, const double *other_mean,
+                          const double *other_m2, size_t n, double w_b, double w_ab);
+
 /// The activations whose backward pass is a kernel.
 enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBATCH_SIGMOID = 3 };
 

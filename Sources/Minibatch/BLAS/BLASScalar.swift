@@ -111,6 +111,18 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
     squared: Bool)
 
+  /// `Σ_{j<count} (scale·x[j])²` in Double (the C kernel `minibatch_sum_squares_*`: 32 partial
+  /// sums in index order, then a fixed tree; the same bits on every instruction set).
+  @_spi(Benchmark) static func sumOfSquares(
+    _ x: UnsafePointer<Self>, count: Int, scale: Double
+  ) -> Double
+
+  /// `out[i] = Σ_{j<columns} a[i·lda + j]²` for `i < rows`, in Double: ``sumOfSquares(_:count:scale:)``
+  /// per row (`minibatch_row_sums_squares_*`).
+  @_spi(Benchmark) static func rowSumsOfSquares(
+    _ a: UnsafePointer<Self>, rows: Int, columns: Int, lda: Int,
+    into out: UnsafeMutablePointer<Double>)
+
   /// An activation's backward pass (the C kernel `minibatch_activation_backward_*`):
   /// `below[i] = g[i]·f′` for `count` entries, `x` the layer's input and `f` its output;
   /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH` or `_SIGMOID`.
@@ -178,6 +190,15 @@ extension BLASScalar {
     _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
     coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
     squared: Bool
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func sumOfSquares(
+    _ x: UnsafePointer<Self>, count: Int, scale: Double
+  ) -> Double { notBLAS() }
+
+  @_spi(Benchmark) public static func rowSumsOfSquares(
+    _ a: UnsafePointer<Self>, rows: Int, columns: Int, lda: Int,
+    into out: UnsafeMutablePointer<Double>
   ) { notBLAS() }
 
   @_spi(Benchmark) public static func activationBackward(

@@ -121,4 +121,17 @@ extension Double: BLASScalar {
   ) {
     minibatch_activation_backward_f64(kind, g, x, f, below, count)
   }
+
+  @_spi(Benchmark) public static func sumOfSquares(
+    _ x: UnsafePointer<Double>, count: Int, scale: Double
+  ) -> Double {
+    minibatch_sum_squares_f64(x, count, scale)
+  }
+
+  @_spi(Benchmark) public static func rowSumsOfSquares(
+    _ a: UnsafePointer<Double>, rows: Int, columns: Int, lda: Int,
+    into out: UnsafeMutablePointer<Double>
+  ) {
+    minibatch_row_sums_squares_f64(a, rows, columns, lda, out)
+  }
 }

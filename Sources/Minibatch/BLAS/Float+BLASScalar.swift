@@ -121,4 +121,17 @@ extension Float: BLASScalar {
   ) {
     minibatch_activation_backward_f32(kind, g, x, f, below, count)
   }
+
+  @_spi(Benchmark) public static func sumOfSquares(
+    _ x: UnsafePointer<Float>, count: Int, scale: Double
+  ) -> Double {
+    minibatch_sum_squares_f32(x, count, scale)
+  }
+
+  @_spi(Benchmark) public static func rowSumsOfSquares(
+    _ a: UnsafePointer<Float>, rows: Int, columns: Int, lda: Int,
+    into out: UnsafeMutablePointer<Double>
+  ) {
+    minibatch_row_sums_squares_f32(a, rows, columns, lda, out)
+  }
 }

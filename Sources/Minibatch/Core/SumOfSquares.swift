@@ -10,15 +10,12 @@
 // ≤ 2⁴²⁴ after scaling) and keeps every entry that matters, so the norm is within the ordinary
 // summation bound `(n + 1)·ε` of the exact one for any representable norm.
 
-/// `Σ x_j²` over `count` entries, accumulated in Double whatever the scalar type.
+/// `Σ x_j²` over `count` entries, accumulated in Double whatever the scalar type (the C kernel
+/// `minibatch_sum_squares_*`: 32 partial sums, then a fixed tree; the same bits on every
+/// instruction set and thread count).
 @inline(__always)
 func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) -> Double {
-  var total = 0.0
-  for j in 0..<count {
-    let value = Double(x[j])
-    total += value * value
-  }
-  return total
+  count > 0 ? Scalar.sumOfSquares(x, count: count, scale: 1) : 0
 }
 
 /// `Σ (scale·x_j)²` over `count` entries, in Double (`scale` a power of two, so the scaling is
@@ -27,12 +24,7 @@ func sumOfSquares<Scalar: BLASScalar>(_ x: UnsafePointer<Scalar>, count: Int) ->
 func scaledSumOfSquares<Scalar: BLASScalar>(
   _ x: UnsafePointer<Scalar>, count: Int, scale: Double
 ) -> Double {
-  var total = 0.0
-  for j in 0..<count {
-    let value = Double(x[j]) * scale
-    total += value * value
-  }
-  return total
+  count > 0 ? Scalar.sumOfSquares(x, count: count, scale: scale) : 0
 }
 
 /// Whether `squared`, a plain sum of squares of `Scalar` entries in Double, may be wrong by more
@@ -64,10 +56,11 @@ func norm(fromSquared squared: Double, rescaled: (Double) -> Double) -> Double {
 }
 
 /// `‖A[i, :]‖²` for every row of a `k × n` row-major `A`, in Double.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
 func squaredRowNorms<Scalar: BLASScalar>(
   _ a: UnsafePointer<Scalar>, k: Int, n: Int
 ) -> [Double] {
-  (0..<k).map { i in sumOfSquares(a + i * n, count: n) }
+  [Double](unsafeUninitializedCapacity: k) { out, initialized in
+    if k > 0 { Scalar.rowSumsOfSquares(a, rows: k, columns: n, lda: n, into: out.baseAddress!) }
+    initialized = k
+  }
 }

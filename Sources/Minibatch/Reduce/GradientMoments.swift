@@ -1,3 +1,5 @@
+import CMinibatchKernels
+
 /// Per-parameter (weighted) mean and centred second moment of per-example gradients, mergeable
 /// across batches, threads and processes:
 ///
@@ -123,10 +125,18 @@ public struct GradientMoments: Sendable, Equatable {
     }
     let (a, b) = (weightTotal, other.weightTotal)
     let total = a + b
-    for j in mean.indices {
-      let delta = other.mean[j] - mean[j]
-      mean[j] += delta * (b / total)
-      m2[j] += other.m2[j] + delta * delta * (a * b / total)
+    // The C kernel `minibatch_chan_merge`, rounded as written in the formula above.
+    let n = mean.count
+    mean.withUnsafeMutableBufferPointer { mean in
+      m2.withUnsafeMutableBufferPointer { m2 in
+        other.mean.withUnsafeBufferPointer { otherMean in
+          other.m2.withUnsafeBufferPointer { otherM2 in
+            minibatch_chan_merge(
+              mean.baseAddress!, m2.baseAddress!, otherMean.baseAddress!, otherM2.baseAddress!,
+              n, b / total, a * b / total)
+          }
+        }
+      }
     }
     weightTotal = total
     squaredWeightTotal += other.squaredWeightTotal
