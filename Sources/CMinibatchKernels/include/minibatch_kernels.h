@@ -84,6 +84,12 @@ void minibatch_chan_merge(double *mean, double *m2, const double *other_mean,
 /// The activations whose backward pass is a kernel.
 enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBATCH_SIGMOID = 3 };
 
+/// y[i] = f(x[i]) for i < n and kind MINIBATCH_RELU (max(x, 0), NaN kept), MINIBATCH_LEAKY_RELU
+/// (x for x > 0, else 0.01·x) or MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 2 ulp);
+/// y must not alias x. The same bits on every instruction set.
+void minibatch_activation_forward_f32(int kind, const float *x, float *y, size_t n);
+void minibatch_activation_forward_f64(int kind, const double *x, double *y, size_t n);
+
 /// below[i] = g[i]·f′ for i < n: relu [x > 0]; leaky relu 1 or 0.01 (x > 0 or not); tanh 1 − f²;
 /// sigmoid f·(1 − f) (x the layer's input, f its output; below must not alias the others).
 void minibatch_activation_backward_f32(int kind, const float *g, const float *x, const float *f,

@@ -123,6 +123,12 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     _ a: UnsafePointer<Self>, rows: Int, columns: Int, lda: Int,
     into out: UnsafeMutablePointer<Double>)
 
+  /// An activation's forward pass (the C kernel `minibatch_activation_forward_*`):
+  /// `y[i] = f(x[i])` for `count` entries, `kind` `MINIBATCH_RELU`, `_LEAKY_RELU` or `_SIGMOID`;
+  /// `y` must not alias `x`.
+  @_spi(Benchmark) static func activationForward(
+    kind: Int32, input x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
+
   /// An activation's backward pass (the C kernel `minibatch_activation_backward_*`):
   /// `below[i] = g[i]·f′` for `count` entries, `x` the layer's input and `f` its output;
   /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH` or `_SIGMOID`.
@@ -190,6 +196,10 @@ extension BLASScalar {
     _ a: UnsafePointer<Self>, lda: Int, rows: Int, columns: Range<Int>,
     coefficients c: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, eightAtATime: Bool,
     squared: Bool
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func activationForward(
+    kind: Int32, input x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int
   ) { notBLAS() }
 
   @_spi(Benchmark) public static func sumOfSquares(

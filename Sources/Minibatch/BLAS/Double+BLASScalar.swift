@@ -134,4 +134,10 @@ extension Double: BLASScalar {
   ) {
     minibatch_row_sums_squares_f64(a, rows, columns, lda, out)
   }
+
+  @_spi(Benchmark) public static func activationForward(
+    kind: Int32, input x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, count: Int
+  ) {
+    minibatch_activation_forward_f64(kind, x, y, count)
+  }
 }

@@ -134,4 +134,10 @@ extension Float: BLASScalar {
   ) {
     minibatch_row_sums_squares_f32(a, rows, columns, lda, out)
   }
+
+  @_spi(Benchmark) public static func activationForward(
+    kind: Int32, input x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    minibatch_activation_forward_f32(kind, x, y, count)
+  }
 }

@@ -19,7 +19,7 @@ public enum ActivationFunction: String, Sendable, Hashable, CaseIterable, Codabl
 /// relu        f(x) = max(x, 0)                   f′ = [x > 0]
 /// leakyReLU   f(x) = x for x > 0, 0.01·x else     f′ = 1 or 0.01
 /// tanh        f(x) = tanh x                       f′ = 1 − f²         (the package's C kernel, ≤ 2 ulp)
-/// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (evaluated from e^(−|x|), no overflow)
+/// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (from e^(−|x|), no overflow; C kernel, ≤ 2 ulp)
 /// gelu        f(x) = x·Φ(x) = ½x·(1 + erf(x/√2))  f′ = Φ(x) + x·φ(x)  (the exact form, PyTorch's default)
 /// ```
 ///
@@ -50,17 +50,15 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
       input.withUnsafeBufferPointer { x in
         let (x, y, n) = (x.baseAddress!, y.baseAddress!, x.count)
         switch function {
+        // The package's C kernels (`activations.c`, `kernels.c`); gelu, with erf, stays here.
         case .relu:
-          for j in 0..<n { y[j] = max(x[j], 0) }
+          Scalar.activationForward(kind: Int32(MINIBATCH_RELU), input: x, into: y, count: n)
         case .leakyReLU:
-          for j in 0..<n { y[j] = x[j] > 0 ? x[j] : 0.01 * x[j] }
+          Scalar.activationForward(kind: Int32(MINIBATCH_LEAKY_RELU), input: x, into: y, count: n)
         case .tanh:
           Scalar.tanh(x, into: y, count: n)
         case .sigmoid:
-          for j in 0..<n {
-            let e = Scalar.exp(-abs(x[j]))
-            y[j] = x[j] >= 0 ? 1 / (1 + e) : e / (1 + e)
-          }
+          Scalar.activationForward(kind: Int32(MINIBATCH_SIGMOID), input: x, into: y, count: n)
         case .gelu:
           let scale = 1 / Scalar(2).squareRoot()
           for j in 0..<n { y[j] = x[j] * (1 + Scalar.erf(x[j] * scale)) / 2 }
