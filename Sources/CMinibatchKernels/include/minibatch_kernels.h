@@ -85,7 +85,7 @@ void minibatch_chan_merge(double *mean, double *m2, const double *other_mean,
 enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBATCH_SIGMOID = 3 };
 
 /// y[i] = f(x[i]) for i < n and kind MINIBATCH_RELU (max(x, 0), NaN kept), MINIBATCH_LEAKY_RELU
-/// (x for x > 0, else 0.01·x) or MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 2 ulp);
+/// (x for x > 0, else 0.01·x) or MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 4 ulp of libm);
 /// y must not alias x. The same bits on every instruction set.
 void minibatch_activation_forward_f32(int kind, const float *x, float *y, size_t n);
 void minibatch_activation_forward_f64(int kind, const double *x, double *y, size_t n);
@@ -96,6 +96,48 @@ void minibatch_activation_backward_f32(int kind, const float *g, const float *x,
                                        float *below, size_t n);
 void minibatch_activation_backward_f64(int kind, const double *g, const double *x,
                                        const double *f, double *below, size_t n);
+
+/// Softmax cross-entropy of k rows of m ≥ 2 logits z (row-major), labels[i] in 0..<m:
+/// loss[i] = (max z_i − z_iy) + log1p(Σ_{j≠argmax} exp(z_ij − max z_i)) and the k×m
+/// delta = softmax(z_i) − onehot(y_i) (required: it also holds the exponentials). Not divided by
+/// k; no output may alias an input. The same bits on every instruction set.
+void minibatch_softmax_cross_entropy_f32(const float *z, const ptrdiff_t *labels, size_t k,
+                                         size_t m, float *loss, float *delta);
+void minibatch_softmax_cross_entropy_f64(const double *z, const ptrdiff_t *labels, size_t k,
+                                         size_t m, double *loss, double *delta);
+
+/// Binary cross-entropy of k logits z, labels[i] in {0, 1}:
+/// loss[i] = max(z_i, 0) − y_i·z_i + log1p(exp(−|z_i|)) and, when delta is not NULL,
+/// delta[i] = σ(z_i) − y_i. Not divided by k; no output may alias an input.
+void minibatch_binary_cross_entropy_f32(const float *z, const ptrdiff_t *labels, size_t k,
+                                        float *loss, float *delta);
+void minibatch_binary_cross_entropy_f64(const double *z, const ptrdiff_t *labels, size_t k,
+                                        double *loss, double *delta);
+
+/// A convolution's sizes seen as 2-D (a 1-D one has height = kernel_height = output_height = 1,
+/// stride_height = 1, padding_height = 0): C×H×W inputs, kh×kw kernels, H′×W′ output positions.
+typedef struct {
+  ptrdiff_t channels, height, width;
+  ptrdiff_t kernel_height, kernel_width;
+  ptrdiff_t stride_height, stride_width;
+  ptrdiff_t padding_height, padding_width;
+  ptrdiff_t output_height, output_width;
+} minibatch_convolution_geometry;
+
+/// Unfold (im2col): u is the (k·T)×p matrix, T = H′·W′ and p = C·kh·kw, whose row (i, t) is the
+/// patch of example i (x is k×C×H×W) under output position t, laid out (c, r, s), zeros where it
+/// covers padding. Every entry of u is written; u must not alias x.
+void minibatch_unfold_f32(const minibatch_convolution_geometry *g, const float *x, size_t k,
+                          float *u);
+void minibatch_unfold_f64(const minibatch_convolution_geometry *g, const double *x, size_t k,
+                          double *u);
+
+/// Fold (col2im), the adjoint of unfold: x (k×C×H×W, overwritten) = Σ of every entry of u added to
+/// the input position it came from, output positions in order; x must not alias u.
+void minibatch_fold_f32(const minibatch_convolution_geometry *g, const float *u, size_t k,
+                        float *x);
+void minibatch_fold_f64(const minibatch_convolution_geometry *g, const double *u, size_t k,
+                        double *x);
 
 /// The instruction set's level (0 baseline, 1 x86-64-v3, 2 x86-64-v4).
 int minibatch_kernels_isa_level(void);

@@ -1,3 +1,4 @@
+import CMinibatchKernels
 import RealModule
 
 /// A floating-point type that the system BLAS and LAPACK implement: `Float` (the `s` routines) and
@@ -129,6 +130,31 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
   @_spi(Benchmark) static func activationForward(
     kind: Int32, input x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
 
+  /// Softmax cross-entropy per example (the C kernel `minibatch_softmax_cross_entropy_*`):
+  /// `loss[i] = logsumexp(z_i) − z_iy` and `delta` (`k × m`, required) `= softmax(z_i) − onehot(y_i)`,
+  /// for `k` rows of `m ≥ 2` logits and labels in `0..<m`; not divided by `k`.
+  @_spi(Benchmark) static func softmaxCrossEntropy(
+    _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int, m: Int,
+    loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>)
+
+  /// Binary cross-entropy per example (the C kernel `minibatch_binary_cross_entropy_*`):
+  /// `loss[i] = softplus(z_i) − y_i·z_i` and, when `delta` is given, `delta[i] = σ(z_i) − y_i`.
+  @_spi(Benchmark) static func binaryCrossEntropy(
+    _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int,
+    loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>?)
+
+  /// Unfold (im2col, the C kernel `minibatch_unfold_*`): `u` (`(k·T) × p`, every entry written)
+  /// from `x` (`k × C × H × W`) under `geometry`.
+  @_spi(Benchmark) static func unfold(
+    _ x: UnsafePointer<Self>, k: Int, geometry: minibatch_convolution_geometry,
+    into u: UnsafeMutablePointer<Self>)
+
+  /// Fold (col2im, the C kernel `minibatch_fold_*`), the adjoint of unfold: `x` (`k × C × H × W`,
+  /// overwritten) from the patches `u` (`(k·T) × p`).
+  @_spi(Benchmark) static func fold(
+    _ u: UnsafePointer<Self>, k: Int, geometry: minibatch_convolution_geometry,
+    into x: UnsafeMutablePointer<Self>)
+
   /// An activation's backward pass (the C kernel `minibatch_activation_backward_*`):
   /// `below[i] = g[i]·f′` for `count` entries, `x` the layer's input and `f` its output;
   /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH` or `_SIGMOID`.
@@ -200,6 +226,26 @@ extension BLASScalar {
 
   @_spi(Benchmark) public static func activationForward(
     kind: Int32, input x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func softmaxCrossEntropy(
+    _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int, m: Int,
+    loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func binaryCrossEntropy(
+    _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int,
+    loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>?
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func unfold(
+    _ x: UnsafePointer<Self>, k: Int, geometry: minibatch_convolution_geometry,
+    into u: UnsafeMutablePointer<Self>
+  ) { notBLAS() }
+
+  @_spi(Benchmark) public static func fold(
+    _ u: UnsafePointer<Self>, k: Int, geometry: minibatch_convolution_geometry,
+    into x: UnsafeMutablePointer<Self>
   ) { notBLAS() }
 
   @_spi(Benchmark) public static func sumOfSquares(

@@ -140,4 +140,32 @@ extension Double: BLASScalar {
   ) {
     minibatch_activation_forward_f64(kind, x, y, count)
   }
+
+  @_spi(Benchmark) public static func softmaxCrossEntropy(
+    _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, k: Int, m: Int,
+    loss: UnsafeMutablePointer<Double>, delta: UnsafeMutablePointer<Double>
+  ) {
+    minibatch_softmax_cross_entropy_f64(z, labels, k, m, loss, delta)
+  }
+
+  @_spi(Benchmark) public static func binaryCrossEntropy(
+    _ z: UnsafePointer<Double>, labels: UnsafePointer<Int>, k: Int,
+    loss: UnsafeMutablePointer<Double>, delta: UnsafeMutablePointer<Double>?
+  ) {
+    minibatch_binary_cross_entropy_f64(z, labels, k, loss, delta)
+  }
+
+  @_spi(Benchmark) public static func unfold(
+    _ x: UnsafePointer<Double>, k: Int, geometry: minibatch_convolution_geometry,
+    into u: UnsafeMutablePointer<Double>
+  ) {
+    withUnsafePointer(to: geometry) { minibatch_unfold_f64($0, x, k, u) }
+  }
+
+  @_spi(Benchmark) public static func fold(
+    _ u: UnsafePointer<Double>, k: Int, geometry: minibatch_convolution_geometry,
+    into x: UnsafeMutablePointer<Double>
+  ) {
+    withUnsafePointer(to: geometry) { minibatch_fold_f64($0, u, k, x) }
+  }
 }

@@ -140,4 +140,32 @@ extension Float: BLASScalar {
   ) {
     minibatch_activation_forward_f32(kind, x, y, count)
   }
+
+  @_spi(Benchmark) public static func softmaxCrossEntropy(
+    _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, k: Int, m: Int,
+    loss: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>
+  ) {
+    minibatch_softmax_cross_entropy_f32(z, labels, k, m, loss, delta)
+  }
+
+  @_spi(Benchmark) public static func binaryCrossEntropy(
+    _ z: UnsafePointer<Float>, labels: UnsafePointer<Int>, k: Int,
+    loss: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>?
+  ) {
+    minibatch_binary_cross_entropy_f32(z, labels, k, loss, delta)
+  }
+
+  @_spi(Benchmark) public static func unfold(
+    _ x: UnsafePointer<Float>, k: Int, geometry: minibatch_convolution_geometry,
+    into u: UnsafeMutablePointer<Float>
+  ) {
+    withUnsafePointer(to: geometry) { minibatch_unfold_f32($0, x, k, u) }
+  }
+
+  @_spi(Benchmark) public static func fold(
+    _ u: UnsafePointer<Float>, k: Int, geometry: minibatch_convolution_geometry,
+    into x: UnsafeMutablePointer<Float>
+  ) {
+    withUnsafePointer(to: geometry) { minibatch_fold_f32($0, u, k, x) }
+  }
 }

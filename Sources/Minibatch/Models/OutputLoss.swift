@@ -1,5 +1,3 @@
-import RealModule
-
 /// The loss on a model's last layer, per example, with its targets and its gradient `δ = ∂ℓ/∂z`
 /// with respect to the outputs `z`. All forms are numerically stable for any finite `z`.
 public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
@@ -12,7 +10,10 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
   case binaryCrossEntropy
   /// Multiclass cross-entropy on `c` logits with label `y ∈ 0..<c`:
   /// `ℓ = logsumexp(z) − z_y`, computed as `(max z − z_y) + log1p(Σ_{j≠argmax} exp(z_j − max z))`;
-  /// `δ = softmax(z) − onehot(y)`.
+  /// `δ = softmax(z) − onehot(y)`. The naive `logSumExp − z_y` subtracts two nearly equal large
+  /// numbers and loses a small loss entirely (4.5e-5 at logits ~1e4 in Float); here the first
+  /// term has no cancellation and the second is formed without adding 1 first, so a small loss
+  /// keeps its relative accuracy.
   case softmaxCrossEntropy
 
   public var description: String { rawValue }
@@ -53,20 +54,38 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
 
   /// Per-example losses of the `k × m` outputs `z` (row-major); when `delta` is given, also
   /// writes `δ = ∂ℓ_i/∂z_i` (`k × m`, not divided by `k`) into it. Targets are already validated.
+  /// The cross-entropies are the C kernels `minibatch_softmax_cross_entropy_*` and
+  /// `minibatch_binary_cross_entropy_*` (`losses.c`: the exponentials at the machine's vector
+  /// width, the same bits on every instruction set); cost `O(k·m)`.
   func evaluate<Scalar: BLASScalar>(
     _ z: UnsafePointer<Scalar>, k: Int, m: Int, targets: Targets<Scalar>,
     delta: UnsafeMutablePointer<Scalar>?
   ) -> [Scalar] {
-    (0..<k).map { i in
-      let zi = z + i * m
-      let di = delta.map { $0 + i * m }
-      switch targets {
-      case .values(let y):
-        return Self.squaredError(zi, y.rowUnchecked(i), m: m, delta: di)
-      case .labels(let labels) where m == 1:
-        return Self.binaryCrossEntropy(zi.pointee, label: labels[i], delta: di)
-      case .labels(let labels):
-        return Self.softmaxCrossEntropy(zi, label: labels[i], m: m, delta: di)
+    switch targets {
+    case .values(let y):
+      return (0..<k).map { i in
+        Self.squaredError(z + i * m, y.rowUnchecked(i), m: m, delta: delta.map { $0 + i * m })
+      }
+    case .labels where k == 0:
+      return []
+    case .labels(let labels):
+      return [Scalar](unsafeUninitializedCapacity: k) { loss, initialized in
+        labels.withUnsafeBufferPointer { y in
+          if m == 1 {
+            Scalar.binaryCrossEntropy(
+              z, labels: y.baseAddress!, k: k, loss: loss.baseAddress!, delta: delta)
+          } else if let delta {
+            Scalar.softmaxCrossEntropy(
+              z, labels: y.baseAddress!, k: k, m: m, loss: loss.baseAddress!, delta: delta)
+          } else {
+            // The kernel keeps its exponentials in δ: a scratch one when the caller wants none.
+            let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: k * m)
+            defer { scratch.deallocate() }
+            Scalar.softmaxCrossEntropy(
+              z, labels: y.baseAddress!, k: k, m: m, loss: loss.baseAddress!, delta: scratch)
+          }
+        }
+        initialized = k
       }
     }
   }
@@ -82,39 +101,6 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
       delta?[j] = residual
     }
     return loss / 2
-  }
-
-  static func binaryCrossEntropy<Scalar: BLASScalar>(
-    _ z: Scalar, label: Int, delta: UnsafeMutablePointer<Scalar>?
-  ) -> Scalar {
-    let y = Scalar(label)
-    let e = Scalar.exp(-abs(z))  // in (0, 1]: never overflows
-    if let delta {
-      let sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e)
-      delta.pointee = sigmoid - y
-    }
-    return max(z, 0) - y * z + Scalar.log(onePlus: e)
-  }
-
-  /// `ℓ = logsumexp(z) − z_y` written as `(max − z_y) + log1p(Σ_{j ≠ argmax} exp(z_j − max))`.
-  /// The naive `logSumExp − z_y` subtracts two nearly equal large numbers and loses a small loss
-  /// entirely (4.5e-5 at logits ~1e4 in Float); here the first term has no cancellation and the second is
-  /// formed without adding 1 first, so a small loss keeps its relative accuracy.
-  /// `δ_j = exp(z_j − max)/Σ − [j = y]`.
-  static func softmaxCrossEntropy<Scalar: BLASScalar>(
-    _ z: UnsafePointer<Scalar>, label: Int, m: Int, delta: UnsafeMutablePointer<Scalar>?
-  ) -> Scalar {
-    var top = 0
-    for j in 1..<m where z[j] > z[top] { top = j }
-    let largest = z[top]
-    var others: Scalar = 0
-    for j in 0..<m where j != top { others += Scalar.exp(z[j] - largest) }
-    if let delta {
-      let total = 1 + others
-      for j in 0..<m { delta[j] = Scalar.exp(z[j] - largest) / total }
-      delta[label] -= 1
-    }
-    return (largest - z[label]) + Scalar.log(onePlus: others)
   }
 }
 

@@ -1,3 +1,4 @@
+import CMinibatchKernels
 import Foundation
 import MinibatchTestSupport
 import Testing
@@ -62,7 +63,9 @@ import Testing
       let vector = forward(Int32(kind), values, level: Kernels.instructionSetLevel)
       let baseline = forward(Int32(kind), values, level: 0)
       #expect(
-        zip(vector, baseline).allSatisfy { ($0 == $1 && $0.sign == $1.sign) || ($0.isNaN && $1.isNaN) },
+        zip(vector, baseline).allSatisfy {
+          ($0 == $1 && $0.sign == $1.sign) || ($0.isNaN && $1.isNaN)
+        },
         "kind \(kind)")
     }
   }

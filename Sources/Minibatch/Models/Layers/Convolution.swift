@@ -1,3 +1,5 @@
+import CMinibatchKernels
+
 /// A 1-D or 2-D convolution (cross-correlation, as in PyTorch), channels first, with bias:
 /// `C×L → F×L′` or `C×H×W → F×H′×W′`, by unfolding (im2col) and GEMM.
 ///
@@ -206,69 +208,43 @@ struct ConvolutionGeometry: Sendable, Hashable {
   /// `p = C·kh·kw`, the entries of one unfolded patch.
   var patch: Int { channels * kernelHeight * kernelWidth }
 
-  /// `U` (`(k·T) × p`): row `(i, t)` is the patch under output position `t` of example `i`.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  /// The sizes as the C kernels take them.
+  var kernelGeometry: minibatch_convolution_geometry {
+    minibatch_convolution_geometry(
+      channels: channels, height: height, width: width, kernel_height: kernelHeight,
+      kernel_width: kernelWidth, stride_height: strideHeight, stride_width: strideWidth,
+      padding_height: paddingHeight, padding_width: paddingWidth, output_height: outputHeight,
+      output_width: outputWidth)
+  }
+
+  /// `U` (`(k·T) × p`): row `(i, t)` is the patch under output position `t` of example `i`,
+  /// laid out `(c, r, s)`, zeros where it covers padding (the C kernel `minibatch_unfold_*`,
+  /// `unfold.c`); cost `O(k·T·p)` copies.
   func unfold<Scalar: BLASScalar>(_ x: [Scalar], k: Int) -> [Scalar] {
-    let (t, p, plane) = (positions, patch, height * width)
-    var u = [Scalar](repeating: 0, count: k * t * p)
-    u.withUnsafeMutableBufferPointer { u in
+    let count = k * positions * patch
+    guard count > 0 else { return [] }
+    let geometry = kernelGeometry
+    return [Scalar](unsafeUninitializedCapacity: count) { u, initialized in
       x.withUnsafeBufferPointer { x in
-        for i in 0..<k {
-          let example = x.baseAddress! + i * channels * plane
-          for oh in 0..<outputHeight {
-            for ow in 0..<outputWidth {
-              let row = u.baseAddress! + ((i * t) + oh * outputWidth + ow) * p
-              for c in 0..<channels {
-                for r in 0..<kernelHeight {
-                  let h = oh * strideHeight - paddingHeight + r
-                  guard h >= 0 && h < height else { continue }
-                  let left = ow * strideWidth - paddingWidth
-                  let (first, last) = (max(0, -left), min(kernelWidth, width - left))
-                  if first >= last { continue }
-                  (row + (c * kernelHeight + r) * kernelWidth + first).update(
-                    from: example + c * plane + h * width + left + first, count: last - first)
-                }
-              }
-            }
-          }
-        }
+        Scalar.unfold(x.baseAddress!, k: k, geometry: geometry, into: u.baseAddress!)
       }
+      initialized = count
     }
-    return u
   }
 
   /// The adjoint of ``unfold(_:k:)`` (col2im): every patch entry added back to the input
-  /// position it came from; `k × C × H × W`.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
+  /// position it came from, output positions in order; `k × C × H × W` (the C kernel
+  /// `minibatch_fold_*`).
   func fold<Scalar: BLASScalar>(_ patches: [Scalar], k: Int) -> [Scalar] {
-    let (t, p, plane) = (positions, patch, height * width)
-    var x = [Scalar](repeating: 0, count: k * channels * plane)
-    x.withUnsafeMutableBufferPointer { x in
+    let count = k * channels * height * width
+    guard count > 0 else { return [] }
+    guard !patches.isEmpty else { return [Scalar](repeating: 0, count: count) }
+    let geometry = kernelGeometry
+    return [Scalar](unsafeUninitializedCapacity: count) { x, initialized in
       patches.withUnsafeBufferPointer { u in
-        for i in 0..<k {
-          let example = x.baseAddress! + i * channels * plane
-          for oh in 0..<outputHeight {
-            for ow in 0..<outputWidth {
-              let row = u.baseAddress! + ((i * t) + oh * outputWidth + ow) * p
-              for c in 0..<channels {
-                for r in 0..<kernelHeight {
-                  let h = oh * strideHeight - paddingHeight + r
-                  guard h >= 0 && h < height else { continue }
-                  let left = ow * strideWidth - paddingWidth
-                  let (first, last) = (max(0, -left), min(kernelWidth, width - left))
-                  if first >= last { continue }
-                  let destination = example + c * plane + h * width + left
-                  let source = row + (c * kernelHeight + r) * kernelWidth
-                  for s in first..<last { destination[s] += source[s] }
-                }
-              }
-            }
-          }
-        }
+        Scalar.fold(u.baseAddress!, k: k, geometry: geometry, into: x.baseAddress!)
       }
+      initialized = count
     }
-    return x
   }
 }
