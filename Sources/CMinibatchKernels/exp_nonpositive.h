@@ -2,8 +2,9 @@
 // vectorises. y = n·ln2 + r, |r| ≤ ln2/2 (Cody–Waite, n rounded by the 1.5·2^p trick); exp(r) by
 // its Taylor polynomial (degree 7 in float, 13 in double: truncation below half an ulp); then
 // multiplied by 2^(n+p)·2^(−p) so that results in the subnormal range are still formed (p = 24 in
-// float, 54 in double). y below −104 (float) or −746 (double) gives 0, NaN stays NaN. Include it
-// after `#pragma STDC FP_CONTRACT OFF` so the bits are the same on every instruction set.
+// float, 54 in double). y below −104 (float) or −746 (double) gives 0, NaN stays NaN. The header
+// turns floating-point contraction off (for the rest of the including file), so the bits are the
+// same on every instruction set.
 #ifndef MINIBATCH_KERNELS_EXP_NONPOSITIVE_H
 #define MINIBATCH_KERNELS_EXP_NONPOSITIVE_H
 

@@ -86,7 +86,8 @@ enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBAT
 
 /// y[i] = f(x[i]) for i < n and kind MINIBATCH_RELU (max(x, 0), NaN kept), MINIBATCH_LEAKY_RELU
 /// (x for x > 0, else 0.01·x) or MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 4 ulp of libm);
-/// y must not alias x. The same bits on every instruction set.
+/// y must not alias x; any other kind (MINIBATCH_TANH: `minibatch_tanh_*`) leaves y untouched.
+/// One pass, O(n). The same bits on every instruction set.
 void minibatch_activation_forward_f32(int kind, const float *x, float *y, size_t n);
 void minibatch_activation_forward_f64(int kind, const double *x, double *y, size_t n);
 
@@ -100,7 +101,8 @@ void minibatch_activation_backward_f64(int kind, const double *g, const double *
 /// Softmax cross-entropy of k rows of m ≥ 2 logits z (row-major), labels[i] in 0..<m:
 /// loss[i] = (max z_i − z_iy) + log1p(Σ_{j≠argmax} exp(z_ij − max z_i)) and the k×m
 /// delta = softmax(z_i) − onehot(y_i) (required: it also holds the exponentials). Not divided by
-/// k; no output may alias an input. The same bits on every instruction set.
+/// k; no output may alias an input. O(k·m): one exp per logit, one log1p per row. The same bits on
+/// every instruction set.
 void minibatch_softmax_cross_entropy_f32(const float *z, const ptrdiff_t *labels, size_t k,
                                          size_t m, float *loss, float *delta);
 void minibatch_softmax_cross_entropy_f64(const double *z, const ptrdiff_t *labels, size_t k,
@@ -108,7 +110,8 @@ void minibatch_softmax_cross_entropy_f64(const double *z, const ptrdiff_t *label
 
 /// Binary cross-entropy of k logits z, labels[i] in {0, 1}:
 /// loss[i] = max(z_i, 0) − y_i·z_i + log1p(exp(−|z_i|)) and, when delta is not NULL,
-/// delta[i] = σ(z_i) − y_i. Not divided by k; no output may alias an input.
+/// delta[i] = σ(z_i) − y_i. Not divided by k; no output may alias an input. O(k): one exp and one
+/// log1p per example.
 void minibatch_binary_cross_entropy_f32(const float *z, const ptrdiff_t *labels, size_t k,
                                         float *loss, float *delta);
 void minibatch_binary_cross_entropy_f64(const double *z, const ptrdiff_t *labels, size_t k,
@@ -126,14 +129,15 @@ typedef struct {
 
 /// Unfold (im2col): u is the (k·T)×p matrix, T = H′·W′ and p = C·kh·kw, whose row (i, t) is the
 /// patch of example i (x is k×C×H×W) under output position t, laid out (c, r, s), zeros where it
-/// covers padding. Every entry of u is written; u must not alias x.
+/// covers padding. Every entry of u is written (O(k·T·p)); u must not alias x.
 void minibatch_unfold_f32(const minibatch_convolution_geometry *g, const float *x, size_t k,
                           float *u);
 void minibatch_unfold_f64(const minibatch_convolution_geometry *g, const double *x, size_t k,
                           double *u);
 
 /// Fold (col2im), the adjoint of unfold: x (k×C×H×W, overwritten) = Σ of every entry of u added to
-/// the input position it came from, output positions in order; x must not alias u.
+/// the input position it came from, output positions in order (O(k·T·p) additions); x must not
+/// alias u.
 void minibatch_fold_f32(const minibatch_convolution_geometry *g, const float *u, size_t k,
                         float *x);
 void minibatch_fold_f64(const minibatch_convolution_geometry *g, const double *u, size_t k,

@@ -137,8 +137,9 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int, m: Int,
     loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>)
 
-  /// Binary cross-entropy per example (the C kernel `minibatch_binary_cross_entropy_*`):
-  /// `loss[i] = softplus(z_i) − y_i·z_i` and, when `delta` is given, `delta[i] = σ(z_i) − y_i`.
+  /// Binary cross-entropy per example (the C kernel `minibatch_binary_cross_entropy_*`), labels
+  /// in `{0, 1}`: `loss[i] = softplus(z_i) − y_i·z_i` and, when `delta` is given,
+  /// `delta[i] = σ(z_i) − y_i`; not divided by `k`.
   @_spi(Benchmark) static func binaryCrossEntropy(
     _ z: UnsafePointer<Self>, labels: UnsafePointer<Int>, k: Int,
     loss: UnsafeMutablePointer<Self>, delta: UnsafeMutablePointer<Self>?)

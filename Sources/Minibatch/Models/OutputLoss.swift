@@ -69,6 +69,7 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
     case .labels where k == 0:
       return []
     case .labels(let labels):
+      assert(labels.count == k, "one label per example")
       return [Scalar](unsafeUninitializedCapacity: k) { loss, initialized in
         labels.withUnsafeBufferPointer { y in
           if m == 1 {
@@ -79,10 +80,11 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
               z, labels: y.baseAddress!, k: k, m: m, loss: loss.baseAddress!, delta: delta)
           } else {
             // The kernel keeps its exponentials in δ: a scratch one when the caller wants none.
-            let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: k * m)
-            defer { scratch.deallocate() }
-            Scalar.softmaxCrossEntropy(
-              z, labels: y.baseAddress!, k: k, m: m, loss: loss.baseAddress!, delta: scratch)
+            withUnsafeTemporaryAllocation(of: Scalar.self, capacity: k * m) { scratch in
+              Scalar.softmaxCrossEntropy(
+                z, labels: y.baseAddress!, k: k, m: m, loss: loss.baseAddress!,
+                delta: scratch.baseAddress!)
+            }
           }
         }
         initialized = k

@@ -58,6 +58,7 @@ import Testing
     let nan: [Scalar] = [.nan, 1]
     #expect(forward(Int32(MINIBATCH_SIGMOID), nan)[0].isNaN)
     #expect(forward(Int32(MINIBATCH_RELU), nan)[0].isNaN)
+    #expect(forward(Int32(MINIBATCH_LEAKY_RELU), nan)[0].isNaN)
     // Baseline and vector bodies: the same bits (contraction is off in the file).
     for kind in [MINIBATCH_RELU, MINIBATCH_LEAKY_RELU, MINIBATCH_SIGMOID] {
       let vector = forward(Int32(kind), values, level: Kernels.instructionSetLevel)

@@ -62,26 +62,53 @@ import Testing
         var z: [Scalar] = (0..<(k * m)).map { _ in Scalar(scale) * rng.nextSigned() }
         let labels = (0..<k).map { _ in Int(rng.next() % UInt64(m)) }
         if k > 2 {
-          z[m + m - 1] = z[m]  // a tie at the top, or at least a repeated value
-          z[2 * m] = -.greatestFiniteMagnitude / 2  // an exponential that underflows to 0
+          // Row 1: a tie at the top (the first of the two is the argmax). Row 2: an exponential
+          // that underflows to 0, and an infinitely negative logit.
+          let top = z[m..<(2 * m)].max()! + 1
+          (z[m], z[2 * m - 1]) = (top, top)
+          z[2 * m] = -.greatestFiniteMagnitude / 2
+          if m > 2 { z[2 * m + 1] = -.infinity }
         }
         let (loss, delta) = softmaxKernel(z, labels: labels, k: k, m: m)
         for i in 0..<k {
           let row = Array(z[(i * m)..<((i + 1) * m)])
           let (expected, expectedDelta) = softmaxReference(row, label: labels[i])
-          let error = Double(abs(loss[i] - expected))
-          #expect(
-            error <= 8 * eps * Double(abs(expected)) + Double(Scalar.leastNormalMagnitude),
-            "\(Scalar.self) k=\(k) m=\(m) scale \(scale) row \(i): \(loss[i]) vs \(expected)")
-          let worst = zip(delta[(i * m)..<((i + 1) * m)], expectedDelta).map {
-            Double(abs($0 - $1))
-          }.max()!
-          #expect(worst <= 8 * eps, "\(Scalar.self) k=\(k) m=\(m) scale \(scale) δ row \(i)")
+          if expected.isInfinite {
+            #expect(loss[i] == expected, "a label on the −∞ logit: an infinite loss")
+          } else {
+            let error = Double(abs(loss[i] - expected))
+            #expect(
+              error <= 8 * eps * Double(abs(expected)) + Double(Scalar.leastNormalMagnitude),
+              "\(Scalar.self) k=\(k) m=\(m) scale \(scale) row \(i): \(loss[i]) vs \(expected)")
+          }
+          // δ_j = p_j relatively off the label (however small p_j is), within 8 ulp of 1 at it.
+          for j in 0..<m {
+            let (got, want) = (Double(delta[i * m + j]), Double(expectedDelta[j]))
+            let tolerance =
+              j == labels[i] ? 8 * eps : 8 * eps * abs(want) + Double(Scalar.leastNormalMagnitude)
+            #expect(abs(got - want) <= tolerance, "\(Scalar.self) m=\(m) δ[\(i), \(j)]")
+          }
+          if Scalar.self == Float.self && expected.isFinite {
+            // An independent reference in Double: log Σ exp(z − max) − (z_y − max).
+            let d = row.map { Double($0) }
+            let largest = d.max()!
+            let lse = Foundation.log(d.reduce(0) { $0 + Foundation.exp($1 - largest) })
+            let reference = lse + (largest - d[labels[i]])
+            #expect(
+              abs(Double(loss[i]) - reference) <= 8 * eps * reference + 1e-300,
+              "Float against Double: \(loss[i]) vs \(reference)")
+          }
           let sum = delta[(i * m)..<((i + 1) * m)].reduce(0.0) { $0 + Double($1) }
           #expect(abs(sum) <= Double(m) * 4 * eps, "δ sums to 0 (row \(i))")
         }
         let baseline = softmaxKernel(z, labels: labels, k: k, m: m, level: 0)
         #expect(baseline.loss == loss && baseline.delta == delta, "baseline == vector bits")
+        // Through `OutputLoss`, without δ (the kernel's scratch path): the same losses.
+        let lossOnly = z.withUnsafeBufferPointer {
+          OutputLoss.softmaxCrossEntropy.evaluate(
+            $0.baseAddress!, k: k, m: m, targets: .labels(labels), delta: nil)
+        }
+        #expect(lossOnly == loss, "OutputLoss.evaluate without δ")
       }
     }
     // A small loss keeps its relative accuracy at large logits (the naive form loses it).
@@ -129,10 +156,19 @@ import Testing
           #expect(
             error <= 8 * eps * Double(abs(expected)) + Double(Scalar.leastNormalMagnitude),
             "\(Scalar.self) z=\(z[i]) y=\(y): \(loss[i]) vs \(expected)")
-          #expect(Double(abs(delta[i] - (sigmoid - y))) <= 4 * eps, "δ at z=\(z[i])")
+          // δ = σ relatively for y = 0 (however small σ is); σ − 1 within 4 ulp of 1 for y = 1.
+          let want = Double(sigmoid - y)
+          let tolerance =
+            labels[i] == 0 ? 8 * eps * abs(want) + Double(Scalar.leastNormalMagnitude) : 4 * eps
+          #expect(Double(abs(delta[i] - (sigmoid - y))) <= tolerance, "δ at z=\(z[i]) y=\(y)")
         }
         let lossOnly = binaryKernel(z, labels: labels, withDelta: false)
         #expect(lossOnly.loss == loss && lossOnly.delta.allSatisfy(\.isNaN), "δ untouched")
+        let throughLoss = z.withUnsafeBufferPointer {
+          OutputLoss.binaryCrossEntropy.evaluate(
+            $0.baseAddress!, k: k, m: 1, targets: .labels(labels), delta: nil)
+        }
+        #expect(throughLoss == loss, "OutputLoss.evaluate without δ")
         let baseline = binaryKernel(z, labels: labels, withDelta: true, level: 0)
         #expect(baseline.loss == loss && baseline.delta == delta, "baseline == vector bits")
       }

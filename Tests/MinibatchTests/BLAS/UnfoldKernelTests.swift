@@ -5,7 +5,8 @@ import Testing
 
 /// The unfold and fold kernels (`unfold.c`) against a plain reference that computes each entry
 /// from its indices, over random 1-D and 2-D geometries (1×1 kernels, kernels wider than the
-/// input with padding, strides larger than the kernel); fold bit for bit equal to the plain sum
+/// input with padding, strides larger than the kernel, padding beyond the kernel), into buffers
+/// of NaN (every entry written); fold bit for bit equal to the plain sum
 /// in output-position order, and the baseline bodies equal to the vector ones.
 @Suite struct UnfoldKernelTests {
   @Test(arguments: allScalarTypes)
@@ -38,8 +39,27 @@ import Testing
     Case(c: 2, h: 3, w: 3, kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2),  // kernel wider than input
     Case(c: 2, h: 8, w: 8, kh: 2, kw: 2, sh: 4, sw: 4, ph: 0, pw: 0),  // stride beyond kernel
     Case(c: 16, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1),
-    Case(c: 1, h: 5, w: 40, kh: 1, kw: 9, sh: 1, sw: 1, ph: 0, pw: 8),  // kw ≤ padding
+    Case(c: 1, h: 5, w: 40, kh: 1, kw: 9, sh: 1, sw: 1, ph: 0, pw: 8),  // padding kw − 1
+    // Padding beyond the kernel (Convolution never builds it; the kernel's clamps handle it).
+    Case(c: 2, h: 4, w: 5, kh: 2, kw: 3, sh: 1, sw: 2, ph: 3, pw: 4),
   ]
+
+  /// The kernels called into buffers full of NaN: every entry must be written.
+  func direct<Scalar: BLASScalar>(
+    _ g: ConvolutionGeometry, _ input: [Scalar], count: Int, k: Int, fold: Bool
+  ) -> [Scalar] {
+    var out = [Scalar](repeating: .nan, count: count)
+    input.withUnsafeBufferPointer { x in
+      out.withUnsafeMutableBufferPointer { o in
+        if fold {
+          Scalar.fold(x.baseAddress!, k: k, geometry: g.kernelGeometry, into: o.baseAddress!)
+        } else {
+          Scalar.unfold(x.baseAddress!, k: k, geometry: g.kernelGeometry, into: o.baseAddress!)
+        }
+      }
+    }
+    return out
+  }
 
   func check<Scalar: BLASScalar>(_: Scalar.Type) throws {
     var rng = SeededGenerator(seed: 31)
@@ -72,6 +92,8 @@ import Testing
         let label = "\(Scalar.self) \(test) k=\(k)"
         #expect(g.unfold(x, k: k) == expected, "unfold \(label)")
         #expect(g.fold(patches, k: k) == folded, "fold \(label)")
+        #expect(direct(g, x, count: k * t * p, k: k, fold: false) == expected, "unfold \(label)")
+        #expect(direct(g, patches, count: k * size, k: k, fold: true) == folded, "fold \(label)")
         #expect(
           Kernels.withInstructionSet(level: 0) { g.unfold(x, k: k) } == expected,
           "baseline unfold \(label)")

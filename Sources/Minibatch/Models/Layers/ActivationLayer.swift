@@ -19,7 +19,7 @@ public enum ActivationFunction: String, Sendable, Hashable, CaseIterable, Codabl
 /// relu        f(x) = max(x, 0)                   f′ = [x > 0]
 /// leakyReLU   f(x) = x for x > 0, 0.01·x else     f′ = 1 or 0.01
 /// tanh        f(x) = tanh x                       f′ = 1 − f²         (the package's C kernel, ≤ 2 ulp)
-/// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (from e^(−|x|), no overflow; C kernel, ≤ 2 ulp)
+/// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (from e^(−|x|), no overflow; C kernel, ≤ 4 ulp)
 /// gelu        f(x) = x·Φ(x) = ½x·(1 + erf(x/√2))  f′ = Φ(x) + x·φ(x)  (the exact form, PyTorch's default)
 /// ```
 ///

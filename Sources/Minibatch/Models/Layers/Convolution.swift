@@ -234,7 +234,7 @@ struct ConvolutionGeometry: Sendable, Hashable {
 
   /// The adjoint of ``unfold(_:k:)`` (col2im): every patch entry added back to the input
   /// position it came from, output positions in order; `k × C × H × W` (the C kernel
-  /// `minibatch_fold_*`).
+  /// `minibatch_fold_*`); cost `O(k·T·p)` additions.
   func fold<Scalar: BLASScalar>(_ patches: [Scalar], k: Int) -> [Scalar] {
     let count = k * channels * height * width
     guard count > 0 else { return [] }
