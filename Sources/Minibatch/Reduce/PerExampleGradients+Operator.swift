@@ -5,18 +5,24 @@
 enum ReductionPath: Sendable, CaseIterable {
   /// One `cblas_?gemv` call (row-major, transposed), on OpenBLAS's own threads.
   case blas
-  /// ``RowCombinationKernel`` on the threads ``Parallelism`` grants.
+  /// ``RowCombinationKernel`` on the threads ``Parallelism`` grants (one for a small `J`).
   case streamingKernel
 
   /// The path for a k×n matrix of `Scalar`: BLAS while `J` is at most twice the last-level cache
   /// (read at run time, ``CacheSize/lastLevelBytes``), where OpenBLAS's vector kernels win (a
   /// matrix slightly larger than the cache still mostly hits it on repeated calls; the README's
   /// benchmark shows where the two paths cross); the package's kernel beyond, where both are
-  /// bound by memory and the kernel's result does not depend on the thread count.
+  /// bound by memory and the kernel's result does not depend on the thread count. A `J` of at
+  /// most ``smallBytes`` takes the kernel on one thread: OpenBLAS hands a `?gemv` of this size
+  /// to its threads, and waking them costs about as much as the call.
   @usableFromInline
   static func choose<Scalar>(k: Int, n: Int, scalar: Scalar.Type) -> ReductionPath {
-    k * n * MemoryLayout<Scalar>.stride <= 2 * CacheSize.lastLevelBytes ? .blas : .streamingKernel
+    let bytes = k * n * MemoryLayout<Scalar>.stride
+    return bytes > smallBytes && bytes <= 2 * CacheSize.lastLevelBytes ? .blas : .streamingKernel
   }
+
+  /// The largest `J` (in bytes) reduced on one thread by the kernel rather than by BLAS.
+  @usableFromInline static let smallBytes = 256 * 1024
 }
 
 extension PerExampleGradients: PerExampleGradientOperator {
@@ -25,8 +31,8 @@ extension PerExampleGradients: PerExampleGradientOperator {
   /// `n`, the columns of `J`.
   public var parameterCount: Int { n }
 
-  /// `y ← alpha·Jᵀv + beta·y`, exactly as BLAS `?gemv` defines it (one call while `J` is at most
-  /// twice the last-level cache, the package's bandwidth kernel beyond). See
+  /// `y ← alpha·Jᵀv + beta·y`, exactly as BLAS `?gemv` defines it (one call while `J` is over
+  /// 256 KiB and at most twice the last-level cache, the package's kernel otherwise). See
   /// ``PerExampleGradientOperator/reduce(with:alpha:beta:into:parallelism:)``.
   @inlinable
   public func reduce(
@@ -99,9 +105,9 @@ extension PerExampleGradients: PerExampleGradientOperator {
   }
 
   /// Which implementation this matrix's `reduce` uses: `"blas-gemv"` (one `cblas_?gemv` call,
-  /// while `J` is at most twice the last-level cache, on OpenBLAS's threads) or `"streaming-kernel"` (the
-  /// package's kernel on the threads given by ``Parallelism``). Reported by the benchmark
-  /// (`@_spi(Benchmark)`).
+  /// while `J` is over 256 KiB and at most twice the last-level cache, on OpenBLAS's threads) or
+  /// `"streaming-kernel"` (the package's kernel: on one thread up to 256 KiB, on the threads given
+  /// by ``Parallelism`` beyond the cache). Reported by the benchmark (`@_spi(Benchmark)`).
   @_spi(Benchmark) public var reductionImplementation: String {
     switch ReductionPath.choose(k: k, n: n, scalar: Scalar.self) {
     case .blas: return "blas-gemv"
@@ -205,9 +211,10 @@ extension PerExampleGradients: PerExampleGradientOperator {
         case .streamingKernel:
           let coefficients = v.map { alpha * $0 }
           coefficients.withUnsafeBufferPointer { c in
+            let small = k * n * MemoryLayout<Scalar>.stride <= ReductionPath.smallBytes
             RowCombinationKernel.combine(
               a: matrix.baseAddress!, k: k, n: n, coefficients: c.baseAddress!, beta: beta,
-              y: y.baseAddress!, threads: parallelism.threadCount)
+              y: y.baseAddress!, threads: small ? 1 : parallelism.threadCount)
           }
         }
       }
