@@ -42,7 +42,7 @@ import Testing
     _ = (gradients, g, parameters, batch, model, data, w, J, losses, mean, norms, accumulator, weighted)  // generated: the values shown
   }
 
-  /// README.md, the block at line 252.
+  /// README.md, the block at line 256.
   @Test func readmeBlock2() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)     // bundled UCI digits
@@ -70,7 +70,7 @@ import Testing
     _ = (train, test, model, trainer, w, batch, J, losses, g, small, trainD, report)  // generated: the values shown
   }
 
-  /// README.md, the block at line 419 (compiled, not run: MPI_Init belongs under mpirun).
+  /// README.md, the block at line 423 (compiled, not run: MPI_Init belongs under mpirun).
   func readmeBlock3() throws {
 
     // x.npy: np.save("x.npy", x.astype(np.float32)), shape (N, 784); y.npy: N labels.
@@ -98,7 +98,7 @@ import Testing
     _ = (data, model, trainer, w, standardizer, world, shard, shared, distributed)  // generated: the values shown
   }
 
-  /// README.md, the block at line 493.
+  /// README.md, the block at line 497.
   @Test func readmeBlock4() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)      // 8×8 images, 64 features
@@ -125,7 +125,7 @@ import Testing
     _ = (train, test, cnn, trainer, w, bag, reviews, J)  // generated: the values shown
   }
 
-  /// README.md, the block at line 611.
+  /// README.md, the block at line 615.
   @Test func readmeBlock5() throws {
 
     // ε after 2,250 steps at σ = 1.5, q = 0.04, δ = 1e-5: 6.7688 by PLD (7.32913 by RDP).
@@ -144,7 +144,7 @@ import Testing
     _ = (accountant, epsilon, delta, sigma)  // generated: the values shown
   }
 
-  /// README.md, the block at line 655.
+  /// README.md, the block at line 659.
   @Test func readmeBlock6() throws {
 
     let (train, test) = try Digits.loadStandardized(Float.self)
@@ -165,7 +165,7 @@ import Testing
     _ = (train, test, model, sampler, privacy, trainer, w)  // generated: the values shown
   }
 
-  /// README.md, the block at line 778 (compiled, not run: MPI_Init belongs under mpirun).
+  /// README.md, the block at line 782 (compiled, not run: MPI_Init belongs under mpirun).
   func readmeBlock7() throws {
 
     let world = try MPIEnvironment.initialize()     // every rank, once; MPI_Finalize runs at exit
