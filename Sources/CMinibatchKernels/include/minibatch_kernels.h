@@ -81,18 +81,28 @@ void minibatch_row_sums_squares_f64(const double *a, size_t rows, size_t columns
 void minibatch_chan_merge(double *mean, double *m2, const double *other_mean,
                           const double *other_m2, size_t n, double w_b, double w_ab);
 
-/// The activations whose backward pass is a kernel.
-enum { MINIBATCH_RELU = 0, MINIBATCH_LEAKY_RELU = 1, MINIBATCH_TANH = 2, MINIBATCH_SIGMOID = 3 };
+/// The activations of the activation kernels.
+enum {
+  MINIBATCH_RELU = 0,
+  MINIBATCH_LEAKY_RELU = 1,
+  MINIBATCH_TANH = 2,
+  MINIBATCH_SIGMOID = 3,
+  MINIBATCH_GELU = 4
+};
 
 /// y[i] = f(x[i]) for i < n and kind MINIBATCH_RELU (max(x, 0), NaN kept), MINIBATCH_LEAKY_RELU
-/// (x for x > 0, else 0.01·x) or MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 4 ulp of libm);
+/// (x for x > 0, else 0.01·x), MINIBATCH_SIGMOID (1/(1 + e^(−x)) from e^(−|x|), within 4 ulp of libm)
+/// or MINIBATCH_GELU (x·Φ(x), Φ from erfc(|x|/√2) = e^(−x²/2)·erfcx(|x|/√2), in double: relative
+/// error within 12 ulp of the exact value in double, the float result correctly rounded or one ulp
+/// off; Φ(x) keeps its relative accuracy for x < 0 down to underflow);
 /// y must not alias x; any other kind (MINIBATCH_TANH: `minibatch_tanh_*`) leaves y untouched.
 /// One pass, O(n). The same bits on every instruction set.
 void minibatch_activation_forward_f32(int kind, const float *x, float *y, size_t n);
 void minibatch_activation_forward_f64(int kind, const double *x, double *y, size_t n);
 
 /// below[i] = g[i]·f′ for i < n: relu [x > 0]; leaky relu 1 or 0.01 (x > 0 or not); tanh 1 − f²;
-/// sigmoid f·(1 − f) (x the layer's input, f its output; below must not alias the others).
+/// sigmoid f·(1 − f); gelu Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π), from x alone (x the layer's
+/// input, f its output; below must not alias the others). One pass, O(n).
 void minibatch_activation_backward_f32(int kind, const float *g, const float *x, const float *f,
                                        float *below, size_t n);
 void minibatch_activation_backward_f64(int kind, const double *g, const double *x,

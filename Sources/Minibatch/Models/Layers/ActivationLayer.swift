@@ -20,7 +20,7 @@ public enum ActivationFunction: String, Sendable, Hashable, CaseIterable, Codabl
 /// leakyReLU   f(x) = x for x > 0, 0.01·x else     f′ = 1 or 0.01
 /// tanh        f(x) = tanh x                       f′ = 1 − f²         (the package's C kernel, ≤ 2 ulp)
 /// sigmoid     f(x) = 1/(1 + e^(−x))               f′ = f·(1 − f)      (from e^(−|x|), no overflow; C kernel, ≤ 4 ulp)
-/// gelu        f(x) = x·Φ(x) = ½x·(1 + erf(x/√2))  f′ = Φ(x) + x·φ(x)  (the exact form, PyTorch's default)
+/// gelu        f(x) = x·Φ(x) = ½x·(1 + erf(x/√2))  f′ = Φ(x) + x·φ(x)  (the exact form, PyTorch's default; C kernel, Φ from erfc: ≤ 12 ulp)
 /// ```
 ///
 /// Backward: `Δ_in = Δ_out ⊙ f′(x)`, one pass.
@@ -50,7 +50,7 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
       input.withUnsafeBufferPointer { x in
         let (x, y, n) = (x.baseAddress!, y.baseAddress!, x.count)
         switch function {
-        // The package's C kernels (`activations.c`, `kernels.c`); gelu, with erf, stays here.
+        // The package's C kernels (`activations.c`, `kernels.c`).
         case .relu:
           Scalar.activationForward(kind: Int32(MINIBATCH_RELU), input: x, into: y, count: n)
         case .leakyReLU:
@@ -60,8 +60,7 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
         case .sigmoid:
           Scalar.activationForward(kind: Int32(MINIBATCH_SIGMOID), input: x, into: y, count: n)
         case .gelu:
-          let scale = 1 / Scalar(2).squareRoot()
-          for j in 0..<n { y[j] = x[j] * (1 + Scalar.erf(x[j] * scale)) / 2 }
+          Scalar.activationForward(kind: Int32(MINIBATCH_GELU), input: x, into: y, count: n)
         }
       }
       initialized = input.count
@@ -88,22 +87,14 @@ public struct ActivationLayer<Scalar: BLASScalar>: NetworkLayer {
                 delta.baseAddress!, x.baseAddress!, f.baseAddress!, below.baseAddress!, delta.count
               )
               // The package's C kernel (the formulas above, rounded as Swift would; this method
-              // is reached through `any LayerPass`, where a Swift loop here ran unspecialised);
-              // gelu, with erf and exp, stays here.
+              // is reached through `any LayerPass`, where a Swift loop here ran unspecialised).
               let kernel: Int32
               switch function {
               case .relu: kernel = Int32(MINIBATCH_RELU)
               case .leakyReLU: kernel = Int32(MINIBATCH_LEAKY_RELU)
               case .tanh: kernel = Int32(MINIBATCH_TANH)
               case .sigmoid: kernel = Int32(MINIBATCH_SIGMOID)
-              case .gelu:
-                let scale = 1 / Scalar(2).squareRoot()
-                let density = 1 / (2 * Scalar.pi).squareRoot()
-                for j in 0..<n {
-                  let cdf = (1 + Scalar.erf(x[j] * scale)) / 2
-                  b[j] = g[j] * (cdf + x[j] * density * Scalar.exp(-x[j] * x[j] / 2))
-                }
-                return
+              case .gelu: kernel = Int32(MINIBATCH_GELU)
               }
               Scalar.activationBackward(
                 kind: kernel, outputDeltas: g, input: x, output: f, into: b, count: n)
