@@ -12,6 +12,7 @@ import Foundation
 //   swift run -c release minibatch-bench --privacy  only the accountants' rows (PLD, RDP)
 //   swift run -c release minibatch-bench --virtual  only the virtual-step rows (time, peak memory)
 //   swift run -c release minibatch-bench --noise    only the Gaussian noise rows (draws per second)
+//   swift run -c release minibatch-bench --activations  only the activation kernels against Swift
 //   mpirun -np 2 .build/release/minibatch-bench --mpi [--quick] [--json]
 //                                                   the allreduce and its share of a step (`make bench`)
 
@@ -23,7 +24,7 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "--child" {
 let arguments = Set(CommandLine.arguments.dropFirst())
 let knownArguments: Set<String> = [
   "--quick", "--json", "--models", "--layers", "--statistics", "--mpi", "--privacy", "--virtual",
-  "--noise", "--help",
+  "--noise", "--activations", "--help",
   "-h",
 ]
 if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
@@ -36,7 +37,7 @@ if !arguments.isSubset(of: knownArguments) || arguments.contains("--help")
   }
   print(
     "usage: minibatch-bench [--quick] [--json] [--models] [--layers] [--statistics] [--mpi] "
-      + "[--privacy] [--virtual] [--noise]")
+      + "[--privacy] [--virtual] [--noise] [--activations]")
   exit(unknown.isEmpty ? 0 : 64)
 }
 let quick = arguments.contains("--quick")
@@ -97,6 +98,10 @@ if arguments.contains("--virtual") {
 }
 if arguments.contains("--noise") {
   try runNoiseBenchmarks(threads: cores)
+  exit(0)
+}
+if arguments.contains("--activations") {
+  try runActivationBenchmarks()
   exit(0)
 }
 if !modelsOnly {
