@@ -125,8 +125,8 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
     into out: UnsafeMutablePointer<Double>)
 
   /// An activation's forward pass (the C kernel `minibatch_activation_forward_*`):
-  /// `y[i] = f(x[i])` for `count` entries, `kind` `MINIBATCH_RELU`, `_LEAKY_RELU` or `_SIGMOID`;
-  /// `y` must not alias `x`.
+  /// `y[i] = f(x[i])` for `count` entries, `kind` `MINIBATCH_RELU`, `_LEAKY_RELU`, `_SIGMOID` or
+  /// `_GELU`; `y` must not alias `x`.
   @_spi(Benchmark) static func activationForward(
     kind: Int32, input x: UnsafePointer<Self>, into y: UnsafeMutablePointer<Self>, count: Int)
 
@@ -158,7 +158,7 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Cod
 
   /// An activation's backward pass (the C kernel `minibatch_activation_backward_*`):
   /// `below[i] = g[i]·f′` for `count` entries, `x` the layer's input and `f` its output;
-  /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH` or `_SIGMOID`.
+  /// `kind` is `MINIBATCH_RELU`, `_LEAKY_RELU`, `_TANH`, `_SIGMOID` or `_GELU`.
   @_spi(Benchmark) static func activationBackward(
     kind: Int32, outputDeltas g: UnsafePointer<Self>, input x: UnsafePointer<Self>,
     output f: UnsafePointer<Self>, into below: UnsafeMutablePointer<Self>, count: Int)

@@ -69,7 +69,8 @@ public enum OutputLoss: String, Sendable, Hashable, CaseIterable, Codable, Custo
     case .labels where k == 0:
       return []
     case .labels(let labels):
-      assert(labels.count == k, "one label per example")
+      // The kernels read k labels through a pointer: one per example, as the batch guarantees.
+      precondition(labels.count == k, "one label per example")
       return [Scalar](unsafeUninitializedCapacity: k) { loss, initialized in
         labels.withUnsafeBufferPointer { y in
           if m == 1 {

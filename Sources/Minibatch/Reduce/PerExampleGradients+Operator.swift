@@ -13,16 +13,20 @@ enum ReductionPath: Sendable, CaseIterable {
   /// matrix slightly larger than the cache still mostly hits it on repeated calls; the README's
   /// benchmark shows where the two paths cross); the package's kernel beyond, where both are
   /// bound by memory and the kernel's result does not depend on the thread count. A `J` of at
-  /// most ``smallBytes`` takes the kernel on one thread: OpenBLAS hands a `?gemv` of this size
+  /// most 256 KiB (``isSmall(k:n:scalar:)``) takes the kernel on one thread: OpenBLAS hands a `?gemv` of this size
   /// to its threads, and waking them costs about as much as the call.
   @usableFromInline
   static func choose<Scalar>(k: Int, n: Int, scalar: Scalar.Type) -> ReductionPath {
     let bytes = k * n * MemoryLayout<Scalar>.stride
-    return bytes > smallBytes && bytes <= 2 * CacheSize.lastLevelBytes ? .blas : .streamingKernel
+    return !isSmall(k: k, n: n, scalar: scalar) && bytes <= 2 * CacheSize.lastLevelBytes
+      ? .blas : .streamingKernel
   }
 
-  /// The largest `J` (in bytes) reduced on one thread by the kernel rather than by BLAS.
-  @usableFromInline static let smallBytes = 256 * 1024
+  /// Whether a k×n `J` of `Scalar` is at most 256 KiB: reduced by the kernel on one thread.
+  @usableFromInline
+  static func isSmall<Scalar>(k: Int, n: Int, scalar: Scalar.Type) -> Bool {
+    k * n * MemoryLayout<Scalar>.stride <= 256 * 1024
+  }
 }
 
 extension PerExampleGradients: PerExampleGradientOperator {
@@ -211,7 +215,7 @@ extension PerExampleGradients: PerExampleGradientOperator {
         case .streamingKernel:
           let coefficients = v.map { alpha * $0 }
           coefficients.withUnsafeBufferPointer { c in
-            let small = k * n * MemoryLayout<Scalar>.stride <= ReductionPath.smallBytes
+            let small = ReductionPath.isSmall(k: k, n: n, scalar: Scalar.self)
             RowCombinationKernel.combine(
               a: matrix.baseAddress!, k: k, n: n, coefficients: c.baseAddress!, beta: beta,
               y: y.baseAddress!, threads: small ? 1 : parallelism.threadCount)
