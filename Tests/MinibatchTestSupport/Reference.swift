@@ -47,6 +47,28 @@ public func withinSummationBound<Scalar: BLASScalar>(
   return true
 }
 
+/// Norm-wise error of a mean of rows against a reference mean, relative to the size of what was
+/// summed: `max_j |mean_j − reference_j| / max(max_j |reference_j|, max_j (1/k)·Σ_i |row_ij|,
+/// tiny)`. Rows that cancel (a reference of exactly zero, say) are judged against the rows'
+/// magnitude, the scale of the rounding error of any summation order; ``relativeError(_:_:)``
+/// would divide by the vanishing reference.
+public func meanRelativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
+  _ mean: [A], _ reference: [B], rows: [A], k: Int
+) -> Double {
+  precondition(mean.count == reference.count, "meanRelativeError of vectors of different lengths")
+  precondition(rows.count == k * mean.count, "meanRelativeError: rows are not k×n")
+  let n = mean.count
+  var difference = 0.0
+  var scale = 0.0
+  for j in 0..<n {
+    difference = max(difference, abs(Double(mean[j]) - Double(reference[j])))
+    var magnitude = 0.0
+    for i in 0..<k { magnitude += abs(Double(rows[i * n + j])) }
+    scale = max(scale, abs(Double(reference[j])), magnitude / Double(k))
+  }
+  return difference / max(scale, Double.leastNormalMagnitude)
+}
+
 /// Norm-wise relative error `max_j |a_j − b_j| / max(max_j |b_j|, tiny)`.
 public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B])
   -> Double
