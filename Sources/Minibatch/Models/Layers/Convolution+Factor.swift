@@ -129,54 +129,95 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func squaredTensorNorms(parallelism: Parallelism) -> [[Double]] {
-    [squaredWeightNorms(method: resolvedNormMethod), squaredBiasNorms()]
+    [
+      squaredWeightNorms(method: resolvedNormMethod, parallelism: parallelism),
+      squaredBiasNorms(parallelism: parallelism),
+    ]
   }
 
   /// `‖J[i, W]‖²` for every example by the given method (``NormMethod/automatic`` resolves by
-  /// cost), in Double.
+  /// cost), in Double. The examples are shared among up to `parallelism` threads, each with its
+  /// own buffers; every example's norm is computed the same way whatever the thread count, so the
+  /// result is bit-identical for any `parallelism`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
-  public func squaredWeightNorms(method: NormMethod) -> [Double] {
-    let (k, t, p, f) = (exampleCount, positions, patch, filters)
-    switch method == .automatic ? resolvedNormMethod : method {
-    case .ghost:
-      var patchGram = [Scalar](repeating: 0, count: t * t)
-      var deltaGram = [Scalar](repeating: 0, count: t * t)
-      return (0..<k).map { i in
-        unfolded.withUnsafeBufferPointer { u in
-          patchGram.withUnsafeMutableBufferPointer { g in
-            Scalar.syrk(
-              n: t, k: p, alpha: 1, a: u.baseAddress! + i * t * p, lda: p, beta: 0,
-              c: g.baseAddress!, ldc: t)
+  public func squaredWeightNorms(
+    method: NormMethod, parallelism: Parallelism = .automatic
+  ) -> [Double] {
+    let (t, p, f) = (positions, patch, filters)
+    let ghost = (method == .automatic ? resolvedNormMethod : method) == .ghost
+    // Multiply-adds per example, so that a thread gets at least about 2¹⁷ of them.
+    let work = ghost ? t * t * (p + f) : t * p * f
+    return forEachExample(parallelism: parallelism, work: work) { examples, norms in
+      if ghost {
+        var patchGram = [Scalar](repeating: 0, count: t * t)
+        var deltaGram = [Scalar](repeating: 0, count: t * t)
+        for i in examples {
+          norms[i] = ghostSquaredWeightNorm(i, patchGram: &patchGram, deltaGram: &deltaGram)
+        }
+      } else {
+        var gradient = [Scalar](repeating: 0, count: f * p)
+        for i in examples {
+          exampleWeightGradient(i, into: &gradient)
+          norms[i] = gradient.withUnsafeBufferPointer {
+            sumOfSquares($0.baseAddress!, count: f * p)
           }
         }
-        deltas.withUnsafeBufferPointer { d in
-          deltaGram.withUnsafeMutableBufferPointer { g in
-            Scalar.syrk(
-              n: t, k: f, alpha: 1, a: d.baseAddress! + i * t * f, lda: f, beta: 0,
-              c: g.baseAddress!, ldc: t)
-          }
-        }
-        // ⟨A, B⟩ of two symmetric matrices from their upper triangles.
-        var total = 0.0
-        var inRange = true
-        for r in 0..<t {
-          let (a, b) = (patchGram[r * t + r], deltaGram[r * t + r])
-          inRange = inRange && Self.isTrustworthyGramEntry(a) && Self.isTrustworthyGramEntry(b)
-          total += Double(a) * Double(b)
-          for s in (r + 1)..<t {
-            total += 2 * Double(patchGram[r * t + s]) * Double(deltaGram[r * t + s])
-          }
-        }
-        guard inRange, total.isFinite else { return materializedSquaredWeightNorm(i) }
-        return total
       }
-    case .materialized, .automatic:
-      var gradient = [Scalar](repeating: 0, count: f * p)
-      return (0..<k).map { i in
-        exampleWeightGradient(i, into: &gradient)
-        return gradient.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: f * p) }
+    }
+  }
+
+  /// `⟨U_iU_iᵀ, Δ_iΔ_iᵀ⟩` of one example from two `T × T` `?syrk` into the given buffers, or its
+  /// materialised norm when a Gram diagonal leaves `Scalar`'s normal range or the total is not
+  /// finite.
+  func ghostSquaredWeightNorm(
+    _ i: Int, patchGram: inout [Scalar], deltaGram: inout [Scalar]
+  ) -> Double {
+    let (t, p, f) = (positions, patch, filters)
+    unfolded.withUnsafeBufferPointer { u in
+      patchGram.withUnsafeMutableBufferPointer { g in
+        Scalar.syrk(
+          n: t, k: p, alpha: 1, a: u.baseAddress! + i * t * p, lda: p, beta: 0,
+          c: g.baseAddress!, ldc: t)
       }
+    }
+    deltas.withUnsafeBufferPointer { d in
+      deltaGram.withUnsafeMutableBufferPointer { g in
+        Scalar.syrk(
+          n: t, k: f, alpha: 1, a: d.baseAddress! + i * t * f, lda: f, beta: 0,
+          c: g.baseAddress!, ldc: t)
+      }
+    }
+    // ⟨A, B⟩ of two symmetric matrices from their upper triangles.
+    var total = 0.0
+    var inRange = true
+    for r in 0..<t {
+      let (a, b) = (patchGram[r * t + r], deltaGram[r * t + r])
+      inRange = inRange && Self.isTrustworthyGramEntry(a) && Self.isTrustworthyGramEntry(b)
+      total += Double(a) * Double(b)
+      for s in (r + 1)..<t {
+        total += 2 * Double(patchGram[r * t + s]) * Double(deltaGram[r * t + s])
+      }
+    }
+    guard inRange, total.isFinite else { return materializedSquaredWeightNorm(i) }
+    return total
+  }
+
+  /// One Double per example, computed by `body(examples, norms)` over contiguous ranges of the
+  /// examples on up to `parallelism` threads (a thread gets at least about 2¹⁷ multiply-adds, at
+  /// `work` per example); `body` writes `norms[i]` for each `i` in its range.
+  func forEachExample(
+    parallelism: Parallelism, work: Int,
+    _ body: @Sendable (Range<Int>, UnsafeMutablePointer<Double>) -> Void
+  ) -> [Double] {
+    let k = exampleCount
+    guard k > 0 else { return [] }
+    return [Double](unsafeUninitializedCapacity: k) { buffer, initialized in
+      let norms = SendableMutablePointer(buffer.baseAddress!)
+      parallelism.forEachRange(of: k, minimumChunk: max(1, (1 << 17) / max(1, work))) {
+        body($0, norms.pointer)
+      }
+      initialized = k
     }
   }
 
@@ -192,10 +233,18 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
     return gradient.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) }
   }
 
-  /// `‖Σ_t δ_{i,t}‖²` for every example, in Double.
-  func squaredBiasNorms() -> [Double] {
-    (0..<exampleCount).map { i in
-      exampleBiasGradient(i).reduce(0.0) { $0 + Double($1) * Double($1) }
+  /// `‖Σ_t δ_{i,t}‖²` for every example, in Double (the sum in `Scalar`, over the positions in
+  /// order, as ``exampleBiasGradient(_:)`` forms it), on up to `parallelism` threads.
+  func squaredBiasNorms(parallelism: Parallelism) -> [Double] {
+    let f = filters
+    return forEachExample(parallelism: parallelism, work: positions * f) { examples, norms in
+      var bias = [Scalar](repeating: 0, count: f)
+      bias.withUnsafeMutableBufferPointer { bias in
+        for i in examples {
+          exampleBiasGradient(i, into: bias)
+          norms[i] = bias.reduce(0.0) { $0 + Double($1) * Double($1) }
+        }
+      }
     }
   }
 
@@ -241,11 +290,21 @@ public struct ConvolutionFactor<Scalar: BLASScalar>: PerExampleGradientFactor {
 
   /// `Σ_t δ_{i,t}` (`F`).
   func exampleBiasGradient(_ i: Int) -> [Scalar] {
-    let (t, f) = (positions, filters)
-    var bias = [Scalar](repeating: 0, count: f)
-    for position in 0..<t {
-      for o in 0..<f { bias[o] += deltas[(i * t + position) * f + o] }
+    [Scalar](unsafeUninitializedCapacity: filters) { bias, initialized in
+      exampleBiasGradient(i, into: bias)
+      initialized = filters
     }
-    return bias
+  }
+
+  /// `Σ_t δ_{i,t}` into `bias` (`F` entries, overwritten), summed over the positions in order.
+  func exampleBiasGradient(_ i: Int, into bias: UnsafeMutableBufferPointer<Scalar>) {
+    let (t, f) = (positions, filters)
+    for o in 0..<f { bias[o] = 0 }
+    deltas.withUnsafeBufferPointer { d in
+      for position in 0..<t {
+        let row = d.baseAddress! + (i * t + position) * f
+        for o in 0..<f { bias[o] += row[o] }
+      }
+    }
   }
 }
