@@ -322,6 +322,13 @@ struct Recipe: Codable, Sendable {
           targetEpsilon: target, samplingRate: rate,
           steps: max(1, resolvedEpochs * sampler.batchesPerEpoch), delta: options.delta)
       }
+      if resume != nil, let target = options.targetEpsilon, let sigma = options.noiseMultiplier {
+        try Self.checkPrivacyBudget(
+          spent: privacyHistory,
+          epochPhase: PrivacyPhase(
+            noiseMultiplier: sigma, samplingRate: rate, steps: sampler.batchesPerEpoch),
+          epochs: additionalEpochs ?? 0, target: target, options: options)
+      }
       let clipping: GradientClipping =
         try options.perLayer
         ? .perBlock(totalBound: options.clipNorm, blockCount: model.parameterBlocks.count)

@@ -42,5 +42,51 @@
         ((resumed["checkpoint"] as? [String: Any])?["parameters"] as? NSArray)
           == ((reference["checkpoint"] as? [String: Any])?["parameters"] as? NSArray))
     }
+
+    /// A run calibrated to `--dp-epsilon` and resumed for more epochs than its σ was calibrated
+    /// for is refused before any step, and its save file is left as it was.
+    @Test func resumingPastTheTargetEpsilonIsRefused() throws {
+      let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "minibatch-budget-\(UUID().uuidString)")
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      defer { try? FileManager.default.removeItem(at: dir) }
+      let save = dir.appendingPathComponent("run.json").path
+      try MinibatchTrain.parse([
+        "--model", "softmax", "--dp-clip-norm", "1", "--dp-epsilon", "2", "--dp-noise-seed", "3",
+        "--batch-size", "64", "--epochs", "2", "--save", save,
+      ]).run()
+      let before = try Data(contentsOf: URL(fileURLWithPath: save))
+      do {
+        try MinibatchTrain.parse(["--load", save, "--epochs", "1", "--save", save]).run()
+        Issue.record("a resumed run past its target ε ran")
+      } catch {
+        #expect("\(error)".contains("--epochs"), "\(error)")
+        #expect("\(error)".contains("at most 0"), "\(error)")
+        #expect("\(error)".contains("ε = 2"), "\(error)")
+      }
+      #expect(try Data(contentsOf: URL(fileURLWithPath: save)) == before)
+    }
+
+    /// The budget check itself: σ calibrated for 4 epochs, 2 spent; 2 more stay within the
+    /// target, 3 more are refused with the most that fit (2).
+    @Test func theBudgetCheckNamesTheEpochsThatFit() throws {
+      let (q, perEpoch, delta, target) = (0.05, 20, 1e-5, 1.5)
+      let options = PrivacyOptions(
+        clipNorm: 1, noiseMultiplier: nil, targetEpsilon: target, delta: delta, perLayer: false,
+        noiseSeed: nil, accountant: .pld)
+      let sigma = try PrivacyAccountantKind.pld.noiseMultiplier(
+        targetEpsilon: target, samplingRate: q, steps: 4 * perEpoch, delta: delta)
+      let spent = [PrivacyPhase(noiseMultiplier: sigma, samplingRate: q, steps: 2 * perEpoch)]
+      let epoch = PrivacyPhase(noiseMultiplier: sigma, samplingRate: q, steps: perEpoch)
+      try Recipe.checkPrivacyBudget(
+        spent: spent, epochPhase: epoch, epochs: 2, target: target, options: options)
+      do {
+        try Recipe.checkPrivacyBudget(
+          spent: spent, epochPhase: epoch, epochs: 3, target: target, options: options)
+        Issue.record("3 more epochs passed the budget check")
+      } catch {
+        #expect("\(error)".contains("at most 2"), "\(error)")
+      }
+    }
   }
 #endif
